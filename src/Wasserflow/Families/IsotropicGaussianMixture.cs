@@ -1,0 +1,206 @@
+using System.Numerics.Tensors;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Families;
+
+/// <summary>
+/// A uniform-weight mixture of N isotropic Gaussians q(x) = (1/N) Σ_j N(x; m_j, ε_j I_d) [PetitTalamon2025].
+/// N = 1 is isotropic Gaussian VI. Immutable: the arrays are copied in and never exposed for writing.
+/// </summary>
+/// <remarks>
+/// Parameterisation: means m_j ∈ R^d (row j of an N×d row-major array) and variances ε_j &gt; 0 (not standard
+/// deviations). Densities and scores are computed in log space: with ℓ_j(x) = −‖x − m_j‖²/(2ε_j) − (d/2) log(2πε_j),
+/// log q(x) = logsumexp_j ℓ_j − log N and ∇log q(x) = −Σ_j r_j(x)(x − m_j)/ε_j with r = softmax(ℓ).
+/// </remarks>
+public sealed class IsotropicGaussianMixture
+{
+    private readonly double[] _means;
+    private readonly double[] _variances;
+
+    private IsotropicGaussianMixture(double[] means, double[] variances)
+    {
+        _means = means;
+        _variances = variances;
+        ComponentCount = variances.Length;
+        Dimension = means.Length / variances.Length;
+    }
+
+    /// <summary>A mixture from N×d means (row-major) and N variances.</summary>
+    /// <exception cref="ArgumentException">Sizes disagree, a value is not finite, or a variance is not positive (the message names the component).</exception>
+    public static IsotropicGaussianMixture FromMeansVariances(ReadOnlySpan<double> means, ReadOnlySpan<double> variances)
+    {
+        int n = variances.Length;
+        if (n == 0) throw new ArgumentException("A mixture needs at least one component.", nameof(variances));
+        if (means.Length == 0 || means.Length % n != 0)
+            throw new ArgumentException($"means has {means.Length} entries, not a positive multiple of the {n} components.", nameof(means));
+        int d = means.Length / n;
+        for (int j = 0; j < n; j++)
+        {
+            if (!(variances[j] > 0) || !double.IsFinite(variances[j]))
+                throw new ArgumentException($"variance of component {j} is {variances[j]}; it must be positive and finite.", nameof(variances));
+            foreach (double v in means.Slice(j * d, d))
+                if (!double.IsFinite(v))
+                    throw new ArgumentException($"mean of component {j} has a non-finite coordinate.", nameof(means));
+        }
+        return new IsotropicGaussianMixture(means.ToArray(), variances.ToArray());
+    }
+
+    /// <summary>
+    /// The initialisation of paper 000, Appendix E.2: N means uniform in [−spread, spread]^d, all variances equal to
+    /// <paramref name="variance"/>.
+    /// </summary>
+    public static IsotropicGaussianMixture Initialize(Xoshiro256StarStar rng, int components, int dimension, double spread, double variance)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        if (!(spread >= 0) || !double.IsFinite(spread)) throw new ArgumentOutOfRangeException(nameof(spread), spread, "spread must be ≥ 0 and finite.");
+        if (!(variance > 0) || !double.IsFinite(variance)) throw new ArgumentOutOfRangeException(nameof(variance), variance, "variance must be > 0 and finite.");
+        var means = new double[components * dimension];
+        for (int i = 0; i < means.Length; i++) means[i] = rng.NextDouble(-spread, spread);
+        var variances = new double[components];
+        Array.Fill(variances, variance);
+        return new IsotropicGaussianMixture(means, variances);
+    }
+
+    /// <summary>Number of components N.</summary>
+    public int ComponentCount { get; }
+
+    /// <summary>Dimension d.</summary>
+    public int Dimension { get; }
+
+    /// <summary>All means, N×d row-major.</summary>
+    public ReadOnlySpan<double> Means => _means;
+
+    /// <summary>All variances ε_j.</summary>
+    public ReadOnlySpan<double> Variances => _variances;
+
+    /// <summary>Mean m_j of component j.</summary>
+    public ReadOnlySpan<double> ComponentMean(int j) => _means.AsSpan(j * Dimension, Dimension);
+
+    /// <summary>log q(x).</summary>
+    public double LogDensity(ReadOnlySpan<double> x)
+    {
+        CheckDimension(x);
+        Span<double> scratch = ComponentCount <= 512 ? stackalloc double[ComponentCount] : new double[ComponentCount];
+        return MixtureKernel.LogDensityAndScore(_means, _variances, Dimension, x, Span<double>.Empty, scratch);
+    }
+
+    /// <summary>Writes the score ∇log q(x) into <paramref name="score"/> and returns log q(x).</summary>
+    public double LogDensityAndScore(ReadOnlySpan<double> x, Span<double> score)
+    {
+        CheckDimension(x);
+        if (score.Length != Dimension) throw new ArgumentException($"score has length {score.Length}, not {Dimension}.", nameof(score));
+        Span<double> scratch = ComponentCount <= 512 ? stackalloc double[ComponentCount] : new double[ComponentCount];
+        return MixtureKernel.LogDensityAndScore(_means, _variances, Dimension, x, score, scratch);
+    }
+
+    /// <summary>Draws <c>destination.Length / d</c> points (rows) from q: a uniform component, then a Gaussian draw.</summary>
+    public void Sample(Xoshiro256StarStar rng, Span<double> destination)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        int d = Dimension;
+        if (destination.Length % d != 0) throw new ArgumentException($"destination length {destination.Length} is not a multiple of d = {d}.", nameof(destination));
+        for (int p = 0; p < destination.Length / d; p++)
+        {
+            int j = rng.NextInt(ComponentCount);
+            Span<double> row = destination.Slice(p * d, d);
+            rng.FillStandardNormal(row);
+            TensorPrimitives.MultiplyAdd(row, Math.Sqrt(_variances[j]), ComponentMean(j), row);
+        }
+    }
+
+    /// <summary>The mixture mean (1/N) Σ_j m_j.</summary>
+    public double[] Mean()
+    {
+        var mean = new double[Dimension];
+        for (int j = 0; j < ComponentCount; j++) TensorPrimitives.Add(mean, ComponentMean(j), mean);
+        TensorPrimitives.Divide(mean, ComponentCount, mean);
+        return mean;
+    }
+
+    /// <summary>The mixture covariance (1/N) Σ_j (ε_j I + m_j m_jᵀ) − m̄ m̄ᵀ, d×d row-major.</summary>
+    public double[] Covariance()
+    {
+        int d = Dimension;
+        double[] mean = Mean();
+        var cov = new double[d * d];
+        for (int j = 0; j < ComponentCount; j++)
+        {
+            ReadOnlySpan<double> m = ComponentMean(j);
+            for (int a = 0; a < d; a++)
+            {
+                cov[a * d + a] += _variances[j] / ComponentCount;
+                for (int b = 0; b < d; b++) cov[a * d + b] += (m[a] - mean[a]) * (m[b] - mean[b]) / ComponentCount;
+            }
+        }
+        return cov;
+    }
+
+    /// <summary>Density of the 1-D marginal of coordinate <paramref name="coordinate"/> (a mixture of N 1-D Gaussians).</summary>
+    public double MarginalDensity(int coordinate, double value)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(coordinate);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(coordinate, Dimension);
+        double s = 0;
+        for (int j = 0; j < ComponentCount; j++)
+        {
+            double diff = value - _means[j * Dimension + coordinate];
+            s += Math.Exp(-0.5 * diff * diff / _variances[j]) / Math.Sqrt(2 * Math.PI * _variances[j]);
+        }
+        return s / ComponentCount;
+    }
+
+    private void CheckDimension(ReadOnlySpan<double> x)
+    {
+        if (x.Length != Dimension) throw new ArgumentException($"the mixture has dimension {Dimension}, the point {x.Length}.", nameof(x));
+    }
+}
+
+/// <summary>The allocation-free kernels shared by the family, the gradient estimator and the KL estimator.</summary>
+internal static class MixtureKernel
+{
+    /// <summary>
+    /// log q(x) for the uniform isotropic mixture; when <paramref name="score"/> is not empty, also ∇log q(x).
+    /// <paramref name="scratch"/> holds N numbers (it receives the log terms ℓ_j).
+    /// </summary>
+    public static double LogDensityAndScore(ReadOnlySpan<double> means, ReadOnlySpan<double> variances, int d,
+        ReadOnlySpan<double> x, Span<double> score, Span<double> scratch)
+    {
+        int n = variances.Length;
+        Span<double> logTerms = scratch[..n];
+        double halfDLog2Pi = 0.5 * d * Math.Log(2 * Math.PI);
+        double max = double.NegativeInfinity;
+        for (int j = 0; j < n; j++)
+        {
+            double dist = TensorPrimitives.Distance(x, means.Slice(j * d, d));
+            double l = -0.5 * dist * dist / variances[j] - halfDLog2Pi - 0.5 * d * Math.Log(variances[j]);
+            logTerms[j] = l;
+            if (l > max) max = l;
+        }
+        double sum = 0;
+        for (int j = 0; j < n; j++)
+        {
+            double e = Math.Exp(logTerms[j] - max);
+            logTerms[j] = e; // unnormalised responsibility
+            sum += e;
+        }
+        double logQ = max + Math.Log(sum) - Math.Log(n);
+        if (!score.IsEmpty)
+        {
+            // ∇log q = −Σ_j r_j (x − m_j)/ε_j = −(Σ_j w_j) x + Σ_j w_j m_j with w_j = r_j / ε_j.
+            score.Clear();
+            double totalWeight = 0;
+            double inverseSum = 1.0 / sum;
+            for (int j = 0; j < n; j++)
+            {
+                double w = logTerms[j] * inverseSum / variances[j];
+                if (w == 0.0) continue;
+                totalWeight += w;
+                TensorPrimitives.MultiplyAdd(means.Slice(j * d, d), w, score, score);
+            }
+            TensorPrimitives.MultiplyAdd(x, -totalWeight, score, score);
+        }
+        return logQ;
+    }
+}

@@ -1,0 +1,56 @@
+using Wasserflow.Families;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Flows;
+
+/// <summary>
+/// The state of the isotropic-mixture algorithms (IBW, MD, GD, NGD): means (N×d row-major), variances (N), the
+/// iteration count and the RNG position. Steps update it in place; <see cref="Clone"/> takes a snapshot, and a state
+/// carried over to a new run continues exactly where it stopped.
+/// </summary>
+public sealed class IsotropicMixtureState : IFlowState<IsotropicMixtureState>
+{
+    /// <summary>A state at iteration <paramref name="iteration"/> with the given parameters and RNG.</summary>
+    public IsotropicMixtureState(double[] means, double[] variances, long iteration, Xoshiro256StarStar rng)
+    {
+        ArgumentNullException.ThrowIfNull(means);
+        ArgumentNullException.ThrowIfNull(variances);
+        if (variances.Length == 0 || means.Length % variances.Length != 0)
+            throw new ArgumentException("means must hold N×d numbers for the N variances.");
+        Means = means;
+        Variances = variances;
+        Iteration = iteration;
+        Rng = rng ?? throw new ArgumentNullException(nameof(rng));
+    }
+
+    /// <summary>The starting state of a run: q0's parameters, iteration 0, and an RNG seeded with <paramref name="seed"/>.</summary>
+    public static IsotropicMixtureState Start(IsotropicGaussianMixture initial, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(initial);
+        return new IsotropicMixtureState(initial.Means.ToArray(), initial.Variances.ToArray(), 0, new Xoshiro256StarStar(seed));
+    }
+
+    /// <summary>Means, N×d row-major.</summary>
+    public double[] Means { get; }
+
+    /// <summary>Variances ε_j.</summary>
+    public double[] Variances { get; }
+
+    /// <inheritdoc/>
+    public long Iteration { get; internal set; }
+
+    /// <summary>The RNG the algorithm draws from.</summary>
+    public Xoshiro256StarStar Rng { get; }
+
+    /// <summary>N.</summary>
+    public int ComponentCount => Variances.Length;
+
+    /// <summary>d.</summary>
+    public int Dimension => Means.Length / Variances.Length;
+
+    /// <summary>The mixture this state describes.</summary>
+    public IsotropicGaussianMixture ToMixture() => IsotropicGaussianMixture.FromMeansVariances(Means, Variances);
+
+    /// <inheritdoc/>
+    public IsotropicMixtureState Clone() => new((double[])Means.Clone(), (double[])Variances.Clone(), Iteration, Rng.Clone());
+}

@@ -1,0 +1,148 @@
+using System.Numerics;
+
+namespace Wasserflow.Randomness;
+
+/// <summary>
+/// The xoshiro256** pseudo-random generator of Blackman and Vigna [Blackman2021]: 256 bits of state, period 2^256 − 1,
+/// the same numbers on every machine and every .NET version (unlike <see cref="System.Random"/>).
+/// </summary>
+/// <remarks>
+/// Seeding expands a 64-bit seed with SplitMix64, as the authors recommend. <see cref="Fork"/> derives an independent
+/// stream from the current state and a stream id, so that each component or thread gets its own stream and the numbers
+/// do not depend on how work is scheduled. Standard normals come from <see cref="NextStandardNormal"/> (Box–Muller on
+/// two 53-bit uniforms; the sine branch is used by <see cref="FillStandardNormal"/> so no draw is wasted there).
+/// Not thread-safe: give each thread its own instance.
+/// </remarks>
+public sealed class Xoshiro256StarStar
+{
+    private ulong _s0, _s1, _s2, _s3;
+
+    /// <summary>Creates a generator whose state is the SplitMix64 expansion of <paramref name="seed"/>.</summary>
+    public Xoshiro256StarStar(ulong seed)
+    {
+        ulong x = seed;
+        _s0 = SplitMix64(ref x);
+        _s1 = SplitMix64(ref x);
+        _s2 = SplitMix64(ref x);
+        _s3 = SplitMix64(ref x);
+    }
+
+    private Xoshiro256StarStar(ulong s0, ulong s1, ulong s2, ulong s3)
+    {
+        _s0 = s0; _s1 = s1; _s2 = s2; _s3 = s3;
+    }
+
+    /// <summary>Restores a generator from a state captured by <see cref="GetState"/>.</summary>
+    /// <exception cref="ArgumentException">The state is not four words or is all zero (xoshiro's one forbidden state).</exception>
+    public static Xoshiro256StarStar FromState(ReadOnlySpan<ulong> state)
+    {
+        if (state.Length != 4)
+            throw new ArgumentException($"A xoshiro256** state has 4 words, not {state.Length}.", nameof(state));
+        if ((state[0] | state[1] | state[2] | state[3]) == 0)
+            throw new ArgumentException("The all-zero state is not a valid xoshiro256** state.", nameof(state));
+        return new Xoshiro256StarStar(state[0], state[1], state[2], state[3]);
+    }
+
+    /// <summary>The generator's position: four 64-bit words that <see cref="FromState"/> turns back into a generator.</summary>
+    public ulong[] GetState() => [_s0, _s1, _s2, _s3];
+
+    /// <summary>An independent copy at the same position.</summary>
+    public Xoshiro256StarStar Clone() => new(_s0, _s1, _s2, _s3);
+
+    /// <summary>
+    /// A new generator for stream <paramref name="streamId"/>, seeded from this generator's current state (which is not
+    /// advanced). The same state and id always give the same stream; different ids give unrelated streams.
+    /// </summary>
+    public Xoshiro256StarStar Fork(ulong streamId)
+    {
+        ulong key = _s0 ^ BitOperations.RotateLeft(_s1, 17) ^ BitOperations.RotateLeft(_s2, 31) ^ BitOperations.RotateLeft(_s3, 47);
+        return new Xoshiro256StarStar(Mix(key, streamId));
+    }
+
+    /// <summary>Re-seeds this instance in place as <c>new Xoshiro256StarStar(Mix(key, streamId))</c> would, without allocating.</summary>
+    public void Reseed(ulong key, ulong streamId)
+    {
+        ulong x = Mix(key, streamId);
+        _s0 = SplitMix64(ref x);
+        _s1 = SplitMix64(ref x);
+        _s2 = SplitMix64(ref x);
+        _s3 = SplitMix64(ref x);
+    }
+
+    /// <summary>Mixes a key and a stream id into a 64-bit seed (two SplitMix64 rounds).</summary>
+    public static ulong Mix(ulong key, ulong streamId)
+    {
+        ulong x = key ^ (streamId * 0xD1B54A32D192ED03UL);
+        _ = SplitMix64(ref x);
+        return SplitMix64(ref x);
+    }
+
+    /// <summary>The next 64 random bits.</summary>
+    public ulong NextUInt64()
+    {
+        ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
+        ulong t = _s1 << 17;
+        _s2 ^= _s0;
+        _s3 ^= _s1;
+        _s1 ^= _s2;
+        _s0 ^= _s3;
+        _s2 ^= t;
+        _s3 = BitOperations.RotateLeft(_s3, 45);
+        return result;
+    }
+
+    /// <summary>A uniform double in [0, 1) with 53 random bits.</summary>
+    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+
+    /// <summary>A uniform double in [<paramref name="low"/>, <paramref name="high"/>).</summary>
+    public double NextDouble(double low, double high) => low + (high - low) * NextDouble();
+
+    /// <summary>A uniform integer in [0, <paramref name="maxExclusive"/>), without modulo bias (Lemire's method).</summary>
+    public int NextInt(int maxExclusive)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxExclusive);
+        ulong range = (ulong)maxExclusive;
+        while (true)
+        {
+            ulong high = Math.BigMul(NextUInt64(), range, out ulong low);
+            if (low >= (0UL - range) % range)
+                return (int)high;
+        }
+    }
+
+    /// <summary>One standard normal draw (Box–Muller, cosine branch).</summary>
+    public double NextStandardNormal()
+    {
+        double u1 = 1.0 - NextDouble(); // (0, 1]: log is finite
+        double u2 = NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+
+    /// <summary>
+    /// Fills <paramref name="destination"/> with independent standard normals, two per pair of uniforms (Box–Muller).
+    /// An odd length uses the cosine branch alone for the last element.
+    /// </summary>
+    public void FillStandardNormal(Span<double> destination)
+    {
+        int i = 0;
+        for (; i + 1 < destination.Length; i += 2)
+        {
+            double u1 = 1.0 - NextDouble();
+            double u2 = NextDouble();
+            double radius = Math.Sqrt(-2.0 * Math.Log(u1));
+            (double sin, double cos) = Math.SinCos(2.0 * Math.PI * u2);
+            destination[i] = radius * cos;
+            destination[i + 1] = radius * sin;
+        }
+        if (i < destination.Length)
+            destination[i] = NextStandardNormal();
+    }
+
+    private static ulong SplitMix64(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+}

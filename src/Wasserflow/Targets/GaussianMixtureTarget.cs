@@ -1,0 +1,374 @@
+using System.Buffers;
+using System.Numerics.Tensors;
+using Wasserflow.LinearAlgebra;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Targets;
+
+/// <summary>How the covariance matrices of a Gaussian mixture are parameterised.</summary>
+public enum CovarianceKind
+{
+    /// <summary>Σ = σ² I: one variance per component.</summary>
+    Isotropic,
+    /// <summary>Σ = diag(σ₁², …, σ_d²).</summary>
+    Diagonal,
+    /// <summary>A full symmetric positive-definite matrix, held as its Cholesky factor.</summary>
+    Full,
+}
+
+/// <summary>
+/// A normalised Gaussian mixture pi(x) = Σ_k w_k N(x; μ_k, Σ_k) in any dimension with any weights, and isotropic,
+/// diagonal or full covariances. Densities and gradients are computed in log space (log-sum-exp over components), so
+/// nothing underflows far from the modes.
+/// </summary>
+/// <remarks>
+/// The log density is exactly normalised, so <see cref="LogNormalizer"/> is 0 and KL estimates against it are true KL
+/// divergences. Cost per point: O(K d) for isotropic and diagonal covariances, O(K d²) for full ones.
+/// </remarks>
+public sealed class GaussianMixtureTarget : ITarget
+{
+    private readonly double[] _logWeights;
+    private readonly double[] _means;      // K×d
+    private readonly double[] _covariance; // iso: K; diag: K×d variances; full: K×d×d Cholesky factors
+    private readonly double[] _logNormalisers; // −½ log det(2π Σ_k) + log w_k
+
+    private GaussianMixtureTarget(string name, int dimension, CovarianceKind kind, double[] weights, double[] means, double[] covariance)
+    {
+        Name = name;
+        Dimension = dimension;
+        Kind = kind;
+        ComponentCount = weights.Length;
+        Weights = weights;
+        _means = means;
+        _logWeights = weights.Select(w => Math.Log(w)).ToArray();
+        _covariance = covariance;
+        _logNormalisers = new double[ComponentCount];
+        for (int k = 0; k < ComponentCount; k++)
+        {
+            double logDet = kind switch
+            {
+                CovarianceKind.Isotropic => dimension * Math.Log(covariance[k]),
+                CovarianceKind.Diagonal => SumLog(covariance.AsSpan(k * dimension, dimension)),
+                _ => Dense.LogDeterminantFromCholesky(covariance.AsSpan(k * dimension * dimension, dimension * dimension), dimension),
+            };
+            _logNormalisers[k] = _logWeights[k] - 0.5 * (dimension * Math.Log(2 * Math.PI) + logDet);
+        }
+    }
+
+    /// <inheritdoc/>
+    public int Dimension { get; }
+
+    /// <inheritdoc/>
+    public string Name { get; }
+
+    /// <summary>0: the mixture density is normalised.</summary>
+    public double? LogNormalizer => 0.0;
+
+    /// <summary>Number of components K.</summary>
+    public int ComponentCount { get; }
+
+    /// <summary>How the covariances are parameterised.</summary>
+    public CovarianceKind Kind { get; }
+
+    /// <summary>Component weights (sum to 1).</summary>
+    public IReadOnlyList<double> Weights { get; }
+
+    /// <summary>Mean of component k.</summary>
+    public ReadOnlySpan<double> ComponentMean(int k) => _means.AsSpan(k * Dimension, Dimension);
+
+    /// <summary>The dense covariance matrix of component k (d×d row-major, a new array).</summary>
+    public double[] ComponentCovariance(int k)
+    {
+        int d = Dimension;
+        var c = new double[d * d];
+        switch (Kind)
+        {
+            case CovarianceKind.Isotropic:
+                for (int i = 0; i < d; i++) c[i * d + i] = _covariance[k];
+                break;
+            case CovarianceKind.Diagonal:
+                for (int i = 0; i < d; i++) c[i * d + i] = _covariance[k * d + i];
+                break;
+            default:
+                ReadOnlySpan<double> l = _covariance.AsSpan(k * d * d, d * d);
+                for (int i = 0; i < d; i++)
+                    for (int j = 0; j <= i; j++)
+                    {
+                        double s = 0;
+                        for (int m = 0; m <= j; m++) s += l[i * d + m] * l[j * d + m];
+                        c[i * d + j] = s;
+                        c[j * d + i] = s;
+                    }
+                break;
+        }
+        return c;
+    }
+
+    /// <summary>Variance of coordinate <paramref name="coordinate"/> in component k (Σ_k)_ii.</summary>
+    public double ComponentVariance(int k, int coordinate)
+    {
+        int d = Dimension;
+        switch (Kind)
+        {
+            case CovarianceKind.Isotropic: return _covariance[k];
+            case CovarianceKind.Diagonal: return _covariance[k * d + coordinate];
+            default:
+                ReadOnlySpan<double> row = _covariance.AsSpan(k * d * d + coordinate * d, coordinate + 1);
+                return TensorPrimitives.SumOfSquares(row);
+        }
+    }
+
+    /// <summary>
+    /// A mixture from weights (any positive numbers, normalised here), means (K×d row-major) and covariances.
+    /// </summary>
+    /// <param name="weights">K positive weights.</param>
+    /// <param name="means">K×d means, row-major.</param>
+    /// <param name="kind">The covariance parameterisation.</param>
+    /// <param name="covariances">Isotropic: K variances; diagonal: K×d variances; full: K×d×d symmetric positive-definite matrices.</param>
+    /// <param name="name">Name for messages and reports.</param>
+    /// <exception cref="ArgumentException">Sizes disagree, a weight is not positive, or a covariance is not positive definite (the message names the component).</exception>
+    public static GaussianMixtureTarget Create(ReadOnlySpan<double> weights, ReadOnlySpan<double> means, CovarianceKind kind,
+        ReadOnlySpan<double> covariances, string name = "gaussian-mixture")
+    {
+        int k = weights.Length;
+        if (k == 0) throw new ArgumentException("A mixture needs at least one component.", nameof(weights));
+        if (means.Length % k != 0 || means.Length == 0)
+            throw new ArgumentException($"means has {means.Length} entries, not a multiple of the {k} components.", nameof(means));
+        int d = means.Length / k;
+        int expected = kind switch { CovarianceKind.Isotropic => k, CovarianceKind.Diagonal => k * d, _ => k * d * d };
+        if (covariances.Length != expected)
+            throw new ArgumentException($"{kind} covariances for {k} components in dimension {d} need {expected} numbers, not {covariances.Length}.", nameof(covariances));
+        double total = 0;
+        for (int i = 0; i < k; i++)
+        {
+            if (!(weights[i] > 0) || !double.IsFinite(weights[i]))
+                throw new ArgumentException($"weight of component {i} is {weights[i]}; weights must be positive and finite.", nameof(weights));
+            total += weights[i];
+        }
+        if (!TargetEvaluator.AllFinite(means))
+            throw new ArgumentException("means contain a non-finite value.", nameof(means));
+        double[] w = new double[k];
+        for (int i = 0; i < k; i++) w[i] = weights[i] / total;
+        double[] cov = covariances.ToArray();
+        if (kind == CovarianceKind.Full)
+        {
+            for (int i = 0; i < k; i++)
+                if (!Dense.TryCholesky(cov.AsSpan(i * d * d, d * d), d))
+                    throw new ArgumentException($"covariance of component {i} is not positive definite.", nameof(covariances));
+        }
+        else
+        {
+            for (int i = 0; i < cov.Length; i++)
+                if (!(cov[i] > 0) || !double.IsFinite(cov[i]))
+                    throw new ArgumentException($"variance {cov[i]} of component {(kind == CovarianceKind.Isotropic ? i : i / d)} is not positive and finite.", nameof(covariances));
+        }
+        return new GaussianMixtureTarget(name, d, kind, w, means.ToArray(), cov);
+    }
+
+    /// <summary>A single Gaussian N(mean, covariance) with a full covariance (d×d row-major).</summary>
+    public static GaussianMixtureTarget Gaussian(ReadOnlySpan<double> mean, ReadOnlySpan<double> covariance, string name = "gaussian") =>
+        Create([1.0], mean, CovarianceKind.Full, covariance, name);
+
+    /// <summary>
+    /// The random mixture of paper 000, Appendix E.2 [PetitTalamon2025]: raw weights uniform in {1, …, 2K} then
+    /// normalised, means uniform in [−spread, spread]^d, and covariances scaled by <paramref name="scale"/>.
+    /// </summary>
+    /// <remarks>
+    /// Covariances (our reading of E.2, which leaves the distributions open): isotropic, scale·I; diagonal, entries
+    /// uniform in (1, 10) rescaled so the largest equals scale; full, A Aᵀ with A a d×d matrix of standard normals,
+    /// rescaled so its largest entry equals scale, plus 1e-6 I. The same rng state gives the same mixture.
+    /// </remarks>
+    public static GaussianMixtureTarget Random(Xoshiro256StarStar rng, int dimension, int components, double spread,
+        double scale, CovarianceKind kind)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentOutOfRangeException.ThrowIfLessThan(dimension, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(components, 1);
+        if (!(spread >= 0) || !double.IsFinite(spread)) throw new ArgumentOutOfRangeException(nameof(spread), spread, "spread must be ≥ 0 and finite.");
+        if (!(scale > 0) || !double.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "scale must be > 0 and finite.");
+        int d = dimension;
+        var weights = new double[components];
+        for (int k = 0; k < components; k++) weights[k] = 1 + rng.NextInt(2 * components);
+        var means = new double[components * d];
+        for (int i = 0; i < means.Length; i++) means[i] = rng.NextDouble(-spread, spread);
+        double[] cov;
+        switch (kind)
+        {
+            case CovarianceKind.Isotropic:
+                cov = Enumerable.Repeat(scale, components).ToArray();
+                break;
+            case CovarianceKind.Diagonal:
+                cov = new double[components * d];
+                for (int k = 0; k < components; k++)
+                {
+                    Span<double> row = cov.AsSpan(k * d, d);
+                    for (int i = 0; i < d; i++) row[i] = rng.NextDouble(1, 10);
+                    TensorPrimitives.Multiply(row, scale / TensorPrimitives.Max(row), row);
+                }
+                break;
+            default:
+                cov = new double[components * d * d];
+                var a = new double[d * d];
+                for (int k = 0; k < components; k++)
+                {
+                    rng.FillStandardNormal(a);
+                    Span<double> c = cov.AsSpan(k * d * d, d * d);
+                    for (int i = 0; i < d; i++)
+                        for (int j = 0; j < d; j++)
+                            c[i * d + j] = TensorPrimitives.Dot(a.AsSpan(i * d, d), a.AsSpan(j * d, d));
+                    TensorPrimitives.Multiply(c, scale / TensorPrimitives.Max(c), c);
+                    for (int i = 0; i < d; i++) c[i * d + i] += 1e-6;
+                }
+                break;
+        }
+        return Create(weights, means, kind, cov, "gaussian-mixture");
+    }
+
+    /// <inheritdoc/>
+    public double LogDensity(ReadOnlySpan<double> x)
+    {
+        CheckDimension(x);
+        double[] rented = ArrayPool<double>.Shared.Rent(ComponentCount + Dimension);
+        try
+        {
+            Span<double> logTerms = rented.AsSpan(0, ComponentCount);
+            Span<double> z = rented.AsSpan(ComponentCount, Dimension);
+            for (int k = 0; k < ComponentCount; k++)
+                logTerms[k] = _logNormalisers[k] - 0.5 * Mahalanobis(k, x, z, gradient: false);
+            return LogSumExp(logTerms);
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
+    }
+
+    /// <inheritdoc/>
+    public double LogDensityAndGradient(ReadOnlySpan<double> x, Span<double> gradient)
+    {
+        CheckDimension(x);
+        int d = Dimension, kCount = ComponentCount;
+        double[] rented = ArrayPool<double>.Shared.Rent(kCount + kCount * d);
+        try
+        {
+            Span<double> logTerms = rented.AsSpan(0, kCount);
+            for (int k = 0; k < kCount; k++)
+            {
+                // z_k ← Σ_k⁻¹ (x − μ_k): the component's gradient is −z_k.
+                Span<double> z = rented.AsSpan(kCount + k * d, d);
+                logTerms[k] = _logNormalisers[k] - 0.5 * Mahalanobis(k, x, z, gradient: true);
+            }
+            double logPi = LogSumExp(logTerms);
+            gradient.Clear();
+            for (int k = 0; k < kCount; k++)
+            {
+                double responsibility = Math.Exp(logTerms[k] - logPi);
+                if (responsibility == 0.0) continue;
+                TensorPrimitives.MultiplyAdd(rented.AsSpan(kCount + k * d, d), -responsibility, gradient, gradient);
+            }
+            return logPi;
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Draws one point from the mixture into <paramref name="destination"/>.</summary>
+    public void Sample(Xoshiro256StarStar rng, Span<double> destination)
+    {
+        int d = Dimension;
+        double u = rng.NextDouble(), acc = 0;
+        int k = 0;
+        for (; k < ComponentCount - 1; k++)
+        {
+            acc += Weights[k];
+            if (u < acc) break;
+        }
+        Span<double> xi = d <= 256 ? stackalloc double[d] : new double[d];
+        rng.FillStandardNormal(xi);
+        switch (Kind)
+        {
+            case CovarianceKind.Isotropic:
+                TensorPrimitives.MultiplyAdd(xi, Math.Sqrt(_covariance[k]), ComponentMean(k), destination);
+                break;
+            case CovarianceKind.Diagonal:
+                for (int i = 0; i < d; i++) destination[i] = _means[k * d + i] + Math.Sqrt(_covariance[k * d + i]) * xi[i];
+                break;
+            default:
+                Dense.MultiplyLower(_covariance.AsSpan(k * d * d, d * d), d, xi, destination);
+                TensorPrimitives.Add(destination, ComponentMean(k), destination);
+                break;
+        }
+    }
+
+    /// <summary>The 1-D marginal density of coordinate <paramref name="coordinate"/> at <paramref name="value"/>.</summary>
+    public double MarginalDensity(int coordinate, double value)
+    {
+        double s = 0;
+        for (int k = 0; k < ComponentCount; k++)
+        {
+            double v = ComponentVariance(k, coordinate);
+            double diff = value - _means[k * Dimension + coordinate];
+            s += Weights[k] * Math.Exp(-0.5 * diff * diff / v) / Math.Sqrt(2 * Math.PI * v);
+        }
+        return s;
+    }
+
+    // Returns (x − μ_k)ᵀ Σ_k⁻¹ (x − μ_k); when gradient is true, leaves Σ_k⁻¹ (x − μ_k) in z.
+    private double Mahalanobis(int k, ReadOnlySpan<double> x, Span<double> z, bool gradient)
+    {
+        int d = Dimension;
+        TensorPrimitives.Subtract(x, ComponentMean(k), z);
+        switch (Kind)
+        {
+            case CovarianceKind.Isotropic:
+            {
+                double precision = 1.0 / _covariance[k];
+                double q = TensorPrimitives.SumOfSquares(z) * precision;
+                if (gradient) TensorPrimitives.Multiply(z, precision, z);
+                return q;
+            }
+            case CovarianceKind.Diagonal:
+            {
+                ReadOnlySpan<double> variances = _covariance.AsSpan(k * d, d);
+                TensorPrimitives.Divide(z, variances, z);
+                // Σ z_i² / v_i = Σ (z_i / v_i) · (x_i − μ_i)
+                double q = 0;
+                ReadOnlySpan<double> mean = ComponentMean(k);
+                for (int i = 0; i < d; i++) q += z[i] * (x[i] - mean[i]);
+                return q;
+            }
+            default:
+            {
+                ReadOnlySpan<double> l = _covariance.AsSpan(k * d * d, d * d);
+                Dense.SolveLower(l, d, z, z);
+                double q = TensorPrimitives.SumOfSquares(z);
+                if (gradient) Dense.SolveLowerTransposed(l, d, z, z);
+                return q;
+            }
+        }
+    }
+
+    private void CheckDimension(ReadOnlySpan<double> x)
+    {
+        if (x.Length != Dimension)
+            throw new TargetEvaluationException($"target '{Name}' has dimension {Dimension} but was given a point of dimension {x.Length}");
+    }
+
+    private static double SumLog(ReadOnlySpan<double> values)
+    {
+        double s = 0;
+        foreach (double v in values) s += Math.Log(v);
+        return s;
+    }
+
+    internal static double LogSumExp(ReadOnlySpan<double> values)
+    {
+        double max = TensorPrimitives.Max(values);
+        if (double.IsNegativeInfinity(max)) return max;
+        double s = 0;
+        foreach (double v in values) s += Math.Exp(v - max);
+        return max + Math.Log(s);
+    }
+}

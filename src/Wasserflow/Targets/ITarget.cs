@@ -1,0 +1,34 @@
+namespace Wasserflow.Targets;
+
+/// <summary>
+/// A target distribution pi ∝ exp(−V) on R^d, given by its log density up to a constant and its gradient.
+/// </summary>
+/// <remarks>
+/// Implementations must be safe to call from several threads at once (the estimators evaluate batches in parallel):
+/// keep scratch space on the stack or rent it per call. A flow that needs more (a Hessian) checks for the capability
+/// up front. Non-finite values returned by a target are caught by <see cref="TargetEvaluator"/> and reported with the
+/// target's name and the point.
+/// </remarks>
+public interface ITarget
+{
+    /// <summary>Dimension d of the space.</summary>
+    int Dimension { get; }
+
+    /// <summary>A short name used in messages and reports.</summary>
+    string Name { get; }
+
+    /// <summary>
+    /// log Z where Z = ∫ exp(<see cref="LogDensity"/>): 0 for a normalised density, null when unknown. When known, KL
+    /// estimates are true KL divergences; otherwise they are KL − log Z.
+    /// </summary>
+    double? LogNormalizer { get; }
+
+    /// <summary>log pi(x) up to the constant <see cref="LogNormalizer"/>. Requires x.Length == Dimension.</summary>
+    double LogDensity(ReadOnlySpan<double> x);
+
+    /// <summary>Writes ∇log pi(x) = −∇V(x) into <paramref name="gradient"/> and returns log pi(x).</summary>
+    double LogDensityAndGradient(ReadOnlySpan<double> x, Span<double> gradient);
+}
+
+/// <summary>Thrown when a target returns a non-finite log density or gradient, or is called with a wrong dimension.</summary>
+public sealed class TargetEvaluationException(string message) : Exception(message);
