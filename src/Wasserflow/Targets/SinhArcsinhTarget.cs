@@ -10,7 +10,8 @@ namespace Wasserflow.Targets;
 /// With u_i = (asinh z_i + skew_i)/τ_i and z0_i = sinh u_i:
 /// log pi(z) = log N(z0; 0, Σ) + Σ_i [log cosh u_i − log τ_i − ½ log(1 + z_i²)];
 /// ∂_i log pi = −(Σ⁻¹ z0)_i cosh(u_i)/(τ_i √(1+z_i²)) + tanh(u_i)/(τ_i √(1+z_i²)) − z_i/(1 + z_i²).
-/// τ &lt; 1 gives tails heavier than Gaussian. Default: d = 2, Σ = [[1, 0.4], [0.4, 1]], τ = (0.8, 0.8), skew (−0.2, −0.2).
+/// In this parameterisation τ &lt; 1 makes the tails lighter than the base Gaussian's (z0 ≈ z^{1/τ} for large z).
+/// Default: d = 2, Σ = [[1, 0.4], [0.4, 1]], τ = (0.8, 0.8), skew (−0.2, −0.2).
 /// </remarks>
 public sealed class SinhArcsinhTarget : ITarget
 {

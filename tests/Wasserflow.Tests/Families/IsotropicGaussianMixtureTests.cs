@@ -1,0 +1,65 @@
+using Wasserflow.Families;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Tests.Families;
+
+public class IsotropicGaussianMixtureTests
+{
+    private static readonly IsotropicGaussianMixture Q =
+        IsotropicGaussianMixture.FromMeansVariances([0.0, 1.0, 3.0, -2.0, -1.0, 0.5], [0.5, 2.0, 1.0]);
+
+    [Fact]
+    public void Score_matches_finite_differences_of_the_log_density()
+    {
+        foreach (var x in new[] { new[] { 0.2, 0.3 }, new[] { 5.0, -4.0 }, new[] { -30.0, 40.0 } })
+        {
+            var score = new double[2];
+            Q.LogDensityAndScore(x, score);
+            double[] fd = TestSupport.FiniteDifferenceGradient(p => Q.LogDensity(p), x);
+            for (int i = 0; i < 2; i++) Assert.True(Math.Abs(score[i] - fd[i]) < 1e-6 * (1 + Math.Abs(fd[i])), $"{score[i]} vs {fd[i]}");
+        }
+    }
+
+    [Fact]
+    public void Log_density_is_the_log_of_the_average_component_density()
+    {
+        double[] x = [0.7, -0.4];
+        double s = 0;
+        for (int j = 0; j < 3; j++)
+        {
+            double e = Q.Variances[j];
+            double d2 = Math.Pow(x[0] - Q.ComponentMean(j)[0], 2) + Math.Pow(x[1] - Q.ComponentMean(j)[1], 2);
+            s += Math.Exp(-d2 / (2 * e)) / (2 * Math.PI * e) / 3;
+        }
+        Assert.Equal(Math.Log(s), Q.LogDensity(x), 12);
+    }
+
+    [Fact]
+    public void Sample_mean_and_covariance_match_the_closed_forms_within_four_standard_errors()
+    {
+        const int n = 100_000;
+        var draws = new double[n * 2];
+        Q.Sample(new Xoshiro256StarStar(3), draws);
+        double[] mean = Q.Mean();
+        double[] cov = Q.Covariance();
+        for (int i = 0; i < 2; i++)
+        {
+            double m = 0;
+            for (int p = 0; p < n; p++) m += draws[2 * p + i] / n;
+            double se = Math.Sqrt(cov[i * 2 + i] / n);
+            Assert.True(Math.Abs(m - mean[i]) < 4 * se, $"coordinate {i}: {m} vs {mean[i]} ± {se}");
+        }
+        // Marginal density integrates to one.
+        double integral = 0;
+        for (int k = 0; k < 40_000; k++) integral += Q.MarginalDensity(1, -20 + (k + 0.5) * 0.001);
+        Assert.Equal(1.0, integral * 0.001, 6);
+    }
+
+    [Fact]
+    public void Bad_parameters_are_rejected_with_the_component_named()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => IsotropicGaussianMixture.FromMeansVariances([0.0, 1.0], [1.0, -1.0]));
+        Assert.Contains("component 1", ex.Message);
+        Assert.Throws<ArgumentException>(() => IsotropicGaussianMixture.FromMeansVariances([0.0, 1.0, 2.0], [1.0, 1.0]));
+    }
+}

@@ -1,0 +1,39 @@
+using Wasserflow.Targets;
+
+namespace Wasserflow.Tests;
+
+internal static class TestSupport
+{
+    /// <summary>Central finite differences of f at x, h = ε^{1/3} max(1, |x_i|) (STYLE.md section 5).</summary>
+    public static double[] FiniteDifferenceGradient(Func<double[], double> f, double[] x)
+    {
+        var g = new double[x.Length];
+        var probe = (double[])x.Clone();
+        for (int i = 0; i < x.Length; i++)
+        {
+            double h = Math.Cbrt(2.220446049250313e-16) * Math.Max(1.0, Math.Abs(x[i]));
+            probe[i] = x[i] + h;
+            double up = f(probe);
+            probe[i] = x[i] - h;
+            double down = f(probe);
+            probe[i] = x[i];
+            g[i] = (up - down) / (2 * h);
+        }
+        return g;
+    }
+
+    public static void AssertGradientMatchesFiniteDifferences(ITarget target, double[] x, double relativeTolerance = 1e-6)
+    {
+        var g = new double[x.Length];
+        double lp = target.LogDensityAndGradient(x, g);
+        Assert.Equal(target.LogDensity(x), lp, 12);
+        double[] fd = FiniteDifferenceGradient(p => target.LogDensity(p), x);
+        for (int i = 0; i < x.Length; i++)
+            Assert.True(Math.Abs(g[i] - fd[i]) <= relativeTolerance * (1 + Math.Abs(fd[i])),
+                $"{target.Name}: gradient[{i}] = {g[i]} but finite differences give {fd[i]} at x = [{string.Join(", ", x)}]");
+    }
+
+    /// <summary>A 2-D Gaussian-mixture target of 5 components (paper 000 Figure 1 settings: s_tg 8, r_tg 5).</summary>
+    public static GaussianMixtureTarget FigureOneTarget(ulong seed = 1) =>
+        GaussianMixtureTarget.Random(new Wasserflow.Randomness.Xoshiro256StarStar(seed), 2, 5, 8, 5, CovarianceKind.Full);
+}
