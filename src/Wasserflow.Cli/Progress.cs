@@ -1,0 +1,78 @@
+using System.Diagnostics;
+using System.Globalization;
+using Spectre.Console;
+using Wasserflow.Experiments;
+using Wasserflow.Flows;
+using Wasserflow.Running;
+
+namespace Wasserflow.Cli;
+
+/// <summary>
+/// Progress for the CLI: a Spectre.Console bar per run in a terminal (iteration, KL estimate, iterations per second),
+/// otherwise one plain line per run and per few seconds on stderr.
+/// </summary>
+internal static class Progress
+{
+    public static IReadOnlyList<FitOutcome> Run(bool interactive, TextWriter error, IReadOnlyList<FitConfig> configs,
+        Func<IRunObserver, FitConfig, FitOutcome> run)
+    {
+        var outcomes = new List<FitOutcome>();
+        if (interactive)
+        {
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .Start(ctx =>
+                {
+                    foreach (var c in configs)
+                    {
+                        var task = ctx.AddTask(Label(c), maxValue: Math.Max(1, c.Iterations));
+                        outcomes.Add(run(new BarObserver(task, c), c));
+                        task.Value = task.MaxValue;
+                    }
+                });
+        }
+        else
+        {
+            foreach (var c in configs)
+                outcomes.Add(run(new LineObserver(error, c), c));
+        }
+        return outcomes;
+    }
+
+    private static string Label(FitConfig c) => $"{c.Algorithm.ToUpperInvariant()} N={c.Components}";
+
+    private sealed class BarObserver(ProgressTask task, FitConfig config) : IRunObserver
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private double _kl = double.NaN;
+
+        public bool OnStep(in StepInfo info)
+        {
+            if ((info.Iteration & 63) == 0) task.Value = info.Iteration;
+            return true;
+        }
+
+        public void OnTrace(in TracePoint point)
+        {
+            _kl = point.Kl;
+            double rate = point.Iteration / Math.Max(1e-9, _clock.Elapsed.TotalSeconds);
+            task.Description = string.Create(CultureInfo.InvariantCulture,
+                $"{Label(config)} it {point.Iteration} KL {_kl:G3} {rate:F0} it/s");
+        }
+    }
+
+    private sealed class LineObserver(TextWriter error, FitConfig config) : IRunObserver
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private double _lastPrint = -10;
+
+        public void OnTrace(in TracePoint point)
+        {
+            double now = _clock.Elapsed.TotalSeconds;
+            if (now - _lastPrint < 5 && point.Iteration != config.Iterations) return;
+            _lastPrint = now;
+            error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{Label(config)}: iteration {point.Iteration}/{config.Iterations}  KL {point.Kl:G4} ± {point.StandardError:G2}  {point.Iteration / Math.Max(1e-9, now):F0} it/s"));
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.CommandLine;
+using System.Globalization;
+using Wasserflow.Experiments;
+using Wasserflow.Reports;
+using Wasserflow.Running;
+
+namespace Wasserflow.Cli;
+
+/// <summary>
+/// The `wasserflow` command line: parse, validate, call the library, write results. Exit codes: 0 success, 1 the run
+/// failed (its result is still written, with the reason), 2 bad input (one line on stderr, nothing written).
+/// </summary>
+public static class WasserflowCli
+{
+    /// <summary>Exit code for bad input.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>Exit code for a run that stopped with an error (diverged update, non-finite target).</summary>
+    public const int RunFailed = 1;
+
+    /// <summary>Runs the CLI in-process with the given writers (tests use this).</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        var root = new RootCommand("Wasserflow: variational inference by Wasserstein gradient flows.");
+        root.Subcommands.Add(FitCommand(output, error, interactive));
+        root.Subcommands.Add(DemoCommand(output, error, interactive));
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            error.WriteLine($"error: {parsed.Errors[0].Message}");
+            return BadInput;
+        }
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (ConfigException ex)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return BadInput;
+        }
+        catch (IOException ex)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return BadInput;
+        }
+    }
+
+    private sealed record FitOptions(
+        Option<string?> Config, Option<string?> Target, Option<int?> Dimension, Option<int?> TargetComponents, Option<double?> TargetSpread,
+        Option<double?> TargetScale, Option<string?> TargetCovariance, Option<ulong?> TargetSeed, Option<double?> FunnelVariance,
+        Option<double[]?> Skew, Option<int?> Components, Option<string?> Algorithm, Option<double?> StepSize, Option<long?> Iterations,
+        Option<int?> Samples, Option<int?> KlSamples, Option<int?> KlEvery, Option<double?> InitSpread, Option<double?> InitVariance,
+        Option<ulong?> Seed, Option<int?> Threads, Option<string?> Output);
+
+    private static Command FitCommand(TextWriter output, TextWriter error, bool interactive)
+    {
+        var o = new FitOptions(
+            new Option<string?>("--config") { Description = "JSON file with any of the settings below (camelCase keys); flags override it" },
+            new Option<string?>("--target") { Description = "gmm (random Gaussian mixture, paper 000 App. E.2), funnel, sinh-arcsinh" },
+            new Option<int?>("--dimension", "-d") { Description = "dimension d (default 2)" },
+            new Option<int?>("--target-components") { Description = "gmm: number of target components (default 5)" },
+            new Option<double?>("--target-spread") { Description = "gmm: target means uniform in [-s_tg, s_tg]^d (default 8)" },
+            new Option<double?>("--target-scale") { Description = "gmm: covariance scale r_tg (default 5)" },
+            new Option<string?>("--target-covariance") { Description = "gmm: isotropic, diagonal or full (default full)" },
+            new Option<ulong?>("--target-seed") { Description = "gmm: seed of the random target (default 1)" },
+            new Option<double?>("--funnel-variance") { Description = "funnel: variance of x1 (default 1.2)" },
+            new Option<double[]?>("--skew") { Description = "sinh-arcsinh: two skews (default -0.2 -0.2)", AllowMultipleArgumentsPerToken = true },
+            new Option<int?>("--components", "-n") { Description = "N, components of the variational mixture (default 5)" },
+            new Option<string?>("--algorithm", "-a") { Description = "ibw, md, gd or ngd (default ibw)" },
+            new Option<double?>("--step-size") { Description = "step size γ > 0 (default 0.1)" },
+            new Option<long?>("--iterations") { Description = "iterations (default 10000)" },
+            new Option<int?>("--samples") { Description = "B, gradient draws per component (default 10)" },
+            new Option<int?>("--kl-samples") { Description = "B_KL, draws per KL estimate (default 1000)" },
+            new Option<int?>("--kl-every") { Description = "estimate the KL every k iterations (default 100)" },
+            new Option<double?>("--init-spread") { Description = "initial means uniform in [-s, s]^d (default 15)" },
+            new Option<double?>("--init-variance") { Description = "initial variance r of every component (default 2)" },
+            new Option<ulong?>("--seed") { Description = "seed of the run (default 0)" },
+            new Option<int?>("--threads") { Description = "threads (default 1; results do not depend on it)" },
+            new Option<string?>("--output", "-o") { Description = "output folder (default runs/fit)" });
+        var command = new Command("fit", "Fit a uniform mixture of isotropic Gaussians to a target with IBW, MD, GD or NGD.");
+        foreach (Option option in new Option[] { o.Config, o.Target, o.Dimension, o.TargetComponents, o.TargetSpread, o.TargetScale,
+            o.TargetCovariance, o.TargetSeed, o.FunnelVariance, o.Skew, o.Components, o.Algorithm, o.StepSize, o.Iterations, o.Samples,
+            o.KlSamples, o.KlEvery, o.InitSpread, o.InitVariance, o.Seed, o.Threads, o.Output })
+            command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            var config = new FitConfig();
+            string? configPath = parse.GetValue(o.Config);
+            if (configPath is not null) config = FitConfig.Load(configPath, config);
+            config = config with
+            {
+                Target = parse.GetValue(o.Target) ?? config.Target,
+                Dimension = parse.GetValue(o.Dimension) ?? config.Dimension,
+                TargetComponents = parse.GetValue(o.TargetComponents) ?? config.TargetComponents,
+                TargetSpread = parse.GetValue(o.TargetSpread) ?? config.TargetSpread,
+                TargetScale = parse.GetValue(o.TargetScale) ?? config.TargetScale,
+                TargetCovariance = parse.GetValue(o.TargetCovariance) ?? config.TargetCovariance,
+                TargetSeed = parse.GetValue(o.TargetSeed) ?? config.TargetSeed,
+                FunnelVariance = parse.GetValue(o.FunnelVariance) ?? config.FunnelVariance,
+                Skew = parse.GetValue(o.Skew) ?? config.Skew,
+                Components = parse.GetValue(o.Components) ?? config.Components,
+                Algorithm = (parse.GetValue(o.Algorithm) ?? config.Algorithm).ToLowerInvariant(),
+                StepSize = parse.GetValue(o.StepSize) ?? config.StepSize,
+                Iterations = parse.GetValue(o.Iterations) ?? config.Iterations,
+                Samples = parse.GetValue(o.Samples) ?? config.Samples,
+                KlSamples = parse.GetValue(o.KlSamples) ?? config.KlSamples,
+                KlEvery = parse.GetValue(o.KlEvery) ?? config.KlEvery,
+                InitSpread = parse.GetValue(o.InitSpread) ?? config.InitSpread,
+                InitVariance = parse.GetValue(o.InitVariance) ?? config.InitVariance,
+                Seed = parse.GetValue(o.Seed) ?? config.Seed,
+                Threads = parse.GetValue(o.Threads) ?? config.Threads,
+                Output = parse.GetValue(o.Output) ?? config.Output,
+            };
+            config.Validate();
+            AtomicFiles.EnsureWritable(config.Output);
+            FitOutcome outcome = Progress.Run(interactive, error, [config], (observer, c) => FitRun.Run(c, observer))[0];
+            AtomicFiles.WriteAll(config.Output, FitRun.Files(outcome));
+            return Summarise(output, error, [outcome], config.Output);
+        });
+        return command;
+    }
+
+    private static Command DemoCommand(TextWriter output, TextWriter error, bool interactive)
+    {
+        var outputOption = new Option<string>("--output", "-o") { Description = "output folder", DefaultValueFactory = _ => "runs/demo" };
+        var iterations = new Option<long>("--iterations") { Description = "iterations per run (paper: 10000)", DefaultValueFactory = _ => 10_000 };
+        var seed = new Option<ulong>("--seed") { Description = "seed of every run", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "threads per run", DefaultValueFactory = _ => 1 };
+        var command = new Command("demo", "Reproduce paper 000 Figure 1 (2-D mixture of 5 Gaussians; IBW and MD; N = 1, 5, 10, 20) and write a report.");
+        command.Options.Add(outputOption);
+        command.Options.Add(iterations);
+        command.Options.Add(seed);
+        command.Options.Add(threads);
+        command.SetAction(parse =>
+        {
+            string folder = parse.GetValue(outputOption)!;
+            long its = parse.GetValue(iterations);
+            if (its < 1) throw new ConfigException($"iterations: must be ≥ 1, got {its}");
+            var configs = FigureOneDemo.Configs(folder, its, parse.GetValue(seed), parse.GetValue(threads));
+            foreach (var c in configs) c.Validate();
+            AtomicFiles.EnsureWritable(folder);
+            var outcomes = Progress.Run(interactive, error, configs, (observer, c) => FitRun.Run(c, observer));
+            AtomicFiles.WriteAll(folder, FigureOneDemo.Files(outcomes, folder));
+            return Summarise(output, error, outcomes, folder);
+        });
+        return command;
+    }
+
+    private static int Summarise(TextWriter output, TextWriter error, IReadOnlyList<FitOutcome> outcomes, string folder)
+    {
+        foreach (var o in outcomes)
+        {
+            string kl = string.Create(CultureInfo.InvariantCulture, $"{o.FinalKl.Value:G4} ± {o.FinalKl.StandardError:G2}");
+            output.WriteLine($"{o.Config.Algorithm.ToUpperInvariant(),-4} N={o.Config.Components,-3} {o.Result.Status.ToString().ToLowerInvariant(),-9} " +
+                             $"iterations {o.Result.FinalState.Iteration,6}  {(o.FinalKl.IsExact ? "KL" : "KL − log Z")} {kl}");
+            if (o.Result.Message is not null) error.WriteLine($"error: {o.Result.Message}");
+        }
+        output.WriteLine($"report: {Path.Combine(folder, "report.html")}");
+        return outcomes.All(o => o.Result.Status == RunStatus.Completed) ? 0 : RunFailed;
+    }
+}

@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Wasserflow.Diagnostics;
+using Wasserflow.Families;
+using Wasserflow.Flows;
+using Wasserflow.Randomness;
+using Wasserflow.Reports;
+using Wasserflow.Running;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Experiments;
+
+/// <summary>The outcome of one configured run, with everything its report shows.</summary>
+/// <param name="Config">The configuration.</param>
+/// <param name="Target">The target it ran on.</param>
+/// <param name="Result">The run loop's result.</param>
+/// <param name="FinalKl">KL of the final mixture from 10·B_KL draws (true KL when log Z is known).</param>
+/// <param name="Grid">In 2-D, KL against the grid-normalised target; otherwise null.</param>
+public sealed record FitOutcome(FitConfig Config, ITarget Target, RunResult<IsotropicMixtureState> Result, KlEstimate FinalKl, GridKlResult? Grid)
+{
+    /// <summary>The fitted mixture.</summary>
+    public IsotropicGaussianMixture Mixture => Result.FinalState.ToMixture();
+}
+
+/// <summary>Runs a <see cref="FitConfig"/> and writes its result files and report.</summary>
+public static class FitRun
+{
+    /// <summary>Stream ids of the run's seed: initialisation, algorithm, trace, final KL.</summary>
+    private const ulong InitStream = 1, FlowStream = 2, TraceStream = 3, FinalStream = 4;
+
+    /// <summary>Validates and runs <paramref name="config"/>.</summary>
+    /// <exception cref="ConfigException">A setting is invalid.</exception>
+    public static FitOutcome Run(FitConfig config, IRunObserver? observer = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        ITarget target = config.BuildTarget();
+        var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream)),
+            config.Components, config.Dimension, config.InitSpread, config.InitVariance);
+        var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(config.Algorithm), config.Components,
+            new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads));
+        var state = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(config.Seed, FlowStream));
+        var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream));
+        var result = VariationalRunner.Run(flow, state, options, observer, cancellationToken);
+        var mixture = result.FinalState.ToMixture();
+        KlEstimate finalKl = KlEstimator.Estimate(mixture, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
+        GridKlResult? grid = config.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
+        return new FitOutcome(config, target, result, finalKl, grid);
+    }
+
+    /// <summary>The plotting and grid box: the fitted mixture's 4σ box, widened to hold the target's components.</summary>
+    public static Box2D PlotBox(ITarget target, IsotropicGaussianMixture mixture)
+    {
+        ArgumentNullException.ThrowIfNull(mixture);
+        Box2D box = target switch
+        {
+            GaussianMixtureTarget g => TargetBox(g),
+            FunnelTarget => new Box2D(-5, 5, -12, 12),
+            _ => new Box2D(-5, 5, -5, 5),
+        };
+        Box2D around = Box2D.Around(mixture, 3);
+        // Keep the box on the target: a stray wide component should not shrink the picture to a dot.
+        return new Box2D(Math.Max(box.XMin - 5, Math.Min(box.XMin, around.XMin)), Math.Min(box.XMax + 5, Math.Max(box.XMax, around.XMax)),
+            Math.Max(box.YMin - 5, Math.Min(box.YMin, around.YMin)), Math.Min(box.YMax + 5, Math.Max(box.YMax, around.YMax)));
+    }
+
+    private static Box2D TargetBox(GaussianMixtureTarget g)
+    {
+        double x0 = double.MaxValue, x1 = double.MinValue, y0 = double.MaxValue, y1 = double.MinValue;
+        for (int k = 0; k < g.ComponentCount; k++)
+        {
+            double rx = 3.5 * Math.Sqrt(g.ComponentVariance(k, 0)), ry = 3.5 * Math.Sqrt(g.ComponentVariance(k, 1));
+            x0 = Math.Min(x0, g.ComponentMean(k)[0] - rx); x1 = Math.Max(x1, g.ComponentMean(k)[0] + rx);
+            y0 = Math.Min(y0, g.ComponentMean(k)[1] - ry); y1 = Math.Max(y1, g.ComponentMean(k)[1] + ry);
+        }
+        return new Box2D(x0, x1, y0, y1);
+    }
+
+    /// <summary>
+    /// The deterministic result files of a run (result.json, trace.csv, plots, report.html): byte-for-byte the same
+    /// for the same config and seed. Timings go to timings.json, the one file that differs between runs.
+    /// </summary>
+    public static Dictionary<string, string> Files(FitOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var files = new Dictionary<string, string>
+        {
+            ["result.json"] = ResultJson(outcome),
+            ["trace.csv"] = TraceCsv(outcome.Result.Trace),
+            ["timings.json"] = TimingsJson(outcome),
+        };
+        var plots = RunPlots(outcome);
+        foreach (var (name, svg) in plots) files[name] = svg;
+        files["report.html"] = Html.Page($"Wasserflow run: {outcome.Config.Algorithm.ToUpperInvariant()} with N = {outcome.Config.Components} on {outcome.Target.Name}",
+            RunSection(outcome, plots.Keys.ToList()));
+        return files;
+    }
+
+    /// <summary>The SVG plots of one run: the KL trace, and the 2-D density or the marginals.</summary>
+    public static Dictionary<string, string> RunPlots(FitOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var plots = new Dictionary<string, string>
+        {
+            ["kl.svg"] = Plots.Lines([TraceSeries(outcome, Plots.Palette[0])], "KL(q‖π) along the run", "iteration", "KL estimate", logX: true, logY: true),
+        };
+        if (outcome.Config.Dimension == 2)
+            plots["density.svg"] = Plots.Density2D(outcome.Target, outcome.Mixture, PlotBox(outcome.Target, outcome.Mixture),
+                $"{outcome.Config.Algorithm.ToUpperInvariant()}, N = {outcome.Config.Components}");
+        else
+            plots["marginals.svg"] = Plots.Marginals(outcome.Target, outcome.Mixture);
+        return plots;
+    }
+
+    /// <summary>The KL trace as a plot series (iteration 0 is drawn at 1 on log axes).</summary>
+    public static Series TraceSeries(FitOutcome outcome, string color, string? label = null, string? dash = null)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        return new Series(label ?? $"{outcome.Config.Algorithm.ToUpperInvariant()} N={outcome.Config.Components}",
+            outcome.Result.Trace.Select(p => ((double)Math.Max(1, p.Iteration), p.Kl)).ToList(), color, dash);
+    }
+
+    /// <summary>The HTML section describing one run: settings, numbers and plots.</summary>
+    public static string RunSection(FitOutcome outcome, IReadOnlyList<string> plotFiles)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentNullException.ThrowIfNull(plotFiles);
+        var c = outcome.Config;
+        var r = outcome.Result;
+        var rows = new List<(string, string)>
+        {
+            ("status", r.Status + (r.Message is null ? "" : ": " + r.Message)),
+            ("target", $"{outcome.Target.Name}, d = {c.Dimension}"),
+            ("family", $"uniform mixture of N = {c.Components} isotropic Gaussians"),
+            ("algorithm", $"{c.Algorithm.ToUpperInvariant()}, γ = {G(c.StepSize)}, B = {c.Samples}"),
+            ("iterations", $"{r.FinalState.Iteration} of {c.Iterations}"),
+            ("seed", c.Seed.ToString(CultureInfo.InvariantCulture)),
+            (outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{G(outcome.FinalKl.Value)} ± {G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)"),
+        };
+        if (outcome.Grid is { } grid)
+            rows.Add(("KL vs grid-normalised target", $"{G(grid.Kl)} (grid {grid.Resolution}², log Z_grid = {G(grid.LogNormalizer)}, mass of q in box {G(grid.MassOfQ)})"));
+        var sb = new StringBuilder();
+        sb.Append(Html.Table(["quantity", "value"], rows.Select(t => new[] { t.Item1, t.Item2 }).ToList()));
+        foreach (string f in plotFiles) sb.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{f}\" alt=\"{f}\"/></p>\n");
+        return sb.ToString();
+    }
+
+    internal static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+
+    private static string ResultJson(FitOutcome o)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            var r = o.Result;
+            w.WriteStartObject();
+            w.WriteString("tool", "wasserflow");
+            w.WriteString("version", typeof(FitRun).Assembly.GetName().Version?.ToString() ?? "0");
+            w.WritePropertyName("config");
+            o.Config.WriteJson(w);
+            w.WriteString("status", r.Status.ToString().ToLowerInvariant());
+            if (r.Message is not null) w.WriteString("message", r.Message);
+            w.WriteNumber("iterationsDone", r.FinalState.Iteration);
+            w.WriteStartObject("finalKl");
+            w.WriteNumber("value", o.FinalKl.Value);
+            w.WriteNumber("standardError", o.FinalKl.StandardError);
+            w.WriteNumber("draws", o.FinalKl.Draws);
+            w.WriteBoolean("isTrueKl", o.FinalKl.IsExact);
+            w.WriteEndObject();
+            if (o.Grid is { } g)
+            {
+                w.WriteStartObject("gridKl");
+                w.WriteNumber("value", g.Kl);
+                w.WriteNumber("logNormalizer", g.LogNormalizer);
+                w.WriteNumber("massOfQ", g.MassOfQ);
+                w.WriteNumber("resolution", g.Resolution);
+                w.WriteStartArray("box");
+                foreach (double v in new[] { g.Box.XMin, g.Box.XMax, g.Box.YMin, g.Box.YMax }) w.WriteNumberValue(v);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            int d = o.Config.Dimension;
+            w.WriteStartObject("mixture");
+            w.WriteStartArray("means");
+            for (int j = 0; j < r.FinalState.ComponentCount; j++)
+            {
+                w.WriteStartArray();
+                for (int i = 0; i < d; i++) w.WriteNumberValue(r.FinalState.Means[j * d + i]);
+                w.WriteEndArray();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("variances");
+            foreach (double v in r.FinalState.Variances) w.WriteNumberValue(v);
+            w.WriteEndArray();
+            w.WriteEndObject();
+            w.WriteStartArray("rngState");
+            foreach (ulong s in r.FinalState.Rng.GetState()) w.WriteStringValue(s.ToString("X16", CultureInfo.InvariantCulture));
+            w.WriteEndArray();
+            w.WriteStartArray("trace");
+            foreach (var p in r.Trace)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("iteration", p.Iteration);
+                w.WriteNumber("kl", p.Kl);
+                w.WriteNumber("standardError", p.StandardError);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    private static string TimingsJson(FitOutcome o)
+    {
+        var r = o.Result;
+        long steps = r.Trace.Count > 0 ? r.FinalState.Iteration - r.Trace[0].Iteration : 0;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{{\n  \"stepSeconds\": {r.StepSeconds:R},\n  \"traceSeconds\": {r.TraceSeconds:R},\n  \"iterationsPerSecond\": {r.IterationsPerSecond(steps):R},\n  \"threads\": {o.Config.Threads}\n}}\n");
+    }
+
+    private static string TraceCsv(IReadOnlyList<TracePoint> trace)
+    {
+        var sb = new StringBuilder("iteration,kl,standard_error\n");
+        foreach (var p in trace) sb.Append(CultureInfo.InvariantCulture, $"{p.Iteration},{p.Kl:R},{p.StandardError:R}\n");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,32 @@
+using System.Net;
+using System.Text;
+
+namespace Wasserflow.Reports;
+
+/// <summary>Small helpers for the self-contained HTML report.</summary>
+public static class Html
+{
+    /// <summary>A complete page with a title and body HTML.</summary>
+    public static string Page(string title, string body) =>
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>\n<title>" + WebUtility.HtmlEncode(title) + "</title>\n" +
+        "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}" +
+        "td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}th{background:#f3f3f3}img{max-width:100%}</style>\n" +
+        "</head><body>\n<h1>" + WebUtility.HtmlEncode(title) + "</h1>\n" + body + "\n</body></html>\n";
+
+    /// <summary>A table; cells are HTML-encoded.</summary>
+    public static string Table(IReadOnlyList<string> header, IReadOnlyList<string[]> rows)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        ArgumentNullException.ThrowIfNull(rows);
+        var sb = new StringBuilder("<table>\n<tr>");
+        foreach (string h in header) sb.Append("<th>").Append(WebUtility.HtmlEncode(h)).Append("</th>");
+        sb.Append("</tr>\n");
+        foreach (string[] row in rows)
+        {
+            sb.Append("<tr>");
+            foreach (string cell in row) sb.Append("<td>").Append(WebUtility.HtmlEncode(cell)).Append("</td>");
+            sb.Append("</tr>\n");
+        }
+        return sb.Append("</table>\n").ToString();
+    }
+}
