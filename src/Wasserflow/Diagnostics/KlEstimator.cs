@@ -33,6 +33,8 @@ public static class KlEstimator
         int perComponent = Math.Max(1, draws / n);
         double[] x = new double[d];
         double[] scratch = new double[n];
+        double[] logNormalisers = new double[n], precisions = new double[n];
+        MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
         double mean = 0, variance = 0;
         for (int j = 0; j < n; j++)
         {
@@ -42,7 +44,7 @@ public static class KlEstimator
             {
                 rng.FillStandardNormal(x);
                 TensorPrimitives.MultiplyAdd(x, sd, q.ComponentMean(j), x);
-                double logQ = MixtureKernel.LogDensityAndScore(q.Means, q.Variances, d, x, Span<double>.Empty, scratch);
+                double logQ = MixtureKernel.LogDensityAndScore(q.Means, logNormalisers, precisions, d, x, Span<double>.Empty, scratch);
                 double logPi = target.LogDensity(x);
                 if (!double.IsFinite(logPi))
                     throw new TargetEvaluationException($"target '{target.Name}' returned log density {logPi} at x = {TargetEvaluator.Format(x)}");

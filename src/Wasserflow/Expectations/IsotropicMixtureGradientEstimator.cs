@@ -33,6 +33,8 @@ public sealed class IsotropicMixtureGradientEstimator
     private readonly int _chunks;
     private readonly double[] _means;
     private readonly double[] _variances;
+    private readonly double[] _logNormalisers;
+    private readonly double[] _precisions;
     private readonly double[] _gradMeans;
     private readonly double[] _gradVariances;
     private readonly Action<int> _runChunk;
@@ -64,6 +66,8 @@ public sealed class IsotropicMixtureGradientEstimator
         _componentObjective = new double[components];
         _means = new double[components * d];
         _variances = new double[components];
+        _logNormalisers = new double[components];
+        _precisions = new double[components];
         _gradMeans = new double[components * d];
         _gradVariances = new double[components];
         _runChunk = Run;
@@ -105,6 +109,7 @@ public sealed class IsotropicMixtureGradientEstimator
         // Copy inputs into arrays owned here so the parallel body can reach them (spans cannot be captured).
         means.CopyTo(_means);
         variances.CopyTo(_variances);
+        MixtureKernel.Prepare(_variances, d, _logNormalisers, _precisions);
         if (_chunks == 1)
             Run(0);
         else
@@ -149,7 +154,7 @@ public sealed class IsotropicMixtureGradientEstimator
         for (int s = 0; s < b; s++)
         {
             Span<double> g = residual.Slice(s * d, d);
-            logQ[s] = MixtureKernel.LogDensityAndScore(_means, _variances, d, points.Slice(s * d, d), g, _scratch[chunk]);
+            logQ[s] = MixtureKernel.LogDensityAndScore(_means, _logNormalisers, _precisions, d, points.Slice(s * d, d), g, _scratch[chunk]);
             TensorPrimitives.Subtract(g, targetGrad.Slice(s * d, d), g);
             TensorPrimitives.Add(gradMean, g, gradMean);
             // (x − m_i)ᵀ g = √ε_i ξᵀ g

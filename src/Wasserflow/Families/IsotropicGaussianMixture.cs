@@ -161,46 +161,92 @@ public sealed class IsotropicGaussianMixture
 internal static class MixtureKernel
 {
     /// <summary>
+    /// Per-component constants of one parameter set: <paramref name="logNormalisers"/>_j = −(d/2) log(2π ε_j) and
+    /// <paramref name="precisions"/>_j = 1/ε_j. Computed once per step so the per-point loop needs no log.
+    /// </summary>
+    public static void Prepare(ReadOnlySpan<double> variances, int d, Span<double> logNormalisers, Span<double> precisions)
+    {
+        double halfDLog2Pi = 0.5 * d * Math.Log(2 * Math.PI);
+        for (int j = 0; j < variances.Length; j++)
+        {
+            logNormalisers[j] = -halfDLog2Pi - 0.5 * d * Math.Log(variances[j]);
+            precisions[j] = 1.0 / variances[j];
+        }
+    }
+
+    /// <summary>
     /// log q(x) for the uniform isotropic mixture; when <paramref name="score"/> is not empty, also ∇log q(x).
-    /// <paramref name="scratch"/> holds N numbers (it receives the log terms ℓ_j).
+    /// <paramref name="scratch"/> holds N numbers (it receives the responsibilities).
     /// </summary>
     public static double LogDensityAndScore(ReadOnlySpan<double> means, ReadOnlySpan<double> variances, int d,
         ReadOnlySpan<double> x, Span<double> score, Span<double> scratch)
     {
         int n = variances.Length;
-        Span<double> logTerms = scratch[..n];
-        double halfDLog2Pi = 0.5 * d * Math.Log(2 * Math.PI);
+        Span<double> constants = n <= 256 ? stackalloc double[2 * n] : new double[2 * n];
+        Prepare(variances, d, constants[..n], constants[n..]);
+        return LogDensityAndScore(means, constants[..n], constants[n..], d, x, score, scratch);
+    }
+
+    /// <summary>As the overload above, with the constants of <see cref="Prepare"/> supplied.</summary>
+    public static double LogDensityAndScore(ReadOnlySpan<double> means, ReadOnlySpan<double> logNormalisers,
+        ReadOnlySpan<double> precisions, int d, ReadOnlySpan<double> x, Span<double> score, Span<double> scratch)
+    {
+        int n = precisions.Length;
+        Span<double> terms = scratch[..n];
+        // ℓ_j = −‖x − m_j‖²/(2ε_j) − (d/2) log(2πε_j)
         double max = double.NegativeInfinity;
         for (int j = 0; j < n; j++)
         {
-            double dist = TensorPrimitives.Distance(x, means.Slice(j * d, d));
-            double l = -0.5 * dist * dist / variances[j] - halfDLog2Pi - 0.5 * d * Math.Log(variances[j]);
-            logTerms[j] = l;
+            double l = logNormalisers[j] - 0.5 * precisions[j] * SquaredDistance(x, means.Slice(j * d, d));
+            terms[j] = l;
             if (l > max) max = l;
         }
-        double sum = 0;
-        for (int j = 0; j < n; j++)
+        TensorPrimitives.Subtract(terms, max, terms);
+        TensorPrimitives.Exp(terms, terms);              // unnormalised responsibilities, the largest is 1
+        if (score.IsEmpty)
+            return max + Math.Log(TensorPrimitives.Sum(terms)) - Math.Log(n);
+
+        // ∇log q = −Σ_j r_j (x − m_j)/ε_j = Σ_j w_j m_j − (Σ_j w_j) x with w_j = r_j / ε_j (normalised below).
+        double sum = 0, totalWeight = 0;
+        if (d <= 4)
         {
-            double e = Math.Exp(logTerms[j] - max);
-            logTerms[j] = e; // unnormalised responsibility
-            sum += e;
-        }
-        double logQ = max + Math.Log(sum) - Math.Log(n);
-        if (!score.IsEmpty)
-        {
-            // ∇log q = −Σ_j r_j (x − m_j)/ε_j = −(Σ_j w_j) x + Σ_j w_j m_j with w_j = r_j / ε_j.
-            score.Clear();
-            double totalWeight = 0;
-            double inverseSum = 1.0 / sum;
+            Span<double> acc = stackalloc double[4];
+            acc.Clear();
             for (int j = 0; j < n; j++)
             {
-                double w = logTerms[j] * inverseSum / variances[j];
-                if (w == 0.0) continue;
+                double e = terms[j];
+                sum += e;
+                double w = e * precisions[j];
                 totalWeight += w;
-                TensorPrimitives.MultiplyAdd(means.Slice(j * d, d), w, score, score);
+                ReadOnlySpan<double> m = means.Slice(j * d, d);
+                for (int i = 0; i < d; i++) acc[i] += w * m[i];
             }
-            TensorPrimitives.MultiplyAdd(x, -totalWeight, score, score);
+            double inv = 1.0 / sum;
+            for (int i = 0; i < d; i++) score[i] = (acc[i] - totalWeight * x[i]) * inv;
         }
-        return logQ;
+        else
+        {
+            sum = TensorPrimitives.Sum(terms);
+            TensorPrimitives.Multiply(terms, precisions, terms);
+            TensorPrimitives.Multiply(terms, 1.0 / sum, terms);
+            totalWeight = TensorPrimitives.Sum(terms);
+            TensorPrimitives.Multiply(x, -totalWeight, score);
+            for (int j = 0; j < n; j++)
+                if (terms[j] != 0.0) TensorPrimitives.MultiplyAdd(means.Slice(j * d, d), terms[j], score, score);
+        }
+        return max + Math.Log(sum) - Math.Log(n);
+    }
+
+    /// <summary>‖a − b‖², with a plain loop for short vectors where a vectorised call costs more than it saves.</summary>
+    public static double SquaredDistance(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        if (a.Length <= 8)
+        {
+            double s = 0;
+            for (int i = 0; i < a.Length; i++) { double t = a[i] - b[i]; s += t * t; }
+            return s;
+        }
+        double dist = TensorPrimitives.Distance(a, b);
+        return dist * dist;
     }
 }

@@ -119,23 +119,42 @@ public sealed class Xoshiro256StarStar
     }
 
     /// <summary>
-    /// Fills <paramref name="destination"/> with independent standard normals, two per pair of uniforms (Box–Muller).
-    /// An odd length uses the cosine branch alone for the last element.
+    /// Fills <paramref name="destination"/> with independent standard normals, two per pair of uniforms (Box–Muller:
+    /// r = √(−2 log u₁), θ = 2πu₂, the pair (r cos θ, r sin θ)). The transcendental functions run vectorised over
+    /// blocks of 128 pairs (TensorPrimitives), which is several times faster than one pair at a time. An odd length
+    /// uses the cosine branch alone for the last element.
     /// </summary>
     public void FillStandardNormal(Span<double> destination)
     {
-        int i = 0;
-        for (; i + 1 < destination.Length; i += 2)
+        const int block = 128;
+        Span<double> radius = stackalloc double[block];
+        Span<double> angle = stackalloc double[block];
+        Span<double> sin = stackalloc double[block];
+        Span<double> cos = stackalloc double[block];
+        int pairs = destination.Length / 2;
+        for (int start = 0; start < pairs; start += block)
         {
-            double u1 = 1.0 - NextDouble();
-            double u2 = NextDouble();
-            double radius = Math.Sqrt(-2.0 * Math.Log(u1));
-            (double sin, double cos) = Math.SinCos(2.0 * Math.PI * u2);
-            destination[i] = radius * cos;
-            destination[i + 1] = radius * sin;
+            int count = Math.Min(block, pairs - start);
+            Span<double> r = radius[..count], a = angle[..count], s = sin[..count], c = cos[..count];
+            for (int i = 0; i < count; i++)
+            {
+                r[i] = 1.0 - NextDouble(); // (0, 1]: log is finite
+                a[i] = NextDouble();
+            }
+            System.Numerics.Tensors.TensorPrimitives.Log(r, r);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(r, -2.0, r);
+            System.Numerics.Tensors.TensorPrimitives.Sqrt(r, r);
+            System.Numerics.Tensors.TensorPrimitives.Multiply(a, 2.0 * Math.PI, a);
+            System.Numerics.Tensors.TensorPrimitives.SinCos(a, s, c);
+            Span<double> target = destination.Slice(2 * start, 2 * count);
+            for (int i = 0; i < count; i++)
+            {
+                target[2 * i] = r[i] * c[i];
+                target[2 * i + 1] = r[i] * s[i];
+            }
         }
-        if (i < destination.Length)
-            destination[i] = NextStandardNormal();
+        if ((destination.Length & 1) == 1)
+            destination[^1] = NextStandardNormal();
     }
 
     private static ulong SplitMix64(ref ulong x)

@@ -175,8 +175,11 @@ public sealed class GaussianMixtureTarget : ITarget
     /// </summary>
     /// <remarks>
     /// Covariances (our reading of E.2, which leaves the distributions open): isotropic, scale·I; diagonal, entries
-    /// uniform in (1, 10) rescaled so the largest equals scale; full, A Aᵀ with A a d×d matrix of standard normals,
-    /// rescaled so its largest entry equals scale, plus 1e-6 I. The same rng state gives the same mixture.
+    /// uniform in (1, 10) rescaled so the largest equals scale; full, U diag(1 + u) Uᵀ with U a random orthogonal
+    /// matrix and u uniform in (0, 1)^d (scikit-learn's make_spd_matrix spectrum), rescaled so its largest entry
+    /// equals scale, plus 1e-6 I. We do not use A Aᵀ with a Gaussian A: its smallest eigenvalue is often 10⁻²–10⁻⁴
+    /// of the largest, and then the paper's step sizes are unstable on the thin components (γ·λmax(Σ⁻¹) &gt; 2).
+    /// The same rng state gives the same mixture.
     /// </remarks>
     public static GaussianMixtureTarget Random(Xoshiro256StarStar rng, int dimension, int components, double spread,
         double scale, CovarianceKind kind)
@@ -208,20 +211,43 @@ public sealed class GaussianMixtureTarget : ITarget
                 break;
             default:
                 cov = new double[components * d * d];
-                var a = new double[d * d];
+                var basis = new double[d * d];
+                var spectrum = new double[d];
                 for (int k = 0; k < components; k++)
                 {
-                    rng.FillStandardNormal(a);
+                    // Σ = U diag(λ) Uᵀ with U a random orthogonal matrix (Gram–Schmidt on standard normals) and
+                    // λ_i = 1 + u_i, u_i uniform in (0, 1): the spectrum of scikit-learn's make_spd_matrix, so the
+                    // condition number stays below 2 before scaling.
+                    RandomOrthogonal(rng, basis, d);
+                    for (int i = 0; i < d; i++) spectrum[i] = 1 + rng.NextDouble();
                     Span<double> c = cov.AsSpan(k * d * d, d * d);
                     for (int i = 0; i < d; i++)
                         for (int j = 0; j < d; j++)
-                            c[i * d + j] = TensorPrimitives.Dot(a.AsSpan(i * d, d), a.AsSpan(j * d, d));
+                        {
+                            double sum = 0;
+                            for (int m = 0; m < d; m++) sum += basis[m * d + i] * spectrum[m] * basis[m * d + j];
+                            c[i * d + j] = sum;
+                        }
                     TensorPrimitives.Multiply(c, scale / TensorPrimitives.Max(c), c);
                     for (int i = 0; i < d; i++) c[i * d + i] += 1e-6;
                 }
                 break;
         }
         return Create(weights, means, kind, cov, "gaussian-mixture");
+    }
+
+    // Rows of q become an orthonormal basis: Gram–Schmidt (twice, for accuracy) on standard normal rows.
+    private static void RandomOrthogonal(Xoshiro256StarStar rng, Span<double> q, int d)
+    {
+        rng.FillStandardNormal(q);
+        for (int i = 0; i < d; i++)
+        {
+            Span<double> row = q.Slice(i * d, d);
+            for (int pass = 0; pass < 2; pass++)
+                for (int j = 0; j < i; j++)
+                    TensorPrimitives.MultiplyAdd(q.Slice(j * d, d), -TensorPrimitives.Dot(row, q.Slice(j * d, d)), row, row);
+            TensorPrimitives.Divide(row, TensorPrimitives.Norm(row), row);
+        }
     }
 
     /// <inheritdoc/>
@@ -248,30 +274,40 @@ public sealed class GaussianMixtureTarget : ITarget
     {
         CheckDimension(x);
         int d = Dimension, kCount = ComponentCount;
-        double[] rented = ArrayPool<double>.Shared.Rent(kCount + kCount * d);
+        int size = kCount + kCount * d;
+        if (size <= 256)
+            return LogDensityAndGradient(x, gradient, stackalloc double[size]);
+        double[] rented = ArrayPool<double>.Shared.Rent(size);
         try
         {
-            Span<double> logTerms = rented.AsSpan(0, kCount);
-            for (int k = 0; k < kCount; k++)
-            {
-                // z_k ← Σ_k⁻¹ (x − μ_k): the component's gradient is −z_k.
-                Span<double> z = rented.AsSpan(kCount + k * d, d);
-                logTerms[k] = _logNormalisers[k] - 0.5 * Mahalanobis(k, x, z, gradient: true);
-            }
-            double logPi = LogSumExp(logTerms);
-            gradient.Clear();
-            for (int k = 0; k < kCount; k++)
-            {
-                double responsibility = Math.Exp(logTerms[k] - logPi);
-                if (responsibility == 0.0) continue;
-                TensorPrimitives.MultiplyAdd(rented.AsSpan(kCount + k * d, d), -responsibility, gradient, gradient);
-            }
-            return logPi;
+            return LogDensityAndGradient(x, gradient, rented);
         }
         finally
         {
             ArrayPool<double>.Shared.Return(rented);
         }
+    }
+
+    private double LogDensityAndGradient(ReadOnlySpan<double> x, Span<double> gradient, Span<double> work)
+    {
+        int d = Dimension, kCount = ComponentCount;
+        Span<double> logTerms = work[..kCount];
+        for (int k = 0; k < kCount; k++)
+        {
+            // z_k ← Σ_k⁻¹ (x − μ_k): the component's gradient is −z_k.
+            Span<double> z = work.Slice(kCount + k * d, d);
+            logTerms[k] = _logNormalisers[k] - 0.5 * Mahalanobis(k, x, z, gradient: true);
+        }
+        double logPi = LogSumExp(logTerms);
+        gradient.Clear();
+        for (int k = 0; k < kCount; k++)
+        {
+            double responsibility = Math.Exp(logTerms[k] - logPi);
+            if (responsibility == 0.0) continue;
+            Span<double> z = work.Slice(kCount + k * d, d);
+            for (int i = 0; i < d; i++) gradient[i] -= responsibility * z[i];
+        }
+        return logPi;
     }
 
     /// <summary>Draws one point from the mixture into <paramref name="destination"/>.</summary>
@@ -319,6 +355,21 @@ public sealed class GaussianMixtureTarget : ITarget
     private double Mahalanobis(int k, ReadOnlySpan<double> x, Span<double> z, bool gradient)
     {
         int d = Dimension;
+        if (d <= 8 && Kind != CovarianceKind.Full)
+        {
+            // Short vectors: one fused loop costs less than the vectorised calls' overhead.
+            ReadOnlySpan<double> mu = ComponentMean(k);
+            bool iso = Kind == CovarianceKind.Isotropic;
+            double q = 0;
+            for (int i = 0; i < d; i++)
+            {
+                double diff = x[i] - mu[i];
+                double zi = diff / (iso ? _covariance[k] : _covariance[k * d + i]);
+                z[i] = zi;
+                q += zi * diff;
+            }
+            return q;
+        }
         TensorPrimitives.Subtract(x, ComponentMean(k), z);
         switch (Kind)
         {

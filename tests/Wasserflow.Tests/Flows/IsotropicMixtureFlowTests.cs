@@ -99,7 +99,7 @@ public class IsotropicMixtureFlowTests
     {
         var target = TestSupport.FigureOneTarget();
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(algorithm), 10,
-            new IsotropicMixtureFlowOptions(StepSize: 1.0));
+            new IsotropicMixtureFlowOptions(StepSize: 2.0));
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(3), 10, 2, 15, 2);
         var result = VariationalRunner.Run(flow, IsotropicMixtureState.Start(q0, 4), new RunOptions(500, TraceEvery: 500, KlDraws: 10));
         Assert.Equal(RunStatus.Completed, result.Status);
@@ -111,7 +111,7 @@ public class IsotropicMixtureFlowTests
     {
         var target = TestSupport.FigureOneTarget();
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create("ngd"), 10,
-            new IsotropicMixtureFlowOptions(StepSize: 1.0));
+            new IsotropicMixtureFlowOptions(StepSize: 2.0));
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(3), 10, 2, 15, 2);
         var result = VariationalRunner.Run(flow, IsotropicMixtureState.Start(q0, 4), new RunOptions(500, TraceEvery: 500, KlDraws: 10));
         Assert.Equal(RunStatus.Failed, result.Status);

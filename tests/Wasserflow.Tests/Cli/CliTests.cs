@@ -1,0 +1,143 @@
+using System.Text.Json;
+using Wasserflow.Cli;
+
+namespace Wasserflow.Tests.Cli;
+
+public sealed class CliTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "wasserflow-cli-" + Guid.NewGuid().ToString("N"));
+
+    public CliTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = WasserflowCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private string Out(string name) => Path.Combine(_folder, name);
+
+    [Theory]
+    [InlineData("unknown target 'banana'", "fit", "--target", "banana")]
+    [InlineData("unknown algorithm 'sgd'", "fit", "--algorithm", "sgd")]
+    [InlineData("stepSize: must be > 0", "fit", "--step-size", "0")]
+    [InlineData("stepSize: must be > 0", "fit", "--step-size", "-0.5")]
+    [InlineData("components: the number of components N must be ≥ 1", "fit", "--components", "0")]
+    [InlineData("dimension mismatch", "fit", "--target", "sinh-arcsinh", "--dimension", "3")]
+    [InlineData("--step-size", "fit", "--step-size", "abc")]
+    [InlineData("nonsense", "fit", "--nonsense", "1")]
+    public void Bad_arguments_give_exit_code_2_and_one_error_line(string expected, params string[] args)
+    {
+        string output = Out("never");
+        var (code, _, err) = Run([.. args, "--output", output, "--iterations", "5"]);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, err);
+        Assert.Single(err.Trim().Split('\n'));
+        Assert.StartsWith("error: ", err);
+        Assert.DoesNotContain("   at ", err); // no stack trace
+        Assert.False(File.Exists(Path.Combine(output, "result.json")));
+    }
+
+    [Fact]
+    public void Unknown_config_key_is_named_with_the_file()
+    {
+        string config = Out("run.json");
+        File.WriteAllText(config, """{ "components": 3, "stepsize": 0.1 }""");
+        var (code, _, err) = Run("fit", "--config", config, "--output", Out("o"));
+        Assert.Equal(2, code);
+        Assert.Contains("run.json", err);
+        Assert.Contains("unknown config key 'stepsize'", err);
+    }
+
+    [Fact]
+    public void Malformed_config_names_the_line()
+    {
+        string config = Out("bad.json");
+        File.WriteAllText(config, "{\n  \"components\": 3,\n  \"iterations\": ,\n}");
+        var (code, _, err) = Run("fit", "--config", config, "--output", Out("o"));
+        Assert.Equal(2, code);
+        Assert.Contains("malformed JSON at line 3", err);
+    }
+
+    [Fact]
+    public void Config_value_of_the_wrong_type_is_reported()
+    {
+        string config = Out("type.json");
+        File.WriteAllText(config, """{ "components": "five" }""");
+        var (code, _, err) = Run("fit", "--config", config, "--output", Out("o"));
+        Assert.Equal(2, code);
+        Assert.Contains("'components'", err);
+    }
+
+    [Fact]
+    public void Unwritable_output_is_reported_before_running()
+    {
+        string file = Out("a-file");
+        File.WriteAllText(file, "x");
+        var (code, _, err) = Run("fit", "--iterations", "5", "--output", Path.Combine(file, "sub"));
+        Assert.Equal(2, code);
+        Assert.Contains("not writable", err);
+    }
+
+    [Fact]
+    public void Fit_writes_a_reproducible_result_and_a_report()
+    {
+        string[] args = ["fit", "--components", "3", "--iterations", "200", "--kl-every", "50", "--kl-samples", "200", "--seed", "7"];
+        var (code, stdout, err) = Run([.. args, "--output", Out("a")]);
+        Assert.True(code == 0, err);
+        Assert.Contains("report:", stdout);
+        foreach (string f in new[] { "result.json", "trace.csv", "kl.svg", "density.svg", "report.html", "timings.json" })
+            Assert.True(File.Exists(Path.Combine(Out("a"), f)), f);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Out("a"), "result.json")));
+        Assert.Equal("completed", doc.RootElement.GetProperty("status").GetString());
+        Assert.Equal(7UL, doc.RootElement.GetProperty("config").GetProperty("seed").GetUInt64());
+        Assert.Equal(3, doc.RootElement.GetProperty("mixture").GetProperty("variances").GetArrayLength());
+        Assert.Empty(Directory.GetDirectories(Out("a"))); // no staging folder left behind
+
+        Assert.Equal(0, Run([.. args, "--output", Out("b")]).Code);
+        foreach (string f in new[] { "result.json", "trace.csv", "kl.svg", "density.svg", "report.html" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(Out("a"), f)), File.ReadAllBytes(Path.Combine(Out("b"), f)));
+    }
+
+    [Fact]
+    public void Config_file_and_flags_combine_with_flags_winning()
+    {
+        string config = Out("run.json");
+        File.WriteAllText(config, """{ "components": 4, "algorithm": "md", "iterations": 20, "klEvery": 10, "target": "funnel", "stepSize": 0.01, "initSpread": 5, "initVariance": 0.5 }""");
+        var (code, _, err) = Run("fit", "--config", config, "--components", "2", "--output", Out("c"));
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Out("c"), "result.json")));
+        var c = doc.RootElement.GetProperty("config");
+        Assert.Equal(2, c.GetProperty("components").GetInt32());
+        Assert.Equal("md", c.GetProperty("algorithm").GetString());
+        Assert.Equal("funnel", c.GetProperty("target").GetString());
+    }
+
+    [Fact]
+    public void NGD_divergence_exits_1_and_still_writes_the_failed_result()
+    {
+        var (code, _, err) = Run("fit", "--algorithm", "ngd", "--step-size", "3", "--components", "10", "--iterations", "100",
+            "--kl-samples", "50", "--output", Out("ngd"));
+        Assert.Equal(1, code);
+        Assert.Matches(@"NGD produced variance .* for component \d+ at iteration \d+", err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Out("ngd"), "result.json")));
+        Assert.Equal("failed", doc.RootElement.GetProperty("status").GetString());
+        Assert.All(doc.RootElement.GetProperty("mixture").GetProperty("variances").EnumerateArray(), v => Assert.True(v.GetDouble() > 0));
+    }
+
+    [Fact]
+    public void Demo_with_few_iterations_writes_the_combined_report()
+    {
+        var (code, stdout, err) = Run("demo", "--iterations", "30", "--output", Out("demo"));
+        Assert.True(code == 0, err);
+        Assert.Equal(8, stdout.Split('\n').Count(l => l.Contains("completed", StringComparison.Ordinal)));
+        string html = File.ReadAllText(Path.Combine(Out("demo"), "report.html"));
+        Assert.Contains("paper's code", html);
+        Assert.True(File.Exists(Path.Combine(Out("demo"), "ibw-N20", "density.svg")));
+        Assert.True(File.Exists(Path.Combine(Out("demo"), "summary.csv")));
+    }
+}
