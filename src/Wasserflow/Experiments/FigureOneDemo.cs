@@ -32,10 +32,25 @@ public static class FigureOneDemo
             foreach (int n in ComponentCounts)
                 list.Add(new FitConfig
                 {
-                    Target = "gmm", Dimension = 2, TargetComponents = 5, TargetSpread = 8, TargetScale = 5, TargetCovariance = "full",
-                    TargetSeed = 1, Components = n, Algorithm = algorithm, StepSize = 0.1, Iterations = iterations, Samples = 10,
-                    KlSamples = 1000, KlEvery = Math.Max(1, (int)Math.Min(int.MaxValue, iterations / 100)), InitSpread = 15,
-                    InitVariance = 2, Seed = seed, Threads = threads, Output = Path.Combine(output, $"{algorithm}-N{n}"),
+                    Target = "gmm",
+                    Dimension = 2,
+                    TargetComponents = 5,
+                    TargetSpread = 8,
+                    TargetScale = 5,
+                    TargetCovariance = "full",
+                    TargetSeed = 1,
+                    Components = n,
+                    Algorithm = algorithm,
+                    StepSize = 0.1,
+                    Iterations = iterations,
+                    Samples = 10,
+                    KlSamples = 1000,
+                    KlEvery = Math.Max(1, (int)Math.Min(int.MaxValue, iterations / 100)),
+                    InitSpread = 15,
+                    InitVariance = 2,
+                    Seed = seed,
+                    Threads = threads,
+                    Output = Path.Combine(output, $"{algorithm}-N{n}"),
                 });
         return list;
     }

@@ -374,30 +374,30 @@ public sealed class GaussianMixtureTarget : ITarget
         switch (Kind)
         {
             case CovarianceKind.Isotropic:
-            {
-                double precision = 1.0 / _covariance[k];
-                double q = TensorPrimitives.SumOfSquares(z) * precision;
-                if (gradient) TensorPrimitives.Multiply(z, precision, z);
-                return q;
-            }
+                {
+                    double precision = 1.0 / _covariance[k];
+                    double q = TensorPrimitives.SumOfSquares(z) * precision;
+                    if (gradient) TensorPrimitives.Multiply(z, precision, z);
+                    return q;
+                }
             case CovarianceKind.Diagonal:
-            {
-                ReadOnlySpan<double> variances = _covariance.AsSpan(k * d, d);
-                TensorPrimitives.Divide(z, variances, z);
-                // Σ z_i² / v_i = Σ (z_i / v_i) · (x_i − μ_i)
-                double q = 0;
-                ReadOnlySpan<double> mean = ComponentMean(k);
-                for (int i = 0; i < d; i++) q += z[i] * (x[i] - mean[i]);
-                return q;
-            }
+                {
+                    ReadOnlySpan<double> variances = _covariance.AsSpan(k * d, d);
+                    TensorPrimitives.Divide(z, variances, z);
+                    // Σ z_i² / v_i = Σ (z_i / v_i) · (x_i − μ_i)
+                    double q = 0;
+                    ReadOnlySpan<double> mean = ComponentMean(k);
+                    for (int i = 0; i < d; i++) q += z[i] * (x[i] - mean[i]);
+                    return q;
+                }
             default:
-            {
-                ReadOnlySpan<double> l = _covariance.AsSpan(k * d * d, d * d);
-                Dense.SolveLower(l, d, z, z);
-                double q = TensorPrimitives.SumOfSquares(z);
-                if (gradient) Dense.SolveLowerTransposed(l, d, z, z);
-                return q;
-            }
+                {
+                    ReadOnlySpan<double> l = _covariance.AsSpan(k * d * d, d * d);
+                    Dense.SolveLower(l, d, z, z);
+                    double q = TensorPrimitives.SumOfSquares(z);
+                    if (gradient) Dense.SolveLowerTransposed(l, d, z, z);
+                    return q;
+                }
         }
     }
 
