@@ -52,15 +52,7 @@ public static class GridKl
         int count = resolution * resolution;
         var logPi = new double[count];
         var logQ = new double[count];
-        Span<double> x = stackalloc double[2];
-        for (int a = 0; a < resolution; a++)
-            for (int b = 0; b < resolution; b++)
-            {
-                x[0] = box.XMin + (a + 0.5) * hx;
-                x[1] = box.YMin + (b + 0.5) * hy;
-                logPi[a * resolution + b] = target.LogDensity(x);
-                logQ[a * resolution + b] = q.LogDensity(x);
-            }
+        Evaluate(q, target, box, resolution, logPi, logQ);
         double logZ = GaussianMixtureTarget.LogSumExp(logPi) + logArea;
         double kl = 0, mass = 0;
         for (int i = 0; i < count; i++)
@@ -71,5 +63,20 @@ public static class GridKl
             kl += qMass * (logQ[i] - (logPi[i] - logZ));
         }
         return new GridKlResult(kl, logZ, mass, box, resolution);
+    }
+
+    /// <summary>log pi and log q at the midpoints of a resolution × resolution grid, index a·resolution + b for cell (a, b).</summary>
+    internal static void Evaluate(IsotropicGaussianMixture q, ITarget target, Box2D box, int resolution, Span<double> logPi, Span<double> logQ)
+    {
+        double hx = (box.XMax - box.XMin) / resolution, hy = (box.YMax - box.YMin) / resolution;
+        Span<double> x = stackalloc double[2];
+        for (int a = 0; a < resolution; a++)
+            for (int b = 0; b < resolution; b++)
+            {
+                x[0] = box.XMin + (a + 0.5) * hx;
+                x[1] = box.YMin + (b + 0.5) * hy;
+                logPi[a * resolution + b] = target.LogDensity(x);
+                logQ[a * resolution + b] = q.LogDensity(x);
+            }
     }
 }

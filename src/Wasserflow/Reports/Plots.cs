@@ -32,15 +32,7 @@ public static class Plots
         var logPi = new double[cells * cells];
         var logQ = new double[cells * cells];
         double hx = (box.XMax - box.XMin) / cells, hy = (box.YMax - box.YMin) / cells;
-        Span<double> x = stackalloc double[2];
-        for (int a = 0; a < cells; a++)
-            for (int b = 0; b < cells; b++)
-            {
-                x[0] = box.XMin + (a + 0.5) * hx;
-                x[1] = box.YMin + (b + 0.5) * hy;
-                logPi[a * cells + b] = target.LogDensity(x);
-                logQ[a * cells + b] = q.LogDensity(x);
-            }
+        GridKl.Evaluate(q, target, box, cells, logPi, logQ);
         // Normalise the target on the grid so both panels share one scale even when log Z is unknown.
         double logZ = GaussianMixtureTarget.LogSumExp(logPi) + Math.Log(hx * hy);
         double max = Math.Max(logPi.Max() - logZ, logQ.Max());
