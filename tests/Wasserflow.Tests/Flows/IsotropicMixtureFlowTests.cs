@@ -43,11 +43,12 @@ public class IsotropicMixtureFlowTests
         var target = CorrelatedGaussian5D();
         double epsStar = IsotropicOptimum(target);
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(algorithm), 1,
-            new IsotropicMixtureFlowOptions(StepSize: 0.05, SamplesPerComponent: 10));
+            new IsotropicMixtureFlowOptions(StepSize: 0.05, SamplesPerComponent: 40));
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(1), 1, 5, 5, 4);
         var state = IsotropicMixtureState.Start(q0, seed: 123);
-        // 2000 steps to converge from a distant start, then Polyak averaging over 4000 more: the averaged iterate's
-        // noise is far below 1% (the stationary spread of one iterate at γ = 0.05, B = 10 is a few percent).
+        // 2000 steps to converge from a distant start, then Polyak averaging over 4000 more. Seed sweep (100 runs,
+        // seeds 100–149, IBW and MD): with B = 10 the worst relative mean error was 1.17% (this test would fail on
+        // some seeds), with B = 40 it is 0.57% for the mean and 0.30% for ε, so 1% holds with margin.
         state = VariationalRunner.Run(flow, state, new RunOptions(2000, TraceEvery: 1000, KlDraws: 10)).FinalState;
         var meanSum = new double[5];
         double epsSum = 0;
