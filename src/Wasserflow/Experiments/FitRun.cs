@@ -44,9 +44,23 @@ public static class FitRun
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream));
         var result = VariationalRunner.Run(flow, state, options, observer, cancellationToken);
         var mixture = result.FinalState.ToMixture();
-        KlEstimate finalKl = KlEstimator.Estimate(mixture, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
-        GridKlResult? grid = config.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
-        return new FitOutcome(config, target, result, finalKl, grid);
+        try
+        {
+            KlEstimate finalKl = KlEstimator.Estimate(mixture, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
+            GridKlResult? grid = config.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
+            return new FitOutcome(config, target, result, finalKl, grid);
+        }
+        catch (TargetEvaluationException ex)
+        {
+            // The last state is valid but so spread out that the target cannot be evaluated where it puts mass (a
+            // variance blown up by a too-large step): report the run as failed rather than a KL of ±∞.
+            var failed = result with
+            {
+                Status = RunStatus.Failed,
+                Message = $"{(result.Message is null ? "" : result.Message + "; ")}the final KL could not be estimated: {ex.Message} (the mixture has spread out; try a smaller --step-size)",
+            };
+            return new FitOutcome(config, target, failed, new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
+        }
     }
 
     /// <summary>The plotting and grid box: the fitted mixture's 4σ box, widened to hold the target's components.</summary>
@@ -163,8 +177,8 @@ public static class FitRun
             if (r.Message is not null) w.WriteString("message", r.Message);
             w.WriteNumber("iterationsDone", r.FinalState.Iteration);
             w.WriteStartObject("finalKl");
-            w.WriteNumber("value", o.FinalKl.Value);
-            w.WriteNumber("standardError", o.FinalKl.StandardError);
+            WriteFiniteOrNull(w, "value", o.FinalKl.Value);
+            WriteFiniteOrNull(w, "standardError", o.FinalKl.StandardError);
             w.WriteNumber("draws", o.FinalKl.Draws);
             w.WriteBoolean("isTrueKl", o.FinalKl.IsExact);
             w.WriteEndObject();
@@ -202,14 +216,21 @@ public static class FitRun
             {
                 w.WriteStartObject();
                 w.WriteNumber("iteration", p.Iteration);
-                w.WriteNumber("kl", p.Kl);
-                w.WriteNumber("standardError", p.StandardError);
+                WriteFiniteOrNull(w, "kl", p.Kl);
+                WriteFiniteOrNull(w, "standardError", p.StandardError);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    // JSON has no NaN or ∞: a value that could not be estimated is written as null.
+    private static void WriteFiniteOrNull(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsFinite(value)) w.WriteNumber(name, value);
+        else w.WriteNull(name);
     }
 
     private static string TimingsJson(FitOutcome o)
