@@ -98,12 +98,13 @@ public static class FigureOneDemo
         body.Append("Family: uniform mixtures of N isotropic Gaussians, initial means uniform in [−15, 15]², variances 2; γ = 0.1, B = 10, KL from 1000 draws along the run and 10 000 at the end. ");
         body.Append("The reference column is the KL the paper's code reaches after 10<sup>4</sup> IBW iterations on its own random target of the same kind, so only the trend with N is comparable, not the digits.</p>\n");
         body.Append(Html.Table(["algorithm", "N", "iterations", "final KL (MC ± s.e.)", "KL vs grid-normalised target", "paper's code (IBW, 10⁴ it.)", "status"], rows));
-        body.Append("<p><img src=\"kl.svg\" alt=\"KL traces\"/></p>\n<h2>Fitted densities (IBW)</h2>\n");
-        foreach (var o in outcomes.Where(o => o.Config.Algorithm == "ibw"))
-            body.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{Path.GetRelativePath(output, o.Config.Output)}/density.svg\" alt=\"N = {o.Config.Components}\"/></p>\n");
-        body.Append("<h2>Fitted densities (MD)</h2>\n");
-        foreach (var o in outcomes.Where(o => o.Config.Algorithm == "md"))
-            body.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{Path.GetRelativePath(output, o.Config.Output)}/density.svg\" alt=\"N = {o.Config.Components}\"/></p>\n");
+        body.Append("<p><img src=\"kl.svg\" alt=\"KL traces\"/></p>\n");
+        foreach (string algorithm in Algorithms)
+        {
+            body.Append(CultureInfo.InvariantCulture, $"<h2>Fitted densities ({algorithm.ToUpperInvariant()})</h2>\n");
+            foreach (var o in outcomes.Where(o => o.Config.Algorithm == algorithm))
+                body.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{Path.GetRelativePath(output, o.Config.Output)}/density.svg\" alt=\"N = {o.Config.Components}\"/></p>\n");
+        }
         files["report.html"] = Html.Page("Wasserflow demo: paper 000, Figure 1 (IBW and MD, N = 1, 5, 10, 20)", body.ToString());
         return files;
     }
