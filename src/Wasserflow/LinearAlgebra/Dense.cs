@@ -80,4 +80,135 @@ internal static class Dense
             s += Math.Log(l[i * d + i]);
         return 2.0 * s;
     }
+
+    /// <summary>Writes L⁻¹ (lower triangular) into <paramref name="inverse"/> for lower-triangular L with a nonzero diagonal.</summary>
+    public static void InvertLower(ReadOnlySpan<double> l, int d, Span<double> inverse)
+    {
+        inverse[..(d * d)].Clear();
+        for (int j = 0; j < d; j++)
+        {
+            // Column j of L⁻¹ by forward substitution on e_j (entries above row j are zero).
+            inverse[j * d + j] = 1.0 / l[j * d + j];
+            for (int i = j + 1; i < d; i++)
+            {
+                double s = 0.0;
+                for (int k = j; k < i; k++)
+                    s -= l[i * d + k] * inverse[k * d + j];
+                inverse[i * d + j] = s / l[i * d + i];
+            }
+        }
+    }
+
+    /// <summary>C = A B for row-major d×d matrices (C must not alias A or B).</summary>
+    public static void Multiply(ReadOnlySpan<double> a, ReadOnlySpan<double> b, int d, Span<double> c)
+    {
+        c[..(d * d)].Clear();
+        for (int i = 0; i < d; i++)
+        {
+            Span<double> ci = c.Slice(i * d, d);
+            for (int k = 0; k < d; k++)
+            {
+                double aik = a[i * d + k];
+                if (aik != 0.0)
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(b.Slice(k * d, d), aik, ci, ci);
+            }
+        }
+    }
+
+    /// <summary>S = L Lᵀ for lower-triangular L (row-major d×d).</summary>
+    public static void LowerTimesTranspose(ReadOnlySpan<double> l, int d, Span<double> s)
+    {
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double v = System.Numerics.Tensors.TensorPrimitives.Dot(l.Slice(i * d, j + 1), l.Slice(j * d, j + 1));
+                s[i * d + j] = v;
+                s[j * d + i] = v;
+            }
+    }
+
+    /// <summary>
+    /// Eigen-decomposition of the symmetric d×d matrix <paramref name="a"/> by cyclic Jacobi rotations: writes the
+    /// eigenvalues (ascending) into <paramref name="values"/> and the eigenvectors as the columns of
+    /// <paramref name="vectors"/> (row-major), so A = V diag(λ) Vᵀ. <paramref name="a"/> is overwritten.
+    /// Accurate to a few ulps relative to ‖A‖ for the small matrices (d ≤ a few hundred) the library meets.
+    /// </summary>
+    public static void SymmetricEigen(Span<double> a, int d, Span<double> values, Span<double> vectors)
+    {
+        vectors[..(d * d)].Clear();
+        for (int i = 0; i < d; i++) vectors[i * d + i] = 1.0;
+        for (int sweep = 0; sweep < 100; sweep++)
+        {
+            double off = 0.0, total = 0.0;
+            for (int i = 0; i < d; i++)
+                for (int j = 0; j < d; j++)
+                {
+                    double v = a[i * d + j] * a[i * d + j];
+                    total += v;
+                    if (i != j) off += v;
+                }
+            if (off <= 1e-30 * total || off == 0.0) break;
+            for (int p = 0; p < d - 1; p++)
+                for (int q = p + 1; q < d; q++)
+                {
+                    double apq = a[p * d + q];
+                    if (apq == 0.0) continue;
+                    double app = a[p * d + p], aqq = a[q * d + q];
+                    double theta = (aqq - app) / (2.0 * apq);
+                    double t = Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1.0));
+                    if (theta == 0.0) t = 1.0;
+                    double c = 1.0 / Math.Sqrt(t * t + 1.0), s = t * c;
+                    for (int k = 0; k < d; k++)
+                    {
+                        double akp = a[k * d + p], akq = a[k * d + q];
+                        a[k * d + p] = c * akp - s * akq;
+                        a[k * d + q] = s * akp + c * akq;
+                    }
+                    for (int k = 0; k < d; k++)
+                    {
+                        double apk = a[p * d + k], aqk = a[q * d + k];
+                        a[p * d + k] = c * apk - s * aqk;
+                        a[q * d + k] = s * apk + c * aqk;
+                    }
+                    for (int k = 0; k < d; k++)
+                    {
+                        double vkp = vectors[k * d + p], vkq = vectors[k * d + q];
+                        vectors[k * d + p] = c * vkp - s * vkq;
+                        vectors[k * d + q] = s * vkp + c * vkq;
+                    }
+                }
+        }
+        for (int i = 0; i < d; i++) values[i] = a[i * d + i];
+        // Sort ascending, permuting the eigenvector columns alongside (selection sort: d is small).
+        for (int i = 0; i < d - 1; i++)
+        {
+            int min = i;
+            for (int j = i + 1; j < d; j++)
+                if (values[j] < values[min]) min = j;
+            if (min == i) continue;
+            (values[i], values[min]) = (values[min], values[i]);
+            for (int k = 0; k < d; k++)
+                (vectors[k * d + i], vectors[k * d + min]) = (vectors[k * d + min], vectors[k * d + i]);
+        }
+    }
+
+    /// <summary>
+    /// Writes V diag(f(λ)) Vᵀ into <paramref name="result"/> for the eigen-decomposition of symmetric
+    /// <paramref name="a"/> (not modified): the matrix function used for square roots and eigenvalue clipping.
+    /// </summary>
+    public static void SymmetricFunction(ReadOnlySpan<double> a, int d, Func<double, double> f, Span<double> result)
+    {
+        double[] work = new double[d * d], vectors = new double[d * d], values = new double[d];
+        a[..(d * d)].CopyTo(work);
+        SymmetricEigen(work, d, values, vectors);
+        for (int i = 0; i < d; i++) values[i] = f(values[i]);
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j <= i; j++)
+            {
+                double s = 0.0;
+                for (int k = 0; k < d; k++) s += vectors[i * d + k] * values[k] * vectors[j * d + k];
+                result[i * d + j] = s;
+                result[j * d + i] = s;
+            }
+    }
 }

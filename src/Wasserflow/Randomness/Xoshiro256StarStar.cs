@@ -49,6 +49,13 @@ public sealed class Xoshiro256StarStar
     /// <summary>An independent copy at the same position.</summary>
     public Xoshiro256StarStar Clone() => new(_s0, _s1, _s2, _s3);
 
+    /// <summary>Moves this generator to <paramref name="other"/>'s position, without allocating.</summary>
+    public void CopyFrom(Xoshiro256StarStar other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        (_s0, _s1, _s2, _s3) = (other._s0, other._s1, other._s2, other._s3);
+    }
+
     /// <summary>
     /// A new generator for stream <paramref name="streamId"/>, seeded from this generator's current state (which is not
     /// advanced). The same state and id always give the same stream; different ids give unrelated streams.

@@ -25,12 +25,13 @@ public enum CovarianceKind
 /// The log density is exactly normalised, so <see cref="LogNormalizer"/> is 0 and KL estimates against it are true KL
 /// divergences. Cost per point: O(K d) for isotropic and diagonal covariances, O(K d²) for full ones.
 /// </remarks>
-public sealed class GaussianMixtureTarget : ITarget
+public sealed class GaussianMixtureTarget : ITargetWithHessian
 {
     private readonly double[] _logWeights;
     private readonly double[] _means;      // K×d
     private readonly double[] _covariance; // iso: K; diag: K×d variances; full: K×d×d Cholesky factors
     private readonly double[] _logNormalisers; // −½ log det(2π Σ_k) + log w_k
+    private double[]? _precisions;             // full kind: K×d×d Σ_k⁻¹, built on the first Hessian call
 
     private GaussianMixtureTarget(string name, int dimension, CovarianceKind kind, double[] weights, double[] means, double[] covariance)
     {
@@ -163,6 +164,22 @@ public sealed class GaussianMixtureTarget : ITarget
                     throw new ArgumentException($"variance {cov[i]} of component {(kind == CovarianceKind.Isotropic ? i : i / d)} is not positive and finite.", nameof(covariances));
         }
         return new GaussianMixtureTarget(name, d, kind, w, means.ToArray(), cov);
+    }
+
+    /// <summary>
+    /// The bimodal 2-D target of paper 002, Appendix I.1.1 [Lambert2022]: ½N(μ₁, Σ₁) + ½N(μ₂, Σ₂) with covariances of
+    /// eigenvalue ratio 3. The paper gives no numbers; ours: μ = (∓2, 0), eigenvalues 1.5 and 0.5, principal axes at
+    /// +45° and −45°.
+    /// </summary>
+    public static GaussianMixtureTarget Bimodal()
+    {
+        static double[] Rotated(double angle)
+        {
+            double c = Math.Cos(angle), s = Math.Sin(angle), big = 1.5, small = 0.5;
+            return [c * c * big + s * s * small, c * s * (big - small), c * s * (big - small), s * s * big + c * c * small];
+        }
+        double[] cov1 = Rotated(Math.PI / 4), cov2 = Rotated(-Math.PI / 4);
+        return Create([0.5, 0.5], [-2.0, 0.0, 2.0, 0.0], CovarianceKind.Full, [.. cov1, .. cov2], "bimodal");
     }
 
     /// <summary>A single Gaussian N(mean, covariance) with a full covariance (d×d row-major).</summary>
@@ -308,6 +325,69 @@ public sealed class GaussianMixtureTarget : ITarget
             for (int i = 0; i < d; i++) gradient[i] -= responsibility * z[i];
         }
         return logPi;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>∇²log pi = Σ_k ρ_k (z_k z_kᵀ − Σ_k⁻¹) − g gᵀ with z_k = Σ_k⁻¹(x − μ_k), ρ_k the responsibilities and g = ∇log pi.
+    /// Cost O(K d²) per point (the precisions of full covariances are formed once).</remarks>
+    public double LogDensityGradientAndHessian(ReadOnlySpan<double> x, Span<double> gradient, Span<double> hessian)
+    {
+        CheckDimension(x);
+        int d = Dimension, kCount = ComponentCount;
+        if (gradient.Length != d || hessian.Length != d * d)
+            throw new ArgumentException($"gradient and Hessian buffers must hold {d} and {d * d} numbers.");
+        double[] precisions = Kind == CovarianceKind.Full ? (_precisions ??= BuildPrecisions()) : [];
+        double[] work = new double[kCount + kCount * d];
+        Span<double> logTerms = work.AsSpan(0, kCount);
+        for (int k = 0; k < kCount; k++)
+            logTerms[k] = _logNormalisers[k] - 0.5 * Mahalanobis(k, x, work.AsSpan(kCount + k * d, d), gradient: true);
+        double logPi = LogSumExp(logTerms);
+        gradient.Clear();
+        hessian.Clear();
+        for (int k = 0; k < kCount; k++)
+        {
+            double rho = Math.Exp(logTerms[k] - logPi);
+            if (rho == 0.0) continue;
+            ReadOnlySpan<double> z = work.AsSpan(kCount + k * d, d);
+            for (int i = 0; i < d; i++)
+            {
+                gradient[i] -= rho * z[i];
+                for (int j = 0; j < d; j++)
+                {
+                    double precision = Kind switch
+                    {
+                        CovarianceKind.Isotropic => i == j ? 1.0 / _covariance[k] : 0.0,
+                        CovarianceKind.Diagonal => i == j ? 1.0 / _covariance[k * d + i] : 0.0,
+                        _ => precisions[k * d * d + i * d + j],
+                    };
+                    hessian[i * d + j] += rho * (z[i] * z[j] - precision);
+                }
+            }
+        }
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++)
+                hessian[i * d + j] -= gradient[i] * gradient[j];
+        return logPi;
+    }
+
+    private double[] BuildPrecisions()
+    {
+        int d = Dimension;
+        var precisions = new double[ComponentCount * d * d];
+        var column = new double[d];
+        for (int k = 0; k < ComponentCount; k++)
+        {
+            ReadOnlySpan<double> l = _covariance.AsSpan(k * d * d, d * d);
+            for (int j = 0; j < d; j++)
+            {
+                column.AsSpan().Clear();
+                column[j] = 1.0;
+                Dense.SolveLower(l, d, column, column);
+                Dense.SolveLowerTransposed(l, d, column, column);
+                for (int i = 0; i < d; i++) precisions[k * d * d + i * d + j] = column[i];
+            }
+        }
+        return precisions;
     }
 
     /// <summary>Draws one point from the mixture into <paramref name="destination"/>.</summary>

@@ -32,3 +32,16 @@ public interface ITarget
 
 /// <summary>Thrown when a target returns a non-finite log density or gradient, or is called with a wrong dimension.</summary>
 public sealed class TargetEvaluationException(string message) : Exception(message);
+
+/// <summary>
+/// A target that also provides the Hessian of its log density (needed by Bures–Wasserstein SGD and the Laplace
+/// approximation; flows check for this capability up front and say so when it is missing).
+/// </summary>
+public interface ITargetWithHessian : ITarget
+{
+    /// <summary>
+    /// Writes ∇log pi(x) into <paramref name="gradient"/> and ∇²log pi(x) = −∇²V(x) (d×d row-major) into
+    /// <paramref name="hessian"/>; returns log pi(x).
+    /// </summary>
+    double LogDensityGradientAndHessian(ReadOnlySpan<double> x, Span<double> gradient, Span<double> hessian);
+}

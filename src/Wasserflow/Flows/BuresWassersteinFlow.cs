@@ -1,0 +1,445 @@
+using System.Globalization;
+using System.Numerics.Tensors;
+using Wasserflow.Diagnostics;
+using Wasserflow.Expectations;
+using Wasserflow.Families;
+using Wasserflow.LinearAlgebra;
+using Wasserflow.Randomness;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Flows;
+
+/// <summary>How the Bures–Wasserstein ODE is integrated in time.</summary>
+public enum OdeIntegrator
+{
+    /// <summary>Classical fourth-order Runge–Kutta on the stacked square-root state (paper 002, Appendix I.2).</summary>
+    RungeKutta4,
+    /// <summary>Explicit Euler on the same state.</summary>
+    Euler,
+}
+
+/// <summary>How the particles' weights evolve.</summary>
+public enum ParticleWeighting
+{
+    /// <summary>Fixed uniform weights 1/K (paper 002, Section 5.2).</summary>
+    Uniform,
+    /// <summary>Wasserstein–Fisher–Rao: r_k = √w_k follows ṙ_k = −(E_k − Σ_j w_j E_j) r_k (paper 002, Appendix H).</summary>
+    WassersteinFisherRao,
+}
+
+/// <summary>Settings of <see cref="BuresWassersteinFlow"/>.</summary>
+/// <param name="StepSize">h, the integration step. Range: h &gt; 0 (paper: 0.1; 1 also works in 2-D).</param>
+/// <param name="Integrator">RK4 (default) or explicit Euler.</param>
+/// <param name="Expectation">Cubature (default) or Monte Carlo with B draws per particle.</param>
+/// <param name="Weighting">Uniform (default) or Wasserstein–Fisher–Rao weights.</param>
+/// <param name="StabilityControl">Split a step into equal sub-steps when h·μ exceeds the stability limit of the
+/// integrator, μ = 2·λmax of the target's expected Hessian estimated from the step's own points (Stein's identity).
+/// Keeps the time grid; the count of sub-steps is in <see cref="GaussianParticleState.Substeps"/>.</param>
+/// <param name="GaussianFormForSingleParticle">With one particle and uniform weights, use Eq 4's exact 2I term
+/// instead of the mixture score (the same flow; lower Monte Carlo variance). False runs the general mixture field.</param>
+/// <param name="MaxDegreeOfParallelism">Threads over particles (1: the calling thread only; the numbers do not depend on it).</param>
+public sealed record BuresWassersteinFlowOptions(
+    double StepSize = 0.1,
+    OdeIntegrator Integrator = OdeIntegrator.RungeKutta4,
+    GaussianExpectation? Expectation = null,
+    ParticleWeighting Weighting = ParticleWeighting.Uniform,
+    bool StabilityControl = true,
+    bool GaussianFormForSingleParticle = true,
+    int MaxDegreeOfParallelism = 1)
+{
+    /// <summary>The expectation rule in use (cubature when not set).</summary>
+    public GaussianExpectation ExpectationRule => Expectation ?? GaussianExpectation.Cubature;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (!(StepSize > 0) || !double.IsFinite(StepSize))
+            throw new ArgumentException($"step size must be > 0 and finite, got {StepSize.ToString(CultureInfo.InvariantCulture)}", nameof(StepSize));
+        ExpectationRule.Validate();
+        if (MaxDegreeOfParallelism < 1)
+            throw new ArgumentException($"max degree of parallelism must be ≥ 1, got {MaxDegreeOfParallelism}", nameof(MaxDegreeOfParallelism));
+    }
+}
+
+/// <summary>
+/// Gaussian VI and mixtures of Gaussian particles as Bures–Wasserstein gradient flows of KL(·‖pi) (paper 002
+/// [Lambert2022], Eq 4 and Eq 11–12 in the Hessian-free form of Appendix J.2.1), integrated by RK4 or Euler on the
+/// stacked square-root state [m_1..m_K, R_1..R_K (, r_1..r_K)], with uniform or Wasserstein–Fisher–Rao weights.
+/// </summary>
+/// <remarks>
+/// <para><b>Field</b>: for particle k with Y = m_k + R_k ξ and s = ∇log p − ∇log pi,
+/// ṁ_k = −E s(Y), Σ̇_k = −E[s (Y − m_k)ᵀ + (Y − m_k) sᵀ], and Ṙ_k = R_k Tria(R_k⁻¹ Σ̇_k R_k⁻ᵀ) where
+/// R_k⁻¹ Σ̇_k R_k⁻ᵀ = −E[u ξᵀ + ξ uᵀ], u = R_k⁻¹ s. One Gaussian: ṁ = E∇log pi, Σ̇ = 2I + E[∇log pi (Y − m)ᵀ + …].</para>
+/// <para><b>Output</b>: the state's particles (<see cref="GaussianParticleState.ToMixture"/>, <see cref="GaussianParticleState.Particle"/>).</para>
+/// <para><b>Requirements</b>: log density and gradient of the target. Cost per field evaluation: K·P target gradients
+/// (P = 2d for cubature) plus O(K²·P·d²) for the mixture score and O(K·d³) for the factor inverses. A step allocates
+/// nothing on the single-threaded path.</para>
+/// <para><b>Failure</b>: a non-finite value or a factor losing its positive diagonal throws
+/// <see cref="FlowDivergedException"/> (naming the iteration and the particle) and leaves the state unchanged.</para>
+/// </remarks>
+public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleState>
+{
+    /// <summary>RK4's stability interval on the negative real axis is about [−2.785, 0]; we keep a margin.</summary>
+    internal const double StabilityLimitRk4 = 2.5;
+
+    /// <summary>Explicit Euler is stable for h·μ ≤ 2; with a margin.</summary>
+    internal const double StabilityLimitEuler = 1.8;
+
+    private const int MaxSubsteps = 100_000;
+
+    private readonly ITarget _target;
+    private readonly BuresWassersteinFlowOptions _options;
+    private readonly GaussianExpectation _rule;
+    private readonly int _k, _d, _p;
+    private readonly bool _gaussianForm, _wfr;
+    private readonly int _stateLength;
+    private readonly double[] _y, _k1, _k2, _k3, _k4, _stage;
+    private readonly double[] _xi, _points, _gradients, _logPi, _logP, _scores, _inverse, _matrix, _u, _v, _c, _energies;
+    private readonly double[] _kernelScratch, _power;
+    private readonly FullMixtureKernel _kernel;
+    private readonly double[] _weightsBuffer;
+    private readonly Xoshiro256StarStar _rngBackup = new(0);
+    private long _currentIteration;
+    private double _lastObjective;
+
+    /// <summary>A flow for K-particle states on <paramref name="target"/>.</summary>
+    /// <exception cref="ArgumentException">Invalid options or K &lt; 1.</exception>
+    public BuresWassersteinFlow(ITarget target, int particles, BuresWassersteinFlowOptions? options = null)
+    {
+        _target = target ?? throw new ArgumentNullException(nameof(target));
+        _options = options ?? new BuresWassersteinFlowOptions();
+        _options.Validate();
+        if (particles < 1) throw new ArgumentException($"the number of particles must be ≥ 1, got {particles}.", nameof(particles));
+        _rule = _options.ExpectationRule;
+        _k = particles;
+        _d = target.Dimension;
+        _p = _rule.PointCount(_d);
+        _wfr = _options.Weighting == ParticleWeighting.WassersteinFisherRao;
+        _gaussianForm = particles == 1 && !_wfr && _options.GaussianFormForSingleParticle;
+        int k = _k, d = _d, p = _p;
+        _stateLength = k * d + k * d * d + (_wfr ? k : 0);
+        _y = new double[_stateLength];
+        _k1 = new double[_stateLength];
+        _k2 = new double[_stateLength];
+        _k3 = new double[_stateLength];
+        _k4 = new double[_stateLength];
+        _stage = new double[_stateLength];
+        _xi = new double[p * d];
+        _points = new double[k * p * d];
+        _gradients = new double[k * p * d];
+        _scores = new double[k * p * d];
+        _logPi = new double[k * p];
+        _logP = new double[k * p];
+        _inverse = new double[k * d * d];
+        _matrix = new double[k * d * d];
+        _c = new double[k * d * d];
+        _u = new double[k * p * d];
+        _v = new double[k * p * d];
+        _energies = new double[k];
+        _weightsBuffer = new double[k];
+        _kernel = new FullMixtureKernel(k, d);
+        _kernelScratch = new double[k * FullMixtureKernel.ScratchLength(k, d)];
+        _power = new double[k * 2 * d];
+    }
+
+    /// <inheritdoc/>
+    public string Name => _options.Weighting == ParticleWeighting.WassersteinFisherRao ? "bw-wfr" : _k == 1 ? "bw-gaussian" : "bw-particles";
+
+    /// <summary>The options in use.</summary>
+    public BuresWassersteinFlowOptions Options => _options;
+
+    /// <inheritdoc/>
+    public StepInfo Step(GaussianParticleState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        CheckState(state);
+        _currentIteration = state.Iteration + 1;
+        Pack(state, _y);
+        // Monte Carlo points are drawn once per step and shared by its stages (and sub-steps), so the step integrates
+        // one smooth field; a failed step puts the RNG back where it was.
+        _rngBackup.CopyFrom(state.Rng);
+        try
+        {
+            return Advance(state);
+        }
+        catch
+        {
+            state.Rng.CopyFrom(_rngBackup);
+            throw;
+        }
+    }
+
+    private StepInfo Advance(GaussianParticleState state)
+    {
+        _rule.FillStandardPoints(_xi, _d, state.Rng);
+
+        double h = _options.StepSize;
+        double mu = Field(_y, _k1, estimateStiffness: _options.StabilityControl);
+        double objective = _lastObjective;
+        double limit = _options.Integrator == OdeIntegrator.RungeKutta4 ? StabilityLimitRk4 : StabilityLimitEuler;
+        int substeps = _options.StabilityControl && h * mu > limit ? (int)Math.Min(MaxSubsteps, Math.Ceiling(h * mu / limit)) : 1;
+        if (substeps >= MaxSubsteps)
+            throw new FlowDivergedException(
+                $"iteration {_currentIteration}: the flow is too stiff for step {h.ToString("G3", CultureInfo.InvariantCulture)} " +
+                $"(estimated stiffness {mu.ToString("G3", CultureInfo.InvariantCulture)} would need more than {MaxSubsteps} sub-steps)",
+                _currentIteration, 0);
+        double dt = h / substeps;
+        for (int s = 0; s < substeps; s++)
+        {
+            if (s > 0) Field(_y, _k1, estimateStiffness: false);
+            if (_options.Integrator == OdeIntegrator.Euler)
+            {
+                TensorPrimitives.MultiplyAdd(_k1, dt, _y, _y);
+            }
+            else
+            {
+                TensorPrimitives.MultiplyAdd(_k1, dt / 2, _y, _stage);
+                Field(_stage, _k2, false);
+                TensorPrimitives.MultiplyAdd(_k2, dt / 2, _y, _stage);
+                Field(_stage, _k3, false);
+                TensorPrimitives.MultiplyAdd(_k3, dt, _y, _stage);
+                Field(_stage, _k4, false);
+                // y += dt/6 (k1 + 2k2 + 2k3 + k4)
+                TensorPrimitives.Add(_k2, _k3, _k2);
+                TensorPrimitives.MultiplyAdd(_k2, 2.0, _k1, _k1);
+                TensorPrimitives.Add(_k1, _k4, _k1);
+                TensorPrimitives.MultiplyAdd(_k1, dt / 6, _y, _y);
+            }
+            Validate(_y);
+        }
+
+        double stepNorm = Unpack(_y, state);
+        state.Iteration = _currentIteration;
+        state.Time += h;
+        state.Substeps += substeps;
+        return new StepInfo(state.Iteration, objective, stepNorm);
+    }
+
+    /// <inheritdoc/>
+    public KlEstimate EstimateKl(GaussianParticleState state, Xoshiro256StarStar rng, int draws)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return KlEstimator.Estimate(state.ToMixture(), _target, rng, draws);
+    }
+
+    /// <summary>
+    /// Evaluates the field at y into dy; returns the stiffness estimate μ = 2·max_k |λmax(C_k)| with
+    /// C_k = −R_k⁻¹ E[∇log pi(Y) ξᵀ] (similar to E∇²V by Stein's identity) when asked, else 0.
+    /// </summary>
+    private double Field(double[] y, double[] dy, bool estimateStiffness)
+    {
+        int k = _k, d = _d;
+        ReadOnlySpan<double> means = y.AsSpan(0, k * d);
+        ReadOnlySpan<double> factors = y.AsSpan(k * d, k * d * d);
+        Span<double> weights = _weightsBuffer;
+        if (_wfr)
+        {
+            ReadOnlySpan<double> r = y.AsSpan(k * d + k * d * d, k);
+            double total = TensorPrimitives.SumOfSquares(r);
+            for (int j = 0; j < k; j++) weights[j] = r[j] * r[j] / total;
+        }
+        else weights.Fill(1.0 / k);
+
+        for (int j = 0; j < k; j++)
+        {
+            ReadOnlySpan<double> rj = factors.Slice(j * d * d, d * d);
+            for (int i = 0; i < d; i++)
+                if (!(rj[i * d + i] > 0))
+                    throw new FlowDivergedException(
+                        $"iteration {_currentIteration}: particle {j}'s covariance factor lost its positive diagonal (step too large?)",
+                        _currentIteration, j);
+            Dense.InvertLower(rj, d, _inverse.AsSpan(j * d * d, d * d));
+        }
+        if (!_gaussianForm && !_kernel.Prepare(means, factors, weights))
+            throw new FlowDivergedException($"iteration {_currentIteration}: a particle's covariance became singular", _currentIteration, 0);
+
+        if (_options.MaxDegreeOfParallelism > 1 && k > 1)
+            Parallel.For(0, k, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism },
+                j => ParticleField(j, y, dy));
+        else
+            for (int j = 0; j < k; j++) ParticleField(j, y, dy);
+
+        double objective = 0;
+        for (int j = 0; j < k; j++) objective += weights[j] * _energies[j];
+        _lastObjective = objective;
+        if (_wfr)
+        {
+            ReadOnlySpan<double> r = y.AsSpan(k * d + k * d * d, k);
+            Span<double> rdot = dy.AsSpan(k * d + k * d * d, k);
+            for (int j = 0; j < k; j++) rdot[j] = -(_energies[j] - objective) * r[j];
+        }
+
+        if (!estimateStiffness) return 0.0;
+        double mu = 0;
+        for (int j = 0; j < k; j++) mu = Math.Max(mu, 2.0 * SpectralRadius(_c.AsSpan(j * d * d, d * d), _power.AsSpan(j * 2 * d, 2 * d)));
+        return mu;
+    }
+
+    private void ParticleField(int j, double[] y, double[] dy)
+    {
+        int k = _k, d = _d, p = _p;
+        ReadOnlySpan<double> m = y.AsSpan(j * d, d);
+        ReadOnlySpan<double> r = y.AsSpan(k * d + j * d * d, d * d);
+        ReadOnlySpan<double> inv = _inverse.AsSpan(j * d * d, d * d);
+        Span<double> points = _points.AsSpan(j * p * d, p * d);
+        Span<double> grads = _gradients.AsSpan(j * p * d, p * d);
+        Span<double> logPi = _logPi.AsSpan(j * p, p);
+        Span<double> logP = _logP.AsSpan(j * p, p);
+        Span<double> scores = _scores.AsSpan(j * p * d, p * d);
+        Span<double> u = _u.AsSpan(j * p * d, p * d);
+        Span<double> v = _v.AsSpan(j * p * d, p * d);
+        Span<double> a = _matrix.AsSpan(j * d * d, d * d);
+        Span<double> c = _c.AsSpan(j * d * d, d * d);
+        Span<double> scratch = _kernelScratch.AsSpan(j * FullMixtureKernel.ScratchLength(k, d), FullMixtureKernel.ScratchLength(k, d));
+
+        for (int n = 0; n < p; n++)
+        {
+            Span<double> x = points.Slice(n * d, d);
+            Dense.MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
+            TensorPrimitives.Add(x, m, x);
+        }
+        TargetEvaluator.LogDensityAndGradient(_target, points, p, logPi, grads);
+
+        // v_n = R⁻¹ ∇log pi(x_n);  C = −(1/P) Σ v_n ξ_nᵀ.
+        for (int n = 0; n < p; n++) MultiplyLower(inv, d, grads.Slice(n * d, d), v.Slice(n * d, d));
+        OuterSum(v, _xi, p, d, -1.0 / p, c);
+
+        Span<double> mdot = dy.AsSpan(j * d, d);
+        Span<double> rdot = dy.AsSpan(k * d + j * d * d, d * d);
+        double energy = 0;
+        if (_gaussianForm)
+        {
+            // ṁ = E∇log pi;  R⁻¹Σ̇R⁻ᵀ = 2R⁻¹R⁻ᵀ − C − Cᵀ.
+            mdot.Clear();
+            for (int n = 0; n < p; n++) TensorPrimitives.Add(mdot, grads.Slice(n * d, d), mdot);
+            TensorPrimitives.Multiply(mdot, 1.0 / p, mdot);
+            for (int row = 0; row < d; row++)
+                for (int col = 0; col <= row; col++)
+                {
+                    // (R⁻¹R⁻ᵀ)_{row,col} = Σ_l inv[row,l] inv[col,l], l ≤ col.
+                    double s = 2.0 * TensorPrimitives.Dot(inv.Slice(row * d, col + 1), inv.Slice(col * d, col + 1));
+                    a[row * d + col] = s - c[row * d + col] - c[col * d + row];
+                }
+            double meanLogPi = TensorPrimitives.Sum<double>(logPi) / p;
+            double logDet = 0;
+            for (int i = 0; i < d; i++) logDet += Math.Log(r[i * d + i]);
+            energy = -(0.5 * d * (1 + Math.Log(2 * Math.PI)) + logDet) - meanLogPi;
+        }
+        else
+        {
+            // s_n = ∇log p(x_n) − ∇log pi(x_n); u_n = R⁻¹ s_n; ṁ = −(1/P)Σ s_n; R⁻¹Σ̇R⁻ᵀ = −(1/P)Σ(u ξᵀ + ξ uᵀ).
+            for (int n = 0; n < p; n++)
+            {
+                Span<double> s = scores.Slice(n * d, d);
+                logP[n] = _kernel.LogDensityAndScore(points.Slice(n * d, d), s, scratch);
+                TensorPrimitives.Subtract(s, grads.Slice(n * d, d), s);
+                MultiplyLower(inv, d, s, u.Slice(n * d, d));
+                energy += logP[n] - logPi[n];
+            }
+            energy /= p;
+            mdot.Clear();
+            for (int n = 0; n < p; n++) TensorPrimitives.Subtract(mdot, scores.Slice(n * d, d), mdot);
+            TensorPrimitives.Multiply(mdot, 1.0 / p, mdot);
+            OuterSum(u, _xi, p, d, -1.0 / p, a);
+            for (int row = 0; row < d; row++)
+                for (int col = 0; col <= row; col++)
+                    a[row * d + col] += a[col * d + row];
+        }
+        _energies[j] = energy;
+        // Tria(A): lower triangle of the symmetric A with the diagonal halved (only the lower triangle of a is valid here).
+        for (int row = 0; row < d; row++) a[row * d + row] *= 0.5;
+        // Ṙ = R · Tria(A): both lower triangular, so the product is too.
+        rdot.Clear();
+        for (int row = 0; row < d; row++)
+            for (int col = 0; col <= row; col++)
+            {
+                double s = 0;
+                for (int l = col; l <= row; l++) s += r[row * d + l] * a[l * d + col];
+                rdot[row * d + col] = s;
+            }
+    }
+
+    // y = L z for lower-triangular L (row-major), y not aliasing z.
+    private static void MultiplyLower(ReadOnlySpan<double> l, int d, ReadOnlySpan<double> z, Span<double> y)
+    {
+        for (int i = 0; i < d; i++) y[i] = TensorPrimitives.Dot(l.Slice(i * d, i + 1), z[..(i + 1)]);
+    }
+
+    // out = scale · Σ_n a_n b_nᵀ (d×d), a and b P×d row-major.
+    private static void OuterSum(ReadOnlySpan<double> a, ReadOnlySpan<double> b, int p, int d, double scale, Span<double> result)
+    {
+        result.Clear();
+        for (int n = 0; n < p; n++)
+        {
+            ReadOnlySpan<double> an = a.Slice(n * d, d), bn = b.Slice(n * d, d);
+            for (int i = 0; i < d; i++)
+            {
+                double ai = an[i];
+                if (ai != 0.0) TensorPrimitives.MultiplyAdd(bn, ai * scale, result.Slice(i * d, d), result.Slice(i * d, d));
+            }
+        }
+    }
+
+    // |λmax| of a d×d matrix with real eigenvalues, by power iteration (a few dozen mat-vecs).
+    private static double SpectralRadius(ReadOnlySpan<double> c, Span<double> work)
+    {
+        int d = (int)Math.Sqrt(c.Length);
+        Span<double> v = work[..d], w = work.Slice(d, d);
+        v.Fill(1.0 / Math.Sqrt(d));
+        double estimate = 0;
+        for (int it = 0; it < 50; it++)
+        {
+            for (int i = 0; i < d; i++) w[i] = TensorPrimitives.Dot(c.Slice(i * d, d), v);
+            double norm = Math.Sqrt(TensorPrimitives.SumOfSquares<double>(w));
+            if (!(norm > 0) || !double.IsFinite(norm)) return double.IsFinite(norm) ? 0.0 : double.PositiveInfinity;
+            TensorPrimitives.Multiply(w, 1.0 / norm, v);
+            if (Math.Abs(norm - estimate) <= 1e-3 * norm) return norm;
+            estimate = norm;
+        }
+        return estimate;
+    }
+
+    private void Validate(ReadOnlySpan<double> y)
+    {
+        if (TensorPrimitives.IsFiniteAll(y)) return;
+        int first = TensorPrimitives.IndexOfMax(y); // any index; find the first non-finite properly below
+        for (int i = 0; i < y.Length; i++)
+            if (!double.IsFinite(y[i])) { first = i; break; }
+        int particle = first < _k * _d ? first / _d : first < _k * _d + _k * _d * _d ? (first - _k * _d) / (_d * _d) : first - _k * _d - _k * _d * _d;
+        throw new FlowDivergedException($"iteration {_currentIteration}: particle {particle}'s parameters became non-finite", _currentIteration, particle);
+    }
+
+    private void CheckState(GaussianParticleState state)
+    {
+        if (state.ComponentCount != _k || state.Dimension != _d)
+            throw new ArgumentException(
+                $"the state has {state.ComponentCount} particles in dimension {state.Dimension}, the flow expects {_k} in dimension {_d}.");
+    }
+
+    private void Pack(GaussianParticleState state, Span<double> y)
+    {
+        int k = _k, d = _d;
+        state.Means.CopyTo(y);
+        state.Factors.CopyTo(y[(k * d)..]);
+        if (_wfr)
+            for (int j = 0; j < k; j++) y[k * d + k * d * d + j] = Math.Sqrt(state.Weights[j]);
+    }
+
+    // Writes y into the state (weights renormalised to remove round-off) and returns the parameter change's norm.
+    private double Unpack(ReadOnlySpan<double> y, GaussianParticleState state)
+    {
+        int k = _k, d = _d;
+        double change = 0;
+        for (int i = 0; i < k * d; i++) change += (y[i] - state.Means[i]) * (y[i] - state.Means[i]);
+        for (int i = 0; i < k * d * d; i++) change += (y[k * d + i] - state.Factors[i]) * (y[k * d + i] - state.Factors[i]);
+        y[..(k * d)].CopyTo(state.Means);
+        y.Slice(k * d, k * d * d).CopyTo(state.Factors);
+        if (_wfr)
+        {
+            ReadOnlySpan<double> r = y.Slice(k * d + k * d * d, k);
+            double total = TensorPrimitives.SumOfSquares(r);
+            for (int j = 0; j < k; j++) state.Weights[j] = r[j] * r[j] / total;
+        }
+        return Math.Sqrt(change);
+    }
+}

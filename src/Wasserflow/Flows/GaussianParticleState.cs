@@ -1,0 +1,92 @@
+using Wasserflow.Families;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Flows;
+
+/// <summary>
+/// The state of the Bures–Wasserstein flows (paper 002): K Gaussian particles N(m_k, R_k R_kᵀ) with weights w_k (uniform
+/// unless Wasserstein–Fisher–Rao), the iteration count, the integration time and the RNG position. One particle is
+/// Gaussian VI. Steps update it in place; <see cref="Clone"/> takes a snapshot.
+/// </summary>
+public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
+{
+    /// <summary>A state from means (K×d), lower-triangular factors (K×d×d) and weights (K), at iteration <paramref name="iteration"/>.</summary>
+    public GaussianParticleState(double[] means, double[] factors, double[] weights, long iteration, Xoshiro256StarStar rng)
+    {
+        ArgumentNullException.ThrowIfNull(means);
+        ArgumentNullException.ThrowIfNull(factors);
+        ArgumentNullException.ThrowIfNull(weights);
+        int k = weights.Length;
+        if (k == 0 || means.Length == 0 || means.Length % k != 0)
+            throw new ArgumentException("means must hold K×d numbers for the K weights.");
+        int d = means.Length / k;
+        if (factors.Length != k * d * d) throw new ArgumentException($"factors must hold K×d×d = {k * d * d} numbers.");
+        Means = means;
+        Factors = factors;
+        Weights = weights;
+        Iteration = iteration;
+        Rng = rng ?? throw new ArgumentNullException(nameof(rng));
+    }
+
+    /// <summary>The starting state for a mixture q0 and a seed.</summary>
+    public static GaussianParticleState Start(GaussianMixture initial, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(initial);
+        int k = initial.ComponentCount, d = initial.Dimension;
+        var factors = new double[k * d * d];
+        for (int j = 0; j < k; j++) initial.Component(j).CholeskyFactor.CopyTo(factors.AsSpan(j * d * d, d * d));
+        return new GaussianParticleState(initial.Means.ToArray(), factors, initial.Weights.ToArray(), 0, new Xoshiro256StarStar(seed));
+    }
+
+    /// <summary>The starting state of Gaussian VI from p0 and a seed.</summary>
+    public static GaussianParticleState Start(Gaussian initial, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(initial);
+        return new GaussianParticleState(initial.Mean.ToArray(), initial.CholeskyFactor.ToArray(), [1.0], 0, new Xoshiro256StarStar(seed));
+    }
+
+    /// <summary>Means, K×d row-major.</summary>
+    public double[] Means { get; }
+
+    /// <summary>Cholesky factors R_k (lower triangular), K×d×d row-major.</summary>
+    public double[] Factors { get; }
+
+    /// <summary>Weights w_k (sum 1).</summary>
+    public double[] Weights { get; }
+
+    /// <inheritdoc/>
+    public long Iteration { get; internal set; }
+
+    /// <summary>Integration time reached (Σ of step sizes).</summary>
+    public double Time { get; internal set; }
+
+    /// <summary>Integrator steps actually taken: more than <see cref="Iteration"/> when stability control split steps.</summary>
+    public long Substeps { get; internal set; }
+
+    /// <summary>The RNG the algorithm draws from (Monte Carlo expectations, BW-SGD).</summary>
+    public Xoshiro256StarStar Rng { get; }
+
+    /// <summary>K.</summary>
+    public int ComponentCount => Weights.Length;
+
+    /// <summary>d.</summary>
+    public int Dimension => Means.Length / Weights.Length;
+
+    /// <summary>The mixture this state describes.</summary>
+    public GaussianMixture ToMixture() => new(Means, Factors, Weights, ComponentCount);
+
+    /// <summary>Particle <paramref name="k"/> as a Gaussian (for K = 1, the Gaussian VI fit).</summary>
+    public Gaussian Particle(int k = 0)
+    {
+        int d = Dimension;
+        return Gaussian.FromCholesky(Means.AsSpan(k * d, d), Factors.AsSpan(k * d * d, d * d));
+    }
+
+    /// <inheritdoc/>
+    public GaussianParticleState Clone() =>
+        new((double[])Means.Clone(), (double[])Factors.Clone(), (double[])Weights.Clone(), Iteration, Rng.Clone())
+        {
+            Time = Time,
+            Substeps = Substeps,
+        };
+}
