@@ -85,7 +85,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     /// <summary>Explicit Euler is stable for h·μ ≤ 2; with a margin.</summary>
     internal const double StabilityLimitEuler = 1.8;
 
-    private const int MaxSubsteps = 100_000;
+    private const int MaxSubsteps = 1024;
 
     private readonly ITarget _target;
     private readonly BuresWassersteinFlowOptions _options;
@@ -93,7 +93,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     private readonly int _k, _d, _p;
     private readonly bool _gaussianForm, _wfr;
     private readonly int _stateLength;
-    private readonly double[] _y, _k1, _k2, _k3, _k4, _stage;
+    private readonly double[] _y, _k1, _k1Start, _k2, _k3, _k4, _stage;
     private readonly double[] _xi, _points, _gradients, _logPi, _logP, _scores, _inverse, _matrix, _u, _v, _c, _energies;
     private readonly double[] _kernelScratch, _power;
     private readonly FullMixtureKernel _kernel;
@@ -120,6 +120,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _stateLength = k * d + k * d * d + (_wfr ? k : 0);
         _y = new double[_stateLength];
         _k1 = new double[_stateLength];
+        _k1Start = new double[_stateLength];
         _k2 = new double[_stateLength];
         _k3 = new double[_stateLength];
         _k4 = new double[_stateLength];
@@ -183,7 +184,33 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
                 $"iteration {_currentIteration}: the flow is too stiff for step {h.ToString("G3", CultureInfo.InvariantCulture)} " +
                 $"(estimated stiffness {mu.ToString("G3", CultureInfo.InvariantCulture)} would need more than {MaxSubsteps} sub-steps)",
                 _currentIteration, 0);
-        double dt = h / substeps;
+        _k1.CopyTo(_k1Start, 0);
+        // Step rejection: a sub-step that leaves the valid set (a factor's diagonal crossing zero in a stage, a
+        // non-finite value) is retried from the step's start with twice as many sub-steps, when control is on.
+        while (true)
+        {
+            try
+            {
+                Integrate(substeps, h / substeps);
+                break;
+            }
+            catch (FlowDivergedException) when (_options.StabilityControl && substeps * 2 <= MaxSubsteps)
+            {
+                Pack(state, _y);
+                _k1Start.CopyTo(_k1, 0);
+                substeps *= 2;
+            }
+        }
+
+        double stepNorm = Unpack(_y, state);
+        state.Iteration = _currentIteration;
+        state.Time += h;
+        state.Substeps += substeps;
+        return new StepInfo(state.Iteration, objective, stepNorm);
+    }
+
+    private void Integrate(int substeps, double dt)
+    {
         for (int s = 0; s < substeps; s++)
         {
             if (s > 0) Field(_y, _k1, estimateStiffness: false);
@@ -207,12 +234,6 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             }
             Validate(_y);
         }
-
-        double stepNorm = Unpack(_y, state);
-        state.Iteration = _currentIteration;
-        state.Time += h;
-        state.Substeps += substeps;
-        return new StepInfo(state.Iteration, objective, stepNorm);
     }
 
     /// <inheritdoc/>
@@ -401,12 +422,19 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
 
     private void Validate(ReadOnlySpan<double> y)
     {
-        if (TensorPrimitives.IsFiniteAll(y)) return;
-        int first = TensorPrimitives.IndexOfMax(y); // any index; find the first non-finite properly below
+        int k = _k, d = _d;
         for (int i = 0; i < y.Length; i++)
-            if (!double.IsFinite(y[i])) { first = i; break; }
-        int particle = first < _k * _d ? first / _d : first < _k * _d + _k * _d * _d ? (first - _k * _d) / (_d * _d) : first - _k * _d - _k * _d * _d;
-        throw new FlowDivergedException($"iteration {_currentIteration}: particle {particle}'s parameters became non-finite", _currentIteration, particle);
+        {
+            if (double.IsFinite(y[i])) continue;
+            int particle = i < k * d ? i / d : i < k * d + k * d * d ? (i - k * d) / (d * d) : i - k * d - k * d * d;
+            throw new FlowDivergedException($"iteration {_currentIteration}: particle {particle}'s parameters became non-finite", _currentIteration, particle);
+        }
+        for (int j = 0; j < k; j++)
+            for (int i = 0; i < d; i++)
+                if (!(y[k * d + j * d * d + i * d + i] > 0))
+                    throw new FlowDivergedException(
+                        $"iteration {_currentIteration}: particle {j}'s covariance factor lost its positive diagonal (step too large?)",
+                        _currentIteration, j);
     }
 
     private void CheckState(GaussianParticleState state)

@@ -45,3 +45,13 @@ public interface ITargetWithHessian : ITarget
     /// </summary>
     double LogDensityGradientAndHessian(ReadOnlySpan<double> x, Span<double> gradient, Span<double> hessian);
 }
+
+/// <summary>
+/// A target that can tell whether exp(log pi) is normalisable at all (a flat-prior posterior on separable data is
+/// not). Laplace and the experiments ask before fitting, so an improper target gets a message instead of a drifting fit.
+/// </summary>
+public interface ITargetWithPropriety : ITarget
+{
+    /// <summary>True when the density is proper; otherwise false with <paramref name="reason"/> saying why, naming the target.</summary>
+    bool CheckProper(out string? reason);
+}

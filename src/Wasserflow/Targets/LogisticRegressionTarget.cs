@@ -16,7 +16,7 @@ namespace Wasserflow.Targets;
 /// With a flat prior and (quasi-)separable data the posterior is improper; <see cref="CheckProper"/> detects it.
 /// Cost per point: O(n d).
 /// </remarks>
-public sealed class LogisticRegressionTarget : ITargetWithHessian
+public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPropriety
 {
     private readonly double[] _x; // n×d row-major covariates
     private readonly double[] _y; // n labels in {0, 1}
@@ -154,10 +154,22 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian
     /// <summary>
     /// Whether the posterior is proper. With a prior (λ &gt; 0) it always is. With a flat prior it is proper exactly
     /// when −V attains its maximum (the data are not separable or quasi-separable); this runs damped Newton on the
-    /// concave log density and reports improper when the iterates run off to infinity without the gradient vanishing.
+    /// concave log density: proper when its steps shrink to zero (quadratic convergence to the maximiser), improper when
+    /// the Hessian turns singular or the steps keep their length for 100 iterations (‖z‖ → ∞). The answer is cached.
     /// </summary>
     /// <param name="reason">Why it is improper, or null.</param>
     public bool CheckProper(out string? reason)
+    {
+        (bool proper, string? why) = _propriety ??= ComputePropriety();
+        reason = why;
+        return proper;
+    }
+
+    private (bool, string?)? _propriety;
+
+    private (bool, string?) ComputePropriety() => (CheckProperUncached(out string? reason), reason);
+
+    private bool CheckProperUncached(out string? reason)
     {
         reason = null;
         if (PriorPrecision > 0) return true;
