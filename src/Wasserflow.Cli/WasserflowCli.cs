@@ -26,6 +26,7 @@ public static class WasserflowCli
         var root = new RootCommand("Wasserflow: variational inference by Wasserstein gradient flows.");
         root.Subcommands.Add(FitCommand(output, error, interactive));
         root.Subcommands.Add(DemoCommand(output, error, interactive));
+        root.Subcommands.Add(ExperimentCommand(output, error));
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -145,6 +146,31 @@ public static class WasserflowCli
             var outcomes = Progress.Run(interactive, error, configs, (observer, c) => FitRun.Run(c, observer));
             AtomicFiles.WriteAll(folder, FigureOneDemo.Files(outcomes, folder));
             return Summarise(output, error, outcomes, folder);
+        });
+        return command;
+    }
+
+    private static Command ExperimentCommand(TextWriter output, TextWriter error)
+    {
+        var name = new Argument<string>("name") { Description = "experiment: " + string.Join(", ", BuresWassersteinExperiments.Names) };
+        var outputOption = new Option<string?>("--output", "-o") { Description = "output folder (default runs/<name>)" };
+        var seed = new Option<ulong>("--seed") { Description = "seed of every run", DefaultValueFactory = _ => 0 };
+        var command = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
+        command.Arguments.Add(name);
+        command.Options.Add(outputOption);
+        command.Options.Add(seed);
+        command.SetAction(parse =>
+        {
+            string experiment = parse.GetValue(name)!.ToLowerInvariant();
+            if (!BuresWassersteinExperiments.Names.Contains(experiment))
+                throw new ConfigException($"experiment: unknown name '{experiment}'; expected one of {string.Join(", ", BuresWassersteinExperiments.Names)}");
+            string folder = parse.GetValue(outputOption) ?? Path.Combine("runs", experiment);
+            AtomicFiles.EnsureWritable(folder);
+            ExperimentOutput result = BuresWassersteinExperiments.Run(experiment, parse.GetValue(seed), line => error.WriteLine(line));
+            AtomicFiles.WriteAll(folder, result.Files);
+            foreach (string line in result.Summary) output.WriteLine(line);
+            output.WriteLine($"report: {Path.Combine(folder, "report.html")}");
+            return 0;
         });
         return command;
     }

@@ -67,6 +67,72 @@ public static class Plots
         return svg.ToString();
     }
 
+    /// <summary>An ellipse to draw over a density: the 2σ contour of a Gaussian.</summary>
+    /// <param name="Gaussian">The 2-D Gaussian.</param>
+    /// <param name="Color">Stroke colour.</param>
+    /// <param name="Width">Stroke width.</param>
+    /// <param name="Dash">SVG dash pattern or null.</param>
+    public sealed record Ellipse(Gaussian Gaussian, string Color, double Width = 1.2, string? Dash = null);
+
+    /// <summary>
+    /// The target's density (grid-normalised heat map) with covariance ellipses (2σ contours) drawn over it, and, when
+    /// <paramref name="fit"/> is given, the fitted mixture's density in a second panel with its particles' ellipses.
+    /// </summary>
+    public static string GaussianFits2D(ITarget target, Box2D box, string title, IReadOnlyList<Ellipse> overTarget,
+        GaussianMixture? fit = null, int cells = 90)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(overTarget);
+        const double panel = 320, margin = 40, gap = 30;
+        int panels = fit is null ? 1 : 2;
+        var svg = new Svg(panels * panel + (panels - 1) * gap + 2 * margin, panel + 2 * margin + 20);
+        svg.Text(svg.Width / 2, 22, title, 15, "middle");
+        double hx = (box.XMax - box.XMin) / cells, hy = (box.YMax - box.YMin) / cells;
+        var logPi = new double[cells * cells];
+        var logQ = new double[cells * cells];
+        Span<double> x = stackalloc double[2];
+        for (int a = 0; a < cells; a++)
+            for (int b = 0; b < cells; b++)
+            {
+                x[0] = box.XMin + (a + 0.5) * hx;
+                x[1] = box.YMin + (b + 0.5) * hy;
+                logPi[a * cells + b] = target.LogDensity(x);
+                logQ[a * cells + b] = fit?.LogDensity(x) ?? double.NegativeInfinity;
+            }
+        double logZ = GaussianMixtureTarget.LogSumExp(logPi) + Math.Log(hx * hy);
+        double max = Math.Max(logPi.Max() - logZ, logQ.Max());
+        var ellipses = new List<IReadOnlyList<Ellipse>> { overTarget };
+        if (fit is not null)
+            ellipses.Add(Enumerable.Range(0, fit.ComponentCount).Select(k => new Ellipse(fit.Component(k), "#ffffff", 0.9)).ToList());
+        for (int panelIndex = 0; panelIndex < panels; panelIndex++)
+        {
+            double ox = margin + panelIndex * (panel + gap), oy = margin + 10;
+            double[] values = panelIndex == 0 ? logPi : logQ;
+            double shift = panelIndex == 0 ? logZ : 0;
+            double cw = panel / cells;
+            for (int a = 0; a < cells; a++)
+                for (int b = 0; b < cells; b++)
+                    svg.Rect(ox + a * cw, oy + panel - (b + 1) * cw, cw + 0.3, cw + 0.3, Color(Math.Exp(values[a * cells + b] - shift - max)));
+            double sx = panel / (box.XMax - box.XMin), sy = panel / (box.YMax - box.YMin);
+            foreach (Ellipse e in ellipses[panelIndex])
+            {
+                var points = new List<(double, double)>();
+                ReadOnlySpan<double> m = e.Gaussian.Mean, r = e.Gaussian.CholeskyFactor;
+                for (int t = 0; t <= 72; t++)
+                {
+                    double angle = 2 * Math.PI * t / 72, u = 2 * Math.Cos(angle), v = 2 * Math.Sin(angle);
+                    double px = m[0] + r[0] * u, py = m[1] + r[2] * u + r[3] * v;
+                    points.Add((ox + Math.Clamp((px - box.XMin) * sx, 0, panel), oy + panel - Math.Clamp((py - box.YMin) * sy, 0, panel)));
+                }
+                svg.Polyline(points, e.Color, e.Width, e.Dash);
+            }
+            svg.Rect(ox, oy, panel, panel, "none", "#444");
+            svg.Text(ox + panel / 2, oy + panel + 28, panelIndex == 0 ? $"target: {target.Name}" : $"fit: K = {fit!.ComponentCount}", 13, "middle");
+            Ticks(svg, ox, oy, panel, box);
+        }
+        return svg.ToString();
+    }
+
     private static void Ticks(Svg svg, double ox, double oy, double panel, Box2D box)
     {
         for (int k = 0; k <= 4; k++)

@@ -21,6 +21,28 @@ public sealed class CliTests : IDisposable
 
     private string Out(string name) => Path.Combine(_folder, name);
 
+    [Fact]
+    public void Unknown_experiment_gives_exit_code_2_and_writes_nothing()
+    {
+        string output = Out("experiment");
+        var (code, _, err) = Run("experiment", "banana", "--output", output);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: experiment: unknown name 'banana'", err);
+        Assert.Contains("logistic-laplace", err);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void Bimodal_experiment_writes_its_report()
+    {
+        string output = Out("bimodal");
+        var (code, stdout, err) = Run("experiment", "bimodal-particles", "--output", output);
+        Assert.True(code == 0, err);
+        Assert.Contains("20 particles: completed", stdout);
+        foreach (string file in new[] { "report.html", "gaussian-fit.svg", "particles-final.svg", "particles-kl.svg" })
+            Assert.True(File.Exists(Path.Combine(output, file)), file);
+    }
+
     [Theory]
     [InlineData("unknown target 'banana'", "fit", "--target", "banana")]
     [InlineData("unknown algorithm 'sgd'", "fit", "--algorithm", "sgd")]
