@@ -37,7 +37,8 @@ public enum ParticleWeighting
 /// Keeps the time grid; the count of sub-steps is in <see cref="GaussianParticleState.Substeps"/>.</param>
 /// <param name="GaussianFormForSingleParticle">With one particle and uniform weights, use Eq 4's exact 2I term
 /// instead of the mixture score (the same flow; lower Monte Carlo variance). False runs the general mixture field.</param>
-/// <param name="MaxDegreeOfParallelism">Threads over particles (1: the calling thread only; the numbers do not depend on it).</param>
+/// <param name="MaxDegreeOfParallelism">Threads: over particles when K &gt; 1, over the expectation points when K = 1
+/// (1: the calling thread only; the numbers do not depend on it).</param>
 public sealed record BuresWassersteinFlowOptions(
     double StepSize = 0.1,
     OdeIntegrator Integrator = OdeIntegrator.RungeKutta4,
@@ -275,8 +276,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             throw new FlowDivergedException($"iteration {_currentIteration}: a particle's covariance became singular", _currentIteration, 0);
 
         if (_options.MaxDegreeOfParallelism > 1 && k > 1)
-            Parallel.For(0, k, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism },
-                j => ParticleField(j, y, dy));
+            ParallelParticleFields(y, dy);
         else
             for (int j = 0; j < k; j++) ParticleField(j, y, dy);
 
@@ -295,6 +295,10 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         for (int j = 0; j < k; j++) mu = Math.Max(mu, 2.0 * SpectralRadius(_c.AsSpan(j * d * d, d * d), _power.AsSpan(j * 2 * d, 2 * d)));
         return mu;
     }
+
+    // Kept out of Field: a lambda capturing y and dy there would allocate its closure on every call, parallel or not.
+    private void ParallelParticleFields(double[] y, double[] dy) =>
+        Parallel.For(0, _k, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism }, j => ParticleField(j, y, dy));
 
     private void ParticleField(int j, double[] y, double[] dy)
     {
@@ -319,7 +323,10 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             Dense.MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
             TensorPrimitives.Add(x, m, x);
         }
-        TargetEvaluator.LogDensityAndGradient(_target, points, p, logPi, grads);
+        if (k == 1 && _options.MaxDegreeOfParallelism > 1)
+            TargetEvaluator.LogDensityAndGradient(_target, _points, 0, p, _logPi, 0, _gradients, _options.MaxDegreeOfParallelism);
+        else
+            TargetEvaluator.LogDensityAndGradient(_target, points, p, logPi, grads);
 
         // v_n = R⁻¹ ∇log pi(x_n);  C = −(1/P) Σ v_n ξ_nᵀ.
         for (int n = 0; n < p; n++) MultiplyLower(inv, d, grads.Slice(n * d, d), v.Slice(n * d, d));

@@ -55,3 +55,17 @@ public interface ITargetWithPropriety : ITarget
     /// <summary>True when the density is proper; otherwise false with <paramref name="reason"/> saying why, naming the target.</summary>
     bool CheckProper(out string? reason);
 }
+
+/// <summary>
+/// A target with a faster batched evaluation than point by point (e.g. logistic regression as matrix products).
+/// <see cref="TargetEvaluator"/> uses it when present and still checks every value for finiteness.
+/// </summary>
+public interface IBatchedTarget : ITarget
+{
+    /// <summary>
+    /// Writes log pi and ∇log pi at <paramref name="count"/> points (rows of a count×d row-major buffer) into
+    /// <paramref name="logDensities"/> and <paramref name="gradients"/> (count×d). Same values as
+    /// <see cref="ITarget.LogDensityAndGradient"/> up to round-off.
+    /// </summary>
+    void LogDensityAndGradientBatch(ReadOnlySpan<double> points, int count, Span<double> logDensities, Span<double> gradients);
+}

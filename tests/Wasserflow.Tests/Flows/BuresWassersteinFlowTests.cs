@@ -74,6 +74,26 @@ public class BuresWassersteinFlowTests
         Assert.True(Gaussian.W2Squared(a.Particle(), start) > 0.01, "the flow should have moved");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(6)]
+    public void Threads_do_not_change_the_numbers(int particles)
+    {
+        var target = LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(3), 12, 60, 0.6);
+        GaussianParticleState start = BallStart(new Xoshiro256StarStar(4), particles, 12, 1.0, 0.5, 5);
+        var options = new BuresWassersteinFlowOptions(StepSize: 0.1, Expectation: GaussianExpectation.MonteCarlo(40));
+        var serial = new BuresWassersteinFlow(target, particles, options);
+        var parallel = new BuresWassersteinFlow(target, particles, options with { MaxDegreeOfParallelism = 2 });
+        GaussianParticleState a = start.Clone(), b = start.Clone();
+        for (int i = 0; i < 10; i++)
+        {
+            serial.Step(a);
+            parallel.Step(b);
+        }
+        Assert.Equal(a.Means, b.Means);
+        Assert.Equal(a.Factors, b.Factors);
+    }
+
     [Fact]
     public void Twenty_particles_cover_both_modes_of_the_bimodal_target()
     {

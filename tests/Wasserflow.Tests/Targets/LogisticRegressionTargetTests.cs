@@ -37,6 +37,31 @@ public class LogisticRegressionTargetTests
         }
     }
 
+    [Theory]
+    [InlineData(2, 10, 0.0, 7)]
+    [InlineData(7, 33, 0.5, 9)]
+    [InlineData(100, 500, 0.0, 8)]
+    public void Batched_evaluation_equals_point_by_point(int d, int n, double prior, int count)
+    {
+        var rng = new Xoshiro256StarStar((ulong)d);
+        var target = LogisticRegressionTarget.Synthetic(rng, d, n, 1.0, priorPrecision: prior);
+        var points = new double[count * d];
+        rng.FillStandardNormal(points);
+        for (int i = 0; i < points.Length; i++) points[i] *= 3; // reach saturated logits too
+        var logDensities = new double[count];
+        var gradients = new double[count * d];
+        target.LogDensityAndGradientBatch(points, count, logDensities, gradients);
+        var g = new double[d];
+        for (int p = 0; p < count; p++)
+        {
+            double lp = target.LogDensityAndGradient(points.AsSpan(p * d, d), g);
+            Assert.True(Math.Abs(lp - logDensities[p]) <= 1e-12 * (1 + Math.Abs(lp)), $"point {p}: {logDensities[p]} vs {lp}");
+            double scale = 1 + Math.Sqrt(g.Sum(v => v * v));
+            for (int i = 0; i < d; i++)
+                Assert.True(Math.Abs(g[i] - gradients[p * d + i]) <= 1e-12 * scale, $"point {p}, coordinate {i}: {gradients[p * d + i]} vs {g[i]}");
+        }
+    }
+
     [Fact]
     public void Separable_data_with_a_flat_prior_is_reported_improper()
     {
