@@ -13,10 +13,10 @@ namespace Wasserflow.Cli;
 /// </summary>
 internal static class Progress
 {
-    public static IReadOnlyList<FitOutcome> Run(bool interactive, TextWriter error, IReadOnlyList<FitConfig> configs,
-        Func<IRunObserver, FitConfig, FitOutcome> run)
+    public static IReadOnlyList<TOutcome> Run<TOutcome>(bool interactive, TextWriter error, IReadOnlyList<FitConfig> configs,
+        Func<IRunObserver, FitConfig, TOutcome> run)
     {
-        var outcomes = new List<FitOutcome>();
+        var outcomes = new List<TOutcome>();
         if (interactive)
         {
             AnsiConsole.Progress()

@@ -52,7 +52,8 @@ public static class WasserflowCli
     private sealed record FitOptions(
         Option<string?> Config, Option<string?> Target, Option<int?> Dimension, Option<int?> TargetComponents, Option<double?> TargetSpread,
         Option<double?> TargetScale, Option<string?> TargetCovariance, Option<ulong?> TargetSeed, Option<double?> FunnelVariance,
-        Option<double[]?> Skew, Option<int?> Components, Option<string?> Algorithm, Option<double?> StepSize, Option<long?> Iterations,
+        Option<double[]?> Skew, Option<int?> Points, Option<double?> Separation, Option<double?> PriorPrecision, Option<string?> Expectation,
+        Option<int?> Components, Option<string?> Algorithm, Option<double?> StepSize, Option<long?> Iterations,
         Option<int?> Samples, Option<int?> KlSamples, Option<int?> KlEvery, Option<double?> InitSpread, Option<double?> InitVariance,
         Option<ulong?> Seed, Option<int?> Threads, Option<string?> Output);
 
@@ -60,7 +61,7 @@ public static class WasserflowCli
     {
         var o = new FitOptions(
             new Option<string?>("--config") { Description = "JSON file with any of the settings below (camelCase keys); flags override it" },
-            new Option<string?>("--target") { Description = "gmm (random Gaussian mixture, paper 000 App. E.2), funnel, sinh-arcsinh" },
+            new Option<string?>("--target") { Description = "gmm (random Gaussian mixture, paper 000 App. E.2), funnel, sinh-arcsinh, bimodal, four-modes, logistic (paper 002 App. I)" },
             new Option<int?>("--dimension", "-d") { Description = "dimension d (default 2)" },
             new Option<int?>("--target-components") { Description = "gmm: number of target components (default 5)" },
             new Option<double?>("--target-spread") { Description = "gmm: target means uniform in [-s_tg, s_tg]^d (default 8)" },
@@ -69,8 +70,12 @@ public static class WasserflowCli
             new Option<ulong?>("--target-seed") { Description = "gmm: seed of the random target (default 1)" },
             new Option<double?>("--funnel-variance") { Description = "funnel: variance of x1 (default 1.2)" },
             new Option<double[]?>("--skew") { Description = "sinh-arcsinh: two skews (default -0.2 -0.2)", AllowMultipleArgumentsPerToken = true },
+            new Option<int?>("--points") { Description = "logistic: data points n (default 10)" },
+            new Option<double?>("--separation") { Description = "logistic: class separation s (default 1.5)" },
+            new Option<double?>("--prior-precision") { Description = "logistic: precision of a N(0, I/λ) prior (default 0: flat)" },
+            new Option<string?>("--expectation") { Description = "bw algorithms: cubature or mc (B = --samples draws) (default cubature)" },
             new Option<int?>("--components", "-n") { Description = "N, components of the variational mixture (default 5)" },
-            new Option<string?>("--algorithm", "-a") { Description = "ibw, md, gd or ngd (default ibw)" },
+            new Option<string?>("--algorithm", "-a") { Description = "ibw, md, gd, ngd (isotropic mixtures); bw, bw-euler, bw-wfr, bw-sgd (full-covariance Gaussian particles) (default ibw)" },
             new Option<double?>("--step-size") { Description = "step size γ > 0 (default 0.1)" },
             new Option<long?>("--iterations") { Description = "iterations (default 10000)" },
             new Option<int?>("--samples") { Description = "B, gradient draws per component (default 10)" },
@@ -81,9 +86,9 @@ public static class WasserflowCli
             new Option<ulong?>("--seed") { Description = "seed of the run (default 0)" },
             new Option<int?>("--threads") { Description = "threads (default 1; results do not depend on it)" },
             new Option<string?>("--output", "-o") { Description = "output folder (default runs/fit)" });
-        var command = new Command("fit", "Fit a uniform mixture of isotropic Gaussians to a target with IBW, MD, GD or NGD.");
+        var command = new Command("fit", "Fit a mixture of isotropic Gaussians (IBW, MD, GD, NGD) or of full-covariance Gaussians (Bures–Wasserstein flows) to a target.");
         foreach (Option option in new Option[] { o.Config, o.Target, o.Dimension, o.TargetComponents, o.TargetSpread, o.TargetScale,
-            o.TargetCovariance, o.TargetSeed, o.FunnelVariance, o.Skew, o.Components, o.Algorithm, o.StepSize, o.Iterations, o.Samples,
+            o.TargetCovariance, o.TargetSeed, o.FunnelVariance, o.Skew, o.Points, o.Separation, o.PriorPrecision, o.Expectation, o.Components, o.Algorithm, o.StepSize, o.Iterations, o.Samples,
             o.KlSamples, o.KlEvery, o.InitSpread, o.InitVariance, o.Seed, o.Threads, o.Output })
             command.Options.Add(option);
         command.SetAction(parse =>
@@ -102,6 +107,10 @@ public static class WasserflowCli
                 TargetSeed = parse.GetValue(o.TargetSeed) ?? config.TargetSeed,
                 FunnelVariance = parse.GetValue(o.FunnelVariance) ?? config.FunnelVariance,
                 Skew = parse.GetValue(o.Skew) ?? config.Skew,
+                Points = parse.GetValue(o.Points) ?? config.Points,
+                Separation = parse.GetValue(o.Separation) ?? config.Separation,
+                PriorPrecision = parse.GetValue(o.PriorPrecision) ?? config.PriorPrecision,
+                Expectation = (parse.GetValue(o.Expectation) ?? config.Expectation).ToLowerInvariant(),
                 Components = parse.GetValue(o.Components) ?? config.Components,
                 Algorithm = (parse.GetValue(o.Algorithm) ?? config.Algorithm).ToLowerInvariant(),
                 StepSize = parse.GetValue(o.StepSize) ?? config.StepSize,
@@ -117,6 +126,17 @@ public static class WasserflowCli
             };
             config.Validate();
             AtomicFiles.EnsureWritable(config.Output);
+            if (config.IsBuresWasserstein)
+            {
+                GaussianFitOutcome bw = Progress.Run(interactive, error, [config], (observer, c) => GaussianFitRun.Run(c, observer))[0];
+                AtomicFiles.WriteAll(config.Output, GaussianFitRun.Files(bw));
+                string kl = string.Create(CultureInfo.InvariantCulture, $"{bw.FinalKl.Value:G4} ± {bw.FinalKl.StandardError:G2}");
+                output.WriteLine($"{config.Algorithm} K={config.Components} {bw.Result.Status.ToString().ToLowerInvariant()} iterations {bw.Result.FinalState.Iteration}  " +
+                    $"{(bw.FinalKl.IsExact ? "KL" : "KL − log Z")} {kl}");
+                if (bw.Result.Message is not null) error.WriteLine($"error: {bw.Result.Message}");
+                output.WriteLine($"report: {Path.Combine(config.Output, "report.html")}");
+                return bw.Result.Status == RunStatus.Completed ? 0 : RunFailed;
+            }
             FitOutcome outcome = Progress.Run(interactive, error, [config], (observer, c) => FitRun.Run(c, observer))[0];
             AtomicFiles.WriteAll(config.Output, FitRun.Files(outcome));
             return Summarise(output, error, [outcome], config.Output);

@@ -15,7 +15,16 @@ public sealed class ConfigException(string message) : Exception(message);
 /// </summary>
 public sealed record FitConfig
 {
-    /// <summary>Target name: gmm (random mixture of Appendix E.2), funnel or sinh-arcsinh.</summary>
+    /// <summary>The Bures–Wasserstein algorithms (paper 002): RK4 flow, Euler flow, RK4 with WFR weights, BW-SGD.</summary>
+    public static readonly IReadOnlyList<string> BuresWassersteinAlgorithms = ["bw", "bw-euler", "bw-wfr", "bw-sgd"];
+
+    /// <summary>All target names.</summary>
+    public static readonly IReadOnlyList<string> TargetNames = ["gmm", "funnel", "sinh-arcsinh", "bimodal", "four-modes", "logistic"];
+
+    /// <summary>Whether the algorithm runs full-covariance Gaussian particles (paper 002) rather than isotropic mixtures.</summary>
+    public bool IsBuresWasserstein => BuresWassersteinAlgorithms.Contains(Algorithm);
+
+    /// <summary>Target name: gmm (random mixture of Appendix E.2), funnel, sinh-arcsinh, bimodal, four-modes or logistic.</summary>
     public string Target { get; init; } = "gmm";
     /// <summary>Dimension d.</summary>
     public int Dimension { get; init; } = 2;
@@ -33,6 +42,14 @@ public sealed record FitConfig
     public double FunnelVariance { get; init; } = 1.2;
     /// <summary>sinh-arcsinh: the two skews.</summary>
     public double[] Skew { get; init; } = [-0.2, -0.2];
+    /// <summary>logistic: number of data points n.</summary>
+    public int Points { get; init; } = 10;
+    /// <summary>logistic: separation s = ‖2m*‖ of the class means.</summary>
+    public double Separation { get; init; } = 1.5;
+    /// <summary>logistic: precision λ of the N(0, I/λ) prior; 0 is the paper's flat prior.</summary>
+    public double PriorPrecision { get; init; }
+    /// <summary>Bures–Wasserstein flows: expectations by "cubature" (2d points) or "mc" (Monte Carlo with B = samples draws).</summary>
+    public string Expectation { get; init; } = "cubature";
     /// <summary>N, components of the variational mixture.</summary>
     public int Components { get; init; } = 5;
     /// <summary>ibw, md, gd or ngd.</summary>
@@ -62,17 +79,24 @@ public sealed record FitConfig
     public static readonly IReadOnlyList<string> Keys =
     [
         "target", "dimension", "targetComponents", "targetSpread", "targetScale", "targetCovariance", "targetSeed",
-        "funnelVariance", "skew", "components", "algorithm", "stepSize", "iterations", "samples", "klSamples", "klEvery",
+        "funnelVariance", "skew", "points", "separation", "priorPrecision", "expectation", "components", "algorithm", "stepSize", "iterations", "samples", "klSamples", "klEvery",
         "initSpread", "initVariance", "seed", "threads", "output",
     ];
 
     /// <summary>Checks every setting; throws <see cref="ConfigException"/> naming the first bad one.</summary>
     public void Validate()
     {
-        string[] targets = ["gmm", "funnel", "sinh-arcsinh"];
-        if (!targets.Contains(Target)) Fail("target", $"unknown target '{Target}'; expected one of: {string.Join(", ", targets)}");
-        if (!IsotropicMixtureAlgorithms.Names.Contains(Algorithm, StringComparer.OrdinalIgnoreCase))
-            Fail("algorithm", $"unknown algorithm '{Algorithm}'; expected one of: {string.Join(", ", IsotropicMixtureAlgorithms.Names)}");
+        if (!TargetNames.Contains(Target)) Fail("target", $"unknown target '{Target}'; expected one of: {string.Join(", ", TargetNames)}");
+        if (!IsotropicMixtureAlgorithms.Names.Contains(Algorithm, StringComparer.OrdinalIgnoreCase) && !IsBuresWasserstein)
+            Fail("algorithm", $"unknown algorithm '{Algorithm}'; expected one of: {string.Join(", ", IsotropicMixtureAlgorithms.Names.Concat(BuresWassersteinAlgorithms))}");
+        if (Target is "bimodal" or "four-modes" && Dimension != 2) Fail("dimension", $"dimension mismatch: the {Target} target is 2-D, but dimension is {Dimension}");
+        if (Points < 1) Fail("points", $"must be ≥ 1, got {Points}");
+        NonNegative("separation", Separation);
+        NonNegative("priorPrecision", PriorPrecision);
+        if (Expectation is not ("cubature" or "mc")) Fail("expectation", $"unknown expectation '{Expectation}'; expected cubature or mc");
+        if (Algorithm == "bw-sgd" && Components != 1) Fail("components", $"bw-sgd fits one Gaussian; components must be 1, got {Components}");
+        if (Algorithm == "bw-sgd" && Target is "funnel" or "sinh-arcsinh")
+            Fail("algorithm", $"bw-sgd needs the Hessian of log pi, and the {Target} target does not provide one");
         if (Dimension < 1) Fail("dimension", $"dimension must be ≥ 1, got {Dimension}");
         if (Target == "funnel" && Dimension < 2) Fail("dimension", $"the funnel needs dimension ≥ 2, got {Dimension}");
         if (Target == "sinh-arcsinh" && Dimension != 2) Fail("dimension", $"dimension mismatch: the sinh-arcsinh target is 2-D, but dimension is {Dimension}");
@@ -112,6 +136,10 @@ public sealed record FitConfig
     {
         "funnel" => new FunnelTarget(Dimension, FunnelVariance),
         "sinh-arcsinh" => SinhArcsinhTarget.Paper(Skew[0], Skew[1]),
+        "bimodal" => GaussianMixtureTarget.Bimodal(),
+        "four-modes" => BuresWassersteinExperiments.FourModeTarget(),
+        "logistic" => LogisticRegressionTarget.Synthetic(new Randomness.Xoshiro256StarStar(TargetSeed), Dimension, Points, Separation,
+            Dimension == 2 ? [1.0, 0.5, 0.5, 1.0] : null, PriorPrecision),
         _ => GaussianMixtureTarget.Random(new Randomness.Xoshiro256StarStar(TargetSeed), Dimension, TargetComponents,
             TargetSpread, TargetScale, Enum.Parse<CovarianceKind>(TargetCovariance, ignoreCase: true)),
     };
@@ -167,6 +195,10 @@ public sealed record FitConfig
         "targetSeed" => this with { TargetSeed = v.GetUInt64() },
         "funnelVariance" => this with { FunnelVariance = v.GetDouble() },
         "skew" => this with { Skew = v.EnumerateArray().Select(e => e.GetDouble()).ToArray() },
+        "points" => this with { Points = v.GetInt32() },
+        "separation" => this with { Separation = v.GetDouble() },
+        "priorPrecision" => this with { PriorPrecision = v.GetDouble() },
+        "expectation" => this with { Expectation = v.GetString()! },
         "components" => this with { Components = v.GetInt32() },
         "algorithm" => this with { Algorithm = v.GetString()! },
         "stepSize" => this with { StepSize = v.GetDouble() },
@@ -198,6 +230,14 @@ public sealed record FitConfig
             w.WriteNumber("targetSeed", TargetSeed);
         }
         if (Target == "funnel") w.WriteNumber("funnelVariance", FunnelVariance);
+        if (Target == "logistic")
+        {
+            w.WriteNumber("points", Points);
+            w.WriteNumber("separation", Separation);
+            w.WriteNumber("priorPrecision", PriorPrecision);
+            w.WriteNumber("targetSeed", TargetSeed);
+        }
+        if (IsBuresWasserstein) w.WriteString("expectation", Expectation);
         if (Target == "sinh-arcsinh")
         {
             w.WriteStartArray("skew");

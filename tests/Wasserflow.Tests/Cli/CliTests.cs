@@ -22,6 +22,22 @@ public sealed class CliTests : IDisposable
     private string Out(string name) => Path.Combine(_folder, name);
 
     [Fact]
+    public void Bures_wasserstein_fit_writes_gaussian_results()
+    {
+        string output = Out("bw");
+        var (code, stdout, err) = Run("fit", "--target", "logistic", "-a", "bw", "-n", "1", "--iterations", "100", "--init-spread", "0",
+            "--init-variance", "1", "--kl-every", "50", "--output", output);
+        Assert.True(code == 0, err);
+        Assert.Contains("bw K=1 completed iterations 100", stdout);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "result.json")));
+        JsonElement particle = json.RootElement.GetProperty("particles")[0];
+        Assert.Equal(1.0, particle.GetProperty("weight").GetDouble());
+        Assert.Equal(2, particle.GetProperty("choleskyFactor")[1].GetArrayLength());
+        Assert.True(json.RootElement.GetProperty("cubatureKl").GetDouble() > 0);
+        Assert.True(File.Exists(Path.Combine(output, "fit.svg")));
+    }
+
+    [Fact]
     public void Unknown_experiment_gives_exit_code_2_and_writes_nothing()
     {
         string output = Out("experiment");
@@ -52,6 +68,11 @@ public sealed class CliTests : IDisposable
     [InlineData("dimension mismatch", "fit", "--target", "sinh-arcsinh", "--dimension", "3")]
     [InlineData("--step-size", "fit", "--step-size", "abc")]
     [InlineData("nonsense", "fit", "--nonsense", "1")]
+    [InlineData("bw-sgd needs the Hessian of log pi, and the funnel target", "fit", "--target", "funnel", "-a", "bw-sgd", "-n", "1")]
+    [InlineData("bw-sgd fits one Gaussian", "fit", "--target", "bimodal", "-a", "bw-sgd", "-n", "3")]
+    [InlineData("posterior is improper", "fit", "--target", "logistic", "-d", "10", "--points", "50", "--separation", "1.5", "-a", "bw", "-n", "1")]
+    [InlineData("unknown expectation 'foo'", "fit", "-a", "bw", "--expectation", "foo")]
+    [InlineData("dimension mismatch: the bimodal target is 2-D", "fit", "--target", "bimodal", "-d", "3", "-a", "bw")]
     public void Bad_arguments_give_exit_code_2_and_one_error_line(string expected, params string[] args)
     {
         string output = Out("never");
