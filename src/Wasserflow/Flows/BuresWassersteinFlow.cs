@@ -92,7 +92,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     private readonly BuresWassersteinFlowOptions _options;
     private readonly GaussianExpectation _rule;
     private readonly int _k, _d, _p;
-    private readonly bool _gaussianForm, _wfr;
+    private readonly bool _gaussianForm, _wfr, _cubature;
     private readonly int _stateLength;
     private readonly double[] _y, _k1, _k1Start, _k2, _k3, _k4, _stage;
     private readonly double[] _xi, _points, _gradients, _logPi, _logP, _scores, _inverse, _matrix, _u, _v, _c, _energies;
@@ -116,6 +116,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _d = target.Dimension;
         _p = _rule.PointCount(_d);
         _wfr = _options.Weighting == ParticleWeighting.WassersteinFisherRao;
+        _cubature = _rule.Kind == GaussianExpectationKind.Cubature;
         _gaussianForm = particles == 1 && !_wfr && _options.GaussianFormForSingleParticle;
         int k = _k, d = _d, p = _p;
         _stateLength = k * d + k * d * d + (_wfr ? k : 0);
@@ -317,11 +318,29 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         Span<double> c = _c.AsSpan(j * d * d, d * d);
         Span<double> scratch = _kernelScratch.AsSpan(j * FullMixtureKernel.ScratchLength(k, d), FullMixtureKernel.ScratchLength(k, d));
 
-        for (int n = 0; n < p; n++)
+        if (_cubature)
         {
-            Span<double> x = points.Slice(n * d, d);
-            Dense.MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
-            TensorPrimitives.Add(x, m, x);
+            // x_{±i} = m ± √d R e_i: columns of R, O(P·d) instead of O(P·d²).
+            double root = Math.Sqrt(d);
+            for (int i = 0; i < d; i++)
+            {
+                Span<double> plus = points.Slice(i * d, d), minus = points.Slice((d + i) * d, d);
+                for (int row = 0; row < d; row++)
+                {
+                    double rc = row >= i ? root * r[row * d + i] : 0.0;
+                    plus[row] = m[row] + rc;
+                    minus[row] = m[row] - rc;
+                }
+            }
+        }
+        else
+        {
+            for (int n = 0; n < p; n++)
+            {
+                Span<double> x = points.Slice(n * d, d);
+                MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
+                TensorPrimitives.Add(x, m, x);
+            }
         }
         if (k == 1 && _options.MaxDegreeOfParallelism > 1)
             TargetEvaluator.LogDensityAndGradient(_target, _points, 0, p, _logPi, 0, _gradients, _options.MaxDegreeOfParallelism);
@@ -330,7 +349,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
 
         // v_n = R⁻¹ ∇log pi(x_n);  C = −(1/P) Σ v_n ξ_nᵀ.
         for (int n = 0; n < p; n++) MultiplyLower(inv, d, grads.Slice(n * d, d), v.Slice(n * d, d));
-        OuterSum(v, _xi, p, d, -1.0 / p, c);
+        OuterSum(v, p, d, -1.0 / p, c);
 
         Span<double> mdot = dy.AsSpan(j * d, d);
         Span<double> rdot = dy.AsSpan(k * d + j * d * d, d * d);
@@ -368,7 +387,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             mdot.Clear();
             for (int n = 0; n < p; n++) TensorPrimitives.Subtract(mdot, scores.Slice(n * d, d), mdot);
             TensorPrimitives.Multiply(mdot, 1.0 / p, mdot);
-            OuterSum(u, _xi, p, d, -1.0 / p, a);
+            OuterSum(u, p, d, -1.0 / p, a);
             for (int row = 0; row < d; row++)
                 for (int col = 0; col <= row; col++)
                     a[row * d + col] += a[col * d + row];
@@ -393,9 +412,21 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         for (int i = 0; i < d; i++) y[i] = TensorPrimitives.Dot(l.Slice(i * d, i + 1), z[..(i + 1)]);
     }
 
-    // out = scale · Σ_n a_n b_nᵀ (d×d), a and b P×d row-major.
-    private static void OuterSum(ReadOnlySpan<double> a, ReadOnlySpan<double> b, int p, int d, double scale, Span<double> result)
+    // out = scale · Σ_n a_n ξ_nᵀ (d×d), a and ξ P×d row-major. For cubature ξ_{±i} = ±√d e_i, so column i is
+    // scale·√d (a_{+i} − a_{−i}): O(P·d).
+    private void OuterSum(ReadOnlySpan<double> a, int p, int d, double scale, Span<double> result)
     {
+        if (_cubature)
+        {
+            double c = scale * Math.Sqrt(d);
+            for (int i = 0; i < d; i++)
+            {
+                ReadOnlySpan<double> plus = a.Slice(i * d, d), minus = a.Slice((d + i) * d, d);
+                for (int row = 0; row < d; row++) result[row * d + i] = c * (plus[row] - minus[row]);
+            }
+            return;
+        }
+        ReadOnlySpan<double> b = _xi;
         result.Clear();
         for (int n = 0; n < p; n++)
         {
