@@ -85,17 +85,19 @@ internal static class Dense
     public static void InvertLower(ReadOnlySpan<double> l, int d, Span<double> inverse)
     {
         inverse[..(d * d)].Clear();
-        for (int j = 0; j < d; j++)
+        // Row by row: (L⁻¹)_i = (e_i − Σ_{k<i} L_ik (L⁻¹)_k) / L_ii, where row k of L⁻¹ is zero beyond column k, so each
+        // term is a contiguous multiply-add over the first k + 1 entries.
+        for (int i = 0; i < d; i++)
         {
-            // Column j of L⁻¹ by forward substitution on e_j (entries above row j are zero).
-            inverse[j * d + j] = 1.0 / l[j * d + j];
-            for (int i = j + 1; i < d; i++)
+            Span<double> row = inverse.Slice(i * d, i + 1);
+            for (int k = 0; k < i; k++)
             {
-                double s = 0.0;
-                for (int k = j; k < i; k++)
-                    s -= l[i * d + k] * inverse[k * d + j];
-                inverse[i * d + j] = s / l[i * d + i];
+                double lik = l[i * d + k];
+                if (lik != 0.0)
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(inverse.Slice(k * d, k + 1), -lik, row[..(k + 1)], row[..(k + 1)]);
             }
+            row[i] = 1.0;
+            System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1.0 / l[i * d + i], row);
         }
     }
 
@@ -210,5 +212,57 @@ internal static class Dense
                 result[i * d + j] = s;
                 result[j * d + i] = s;
             }
+    }
+
+    /// <summary>
+    /// result[k·rows + r] = A_r · b_k for the rows of A (rows × length, row-major) and m ≤ 4 vectors b_k (rows of b,
+    /// each of the given length). Register-blocked: two rows of A × four vectors per pass (8 System.Runtime.Intrinsics.Vector256 accumulators), so
+    /// each loaded chunk of A and of b feeds several multiply-adds.
+    /// </summary>
+    public static void RowDots(ReadOnlySpan<double> a, int rows, int length, ReadOnlySpan<double> b, int m, Span<double> result)
+    {
+        int vectorEnd = System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && m == 4 ? length - length % 4 : 0;
+        int r = 0;
+        if (vectorEnd > 0)
+        {
+            ReadOnlySpan<double> b0 = b[..length], b1 = b.Slice(length, length), b2 = b.Slice(2 * length, length), b3 = b.Slice(3 * length, length);
+            for (; r + 1 < rows; r += 2)
+            {
+                ReadOnlySpan<double> x0 = a.Slice(r * length, length), x1 = a.Slice((r + 1) * length, length);
+                System.Runtime.Intrinsics.Vector256<double> p0 = System.Runtime.Intrinsics.Vector256<double>.Zero, p1 = p0, p2 = p0, p3 = p0, q0 = p0, q1 = p0, q2 = p0, q3 = p0;
+                for (int j = 0; j < vectorEnd; j += 4)
+                {
+                    var u = System.Runtime.Intrinsics.Vector256.Create(x0.Slice(j, 4));
+                    var v = System.Runtime.Intrinsics.Vector256.Create(x1.Slice(j, 4));
+                    var c = System.Runtime.Intrinsics.Vector256.Create(b0.Slice(j, 4));
+                    p0 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(u, c, p0);
+                    q0 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(v, c, q0);
+                    c = System.Runtime.Intrinsics.Vector256.Create(b1.Slice(j, 4));
+                    p1 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(u, c, p1);
+                    q1 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(v, c, q1);
+                    c = System.Runtime.Intrinsics.Vector256.Create(b2.Slice(j, 4));
+                    p2 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(u, c, p2);
+                    q2 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(v, c, q2);
+                    c = System.Runtime.Intrinsics.Vector256.Create(b3.Slice(j, 4));
+                    p3 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(u, c, p3);
+                    q3 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(v, c, q3);
+                }
+                double s0 = System.Runtime.Intrinsics.Vector256.Sum(p0), s1 = System.Runtime.Intrinsics.Vector256.Sum(p1), s2 = System.Runtime.Intrinsics.Vector256.Sum(p2), s3 = System.Runtime.Intrinsics.Vector256.Sum(p3);
+                double t0 = System.Runtime.Intrinsics.Vector256.Sum(q0), t1 = System.Runtime.Intrinsics.Vector256.Sum(q1), t2 = System.Runtime.Intrinsics.Vector256.Sum(q2), t3 = System.Runtime.Intrinsics.Vector256.Sum(q3);
+                for (int j = vectorEnd; j < length; j++)
+                {
+                    s0 += x0[j] * b0[j]; s1 += x0[j] * b1[j]; s2 += x0[j] * b2[j]; s3 += x0[j] * b3[j];
+                    t0 += x1[j] * b0[j]; t1 += x1[j] * b1[j]; t2 += x1[j] * b2[j]; t3 += x1[j] * b3[j];
+                }
+                result[r] = s0; result[rows + r] = s1; result[2 * rows + r] = s2; result[3 * rows + r] = s3;
+                result[r + 1] = t0; result[rows + r + 1] = t1; result[2 * rows + r + 1] = t2; result[3 * rows + r + 1] = t3;
+            }
+        }
+        for (; r < rows; r++)
+        {
+            ReadOnlySpan<double> x = a.Slice(r * length, length);
+            for (int k = 0; k < m; k++)
+                result[k * rows + r] = System.Numerics.Tensors.TensorPrimitives.Dot(x, b.Slice(k * length, length));
+        }
     }
 }

@@ -22,6 +22,7 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
 {
     private readonly double[] _x; // n×d row-major covariates
     private readonly double[] _y; // n labels in {0, 1}
+    private readonly double[] _xTransposed; // d×n, for the batched gradients
 
     /// <summary>A posterior from covariates (n×d row-major), labels in {0, 1} and a prior precision λ ≥ 0 (0: flat).</summary>
     /// <exception cref="ArgumentException">Sizes disagree, a label is not 0 or 1, a covariate is not finite, or λ &lt; 0.</exception>
@@ -41,6 +42,10 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
         _x = covariates.ToArray();
         _y = labels.ToArray();
         Dimension = covariates.Length / n;
+        _xTransposed = new double[_x.Length];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < Dimension; j++)
+                _xTransposed[j * n + i] = _x[i * Dimension + j];
         PointCount = n;
         PriorPrecision = priorPrecision;
         Name = name;
@@ -136,9 +141,9 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Blocks of four points: the logits t_ip = x_iᵀz_p as register-blocked dot products (each covariate row loaded once per
-    /// block), softplus and sigmoid with vectorised exp/log over the n data points, then ∇_p = Σ_i (y_i − σ(t_ip)) x_i − λ z_p
-    /// accumulated four coordinates × four points at a time. Scratch is rented from the shared pool.
+    /// Blocks of four points: the logits t_ip = x_iᵀz_p as register-blocked dot products (two covariate rows × four points
+    /// per pass), softplus and sigmoid with vectorised exp/log over the n data points, then ∇_p = Σ_i (y_i − σ(t_ip)) x_i − λ z_p
+    /// by the same kernel on the transposed covariates. Scratch is rented from the shared pool.
     /// </remarks>
     public void LogDensityAndGradientBatch(ReadOnlySpan<double> points, int count, Span<double> logDensities, Span<double> gradients)
     {
@@ -214,84 +219,17 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
     }
 
     // logits[k·n + i] = x_iᵀ z_k for the m ≤ 4 points z_k (rows of zs).
-    private void Logits(ReadOnlySpan<double> zs, int m, Span<double> logits)
-    {
-        int d = Dimension, n = PointCount;
-        int vectorEnd = Vector256.IsHardwareAccelerated && m == 4 ? d - d % 4 : 0;
-        ReadOnlySpan<double> z0 = zs[..d], z1 = m > 1 ? zs.Slice(d, d) : default, z2 = m > 2 ? zs.Slice(2 * d, d) : default, z3 = m > 3 ? zs.Slice(3 * d, d) : default;
-        for (int i = 0; i < n; i++)
-        {
-            ReadOnlySpan<double> x = _x.AsSpan(i * d, d);
-            if (vectorEnd > 0)
-            {
-                Vector256<double> a0 = Vector256<double>.Zero, a1 = a0, a2 = a0, a3 = a0;
-                for (int j = 0; j < vectorEnd; j += 4)
-                {
-                    var xv = Vector256.Create(x.Slice(j, 4));
-                    a0 = Vector256.FusedMultiplyAdd(xv, Vector256.Create(z0.Slice(j, 4)), a0);
-                    a1 = Vector256.FusedMultiplyAdd(xv, Vector256.Create(z1.Slice(j, 4)), a1);
-                    a2 = Vector256.FusedMultiplyAdd(xv, Vector256.Create(z2.Slice(j, 4)), a2);
-                    a3 = Vector256.FusedMultiplyAdd(xv, Vector256.Create(z3.Slice(j, 4)), a3);
-                }
-                double s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
-                for (int j = vectorEnd; j < d; j++)
-                {
-                    s0 += x[j] * z0[j];
-                    s1 += x[j] * z1[j];
-                    s2 += x[j] * z2[j];
-                    s3 += x[j] * z3[j];
-                }
-                logits[i] = s0;
-                logits[n + i] = s1;
-                logits[2 * n + i] = s2;
-                logits[3 * n + i] = s3;
-            }
-            else
-            {
-                for (int k = 0; k < m; k++)
-                {
-                    ReadOnlySpan<double> z = zs.Slice(k * d, d);
-                    double s = 0;
-                    for (int j = 0; j < d; j++) s += x[j] * z[j];
-                    logits[k * n + i] = s;
-                }
-            }
-        }
-    }
+    private void Logits(ReadOnlySpan<double> zs, int m, Span<double> logits) =>
+        Dense.RowDots(_x, PointCount, Dimension, zs, m, logits);
 
-    // g_k = Σ_i w[k·n + i] x_i − λ z_k for the m ≤ 4 points.
+    // g_k[j] = Σ_i w[k·n + i] x_ij − λ z_k[j]: the same kernel on the transposed covariates.
     private void Gradients(ReadOnlySpan<double> zs, int m, ReadOnlySpan<double> weights, Span<double> gradients)
     {
-        int d = Dimension, n = PointCount;
-        int vectorEnd = Vector256.IsHardwareAccelerated && m == 4 ? d - d % 4 : 0;
-        for (int j = 0; j < vectorEnd; j += 4)
-        {
-            Vector256<double> a0 = Vector256<double>.Zero, a1 = a0, a2 = a0, a3 = a0;
-            for (int i = 0; i < n; i++)
-            {
-                var xv = Vector256.Create(_x.AsSpan(i * d + j, 4));
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(weights[i]), xv, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(weights[n + i]), xv, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(weights[2 * n + i]), xv, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(weights[3 * n + i]), xv, a3);
-            }
-            a0.CopyTo(gradients.Slice(j, 4));
-            a1.CopyTo(gradients.Slice(d + j, 4));
-            a2.CopyTo(gradients.Slice(2 * d + j, 4));
-            a3.CopyTo(gradients.Slice(3 * d + j, 4));
-        }
-        for (int k = 0; k < m; k++)
-        {
-            Span<double> g = gradients.Slice(k * d, d);
-            ReadOnlySpan<double> w = weights.Slice(k * n, n);
-            for (int j = vectorEnd; j < d; j++)
-            {
-                double s = 0;
-                for (int i = 0; i < n; i++) s += w[i] * _x[i * d + j];
-                g[j] = s;
-            }
-            if (PriorPrecision != 0) TensorPrimitives.MultiplyAdd(zs.Slice(k * d, d), -PriorPrecision, g, g);
-        }
+        int d = Dimension;
+        Dense.RowDots(_xTransposed, d, PointCount, weights, m, gradients);
+        if (PriorPrecision != 0)
+            for (int k = 0; k < m; k++)
+                TensorPrimitives.MultiplyAdd(zs.Slice(k * d, d), -PriorPrecision, gradients.Slice(k * d, d), gradients.Slice(k * d, d));
     }
 
     /// <inheritdoc/>
