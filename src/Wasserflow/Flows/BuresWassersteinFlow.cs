@@ -96,7 +96,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     private readonly int _stateLength;
     private readonly double[] _y, _k1, _k1Start, _k2, _k3, _k4, _stage;
     private readonly double[] _xi, _points, _gradients, _logPi, _logP, _scores, _inverse, _matrix, _u, _v, _c, _energies;
-    private readonly double[] _kernelScratch, _power;
+    private readonly double[] _kernelScratch, _power, _gram;
     private readonly FullMixtureKernel _kernel;
     private readonly double[] _weightsBuffer;
     private readonly Xoshiro256StarStar _rngBackup = new(0);
@@ -143,6 +143,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _kernel = new FullMixtureKernel(k, d);
         _kernelScratch = new double[k * FullMixtureKernel.ScratchLength(k, d)];
         _power = new double[k * 2 * d];
+        _gram = new double[k * 4 * d];
     }
 
     /// <inheritdoc/>
@@ -365,13 +366,19 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             mdot.Clear();
             for (int n = 0; n < p; n++) TensorPrimitives.Add(mdot, grads.Slice(n * d, d), mdot);
             TensorPrimitives.Multiply(mdot, 1.0 / p, mdot);
-            for (int row = 0; row < d; row++)
-                for (int col = 0; col <= row; col++)
+            // (R⁻¹R⁻ᵀ)_{row,col} = inv_row · inv_col, four columns at a time through the blocked kernel.
+            Span<double> gram = _gram.AsSpan(j * 4 * d, 4 * d);
+            for (int col0 = 0; col0 < d; col0 += 4)
+            {
+                int width = Math.Min(4, d - col0);
+                Dense.RowDots(inv, d, d, inv.Slice(col0 * d, width * d), width, gram[..(width * d)]);
+                for (int w = 0; w < width; w++)
                 {
-                    // (R⁻¹R⁻ᵀ)_{row,col} = Σ_l inv[row,l] inv[col,l], l ≤ col.
-                    double s = 2.0 * TensorPrimitives.Dot(inv.Slice(row * d, col + 1), inv.Slice(col * d, col + 1));
-                    a[row * d + col] = s - c[row * d + col] - c[col * d + row];
+                    int col = col0 + w;
+                    for (int row = col; row < d; row++)
+                        a[row * d + col] = 2.0 * gram[w * d + row] - c[row * d + col] - c[col * d + row];
                 }
+            }
             double meanLogPi = TensorPrimitives.Sum<double>(logPi) / p;
             double logDet = 0;
             for (int i = 0; i < d; i++) logDet += Math.Log(r[i * d + i]);

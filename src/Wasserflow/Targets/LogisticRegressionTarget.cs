@@ -172,20 +172,21 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
                 {
                     ReadOnlySpan<double> z = points.Slice((start + k) * d, d);
                     Span<double> t = logits.Slice(k * n, n), w = weights.Slice(k * n, n), e = work.Slice(k * n, n);
-                    // e = exp(−|t|); softplus(t) = max(t, 0) + log(1 + e); σ(t) = 1/(1 + e) for t ≥ 0, e/(1 + e) otherwise.
+                    // With e = exp(−|t|) and r = 1/(1 + e): softplus(t) = max(t, 0) + log(1 + e), and
+                    // σ(t) = r for t ≥ 0, 1 − r otherwise, i.e. σ = ½ + copysign(r − ½, t). All vectorised over the n points.
                     TensorPrimitives.Abs(t, e);
                     TensorPrimitives.Negate(e, e);
                     TensorPrimitives.Exp(e, e);
-                    double logPi = TensorPrimitives.Dot(_y, t) - 0.5 * PriorPrecision * TensorPrimitives.SumOfSquares(z);
-                    for (int i = 0; i < n; i++)
-                    {
-                        double ei = e[i], ti = t[i], r = 1.0 / (1.0 + ei);
-                        w[i] = _y[i] - (ti >= 0 ? r : ei * r);
-                        if (ti > 0) logPi -= ti;
-                        e[i] = 1.0 + ei;
-                    }
-                    TensorPrimitives.Log(e, e);
-                    logDensities[start + k] = logPi - TensorPrimitives.Sum<double>(e);
+                    TensorPrimitives.Add(e, 1.0, w);
+                    TensorPrimitives.Log(w, e);
+                    double logPi = TensorPrimitives.Dot(_y, t) - 0.5 * (TensorPrimitives.Sum(t) + TensorPrimitives.SumOfMagnitudes(t))
+                        - TensorPrimitives.Sum<double>(e) - 0.5 * PriorPrecision * TensorPrimitives.SumOfSquares(z);
+                    TensorPrimitives.Reciprocal(w, w);
+                    TensorPrimitives.Subtract(w, 0.5, w);
+                    TensorPrimitives.CopySign(w, t, w);
+                    TensorPrimitives.Subtract(_y, w, w);   // y − (σ − ½)
+                    TensorPrimitives.Subtract(w, 0.5, w);  // y − σ
+                    logDensities[start + k] = logPi;
                 }
                 Gradients(points.Slice(start * d, m * d), m, weights, gradients.Slice(start * d, m * d));
             }
