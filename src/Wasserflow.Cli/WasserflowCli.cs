@@ -55,7 +55,7 @@ public static class WasserflowCli
         Option<double[]?> Skew, Option<int?> Points, Option<double?> Separation, Option<double?> PriorPrecision, Option<string?> Expectation,
         Option<int?> Components, Option<string?> Algorithm, Option<double?> StepSize, Option<long?> Iterations,
         Option<int?> Samples, Option<int?> KlSamples, Option<int?> KlEvery, Option<double?> InitSpread, Option<double?> InitVariance,
-        Option<ulong?> Seed, Option<int?> Threads, Option<string?> Output);
+        Option<ulong?> Seed, Option<int?> Threads, Option<string?> Output, Option<bool> NoStepControl);
 
     private static Command FitCommand(TextWriter output, TextWriter error, bool interactive)
     {
@@ -85,11 +85,12 @@ public static class WasserflowCli
             new Option<double?>("--init-variance") { Description = "initial variance r of every component (default 2)" },
             new Option<ulong?>("--seed") { Description = "seed of the run (default 0)" },
             new Option<int?>("--threads") { Description = "threads (default 1; results do not depend on it)" },
-            new Option<string?>("--output", "-o") { Description = "output folder (default runs/fit)" });
+            new Option<string?>("--output", "-o") { Description = "output folder (default runs/fit)" },
+            new Option<bool>("--no-step-control") { Description = "isotropic algorithms: the raw update, without halving a component's step on extreme draws" });
         var command = new Command("fit", "Fit a mixture of isotropic Gaussians (IBW, MD, GD, NGD) or of full-covariance Gaussians (Bures–Wasserstein flows) to a target.");
         foreach (Option option in new Option[] { o.Config, o.Target, o.Dimension, o.TargetComponents, o.TargetSpread, o.TargetScale,
             o.TargetCovariance, o.TargetSeed, o.FunnelVariance, o.Skew, o.Points, o.Separation, o.PriorPrecision, o.Expectation, o.Components, o.Algorithm, o.StepSize, o.Iterations, o.Samples,
-            o.KlSamples, o.KlEvery, o.InitSpread, o.InitVariance, o.Seed, o.Threads, o.Output })
+            o.KlSamples, o.KlEvery, o.InitSpread, o.InitVariance, o.Seed, o.Threads, o.Output, o.NoStepControl })
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -123,6 +124,7 @@ public static class WasserflowCli
                 Seed = parse.GetValue(o.Seed) ?? config.Seed,
                 Threads = parse.GetValue(o.Threads) ?? config.Threads,
                 Output = parse.GetValue(o.Output) ?? config.Output,
+                StepControl = !parse.GetValue(o.NoStepControl) && config.StepControl,
             };
             config.Validate();
             AtomicFiles.EnsureWritable(config.Output);

@@ -70,6 +70,8 @@ public sealed record FitConfig
     public double InitVariance { get; init; } = 2;
     /// <summary>The run's seed (initialisation, gradient draws, KL trace).</summary>
     public ulong Seed { get; init; } = 0;
+    /// <summary>Isotropic algorithms: per-component step halving on extreme draws (<see cref="IsotropicMixtureFlowOptions.StepControl"/>).</summary>
+    public bool StepControl { get; init; } = true;
     /// <summary>Threads (the numbers do not depend on it).</summary>
     public int Threads { get; init; } = 1;
     /// <summary>Output folder.</summary>
@@ -80,7 +82,7 @@ public sealed record FitConfig
     [
         "target", "dimension", "targetComponents", "targetSpread", "targetScale", "targetCovariance", "targetSeed",
         "funnelVariance", "skew", "points", "separation", "priorPrecision", "expectation", "components", "algorithm", "stepSize", "iterations", "samples", "klSamples", "klEvery",
-        "initSpread", "initVariance", "seed", "threads", "output",
+        "initSpread", "initVariance", "stepControl", "seed", "threads", "output",
     ];
 
     /// <summary>Checks every setting; throws <see cref="ConfigException"/> naming the first bad one.</summary>
@@ -208,6 +210,7 @@ public sealed record FitConfig
         "klEvery" => this with { KlEvery = v.GetInt32() },
         "initSpread" => this with { InitSpread = v.GetDouble() },
         "initVariance" => this with { InitVariance = v.GetDouble() },
+        "stepControl" => this with { StepControl = v.GetBoolean() },
         "seed" => this with { Seed = v.GetUInt64() },
         "threads" => this with { Threads = v.GetInt32() },
         "output" => this with { Output = v.GetString()! },
@@ -253,6 +256,7 @@ public sealed record FitConfig
         w.WriteNumber("klEvery", KlEvery);
         w.WriteNumber("initSpread", InitSpread);
         w.WriteNumber("initVariance", InitVariance);
+        if (!IsBuresWasserstein) w.WriteBoolean("stepControl", StepControl);
         w.WriteNumber("seed", Seed);
         w.WriteEndObject();
     }

@@ -39,7 +39,7 @@ public static class FitRun
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream)),
             config.Components, config.Dimension, config.InitSpread, config.InitVariance);
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(config.Algorithm), config.Components,
-            new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads));
+            new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads, StepControl: config.StepControl));
         var state = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(config.Seed, FlowStream));
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream));
         var result = VariationalRunner.Run(flow, state, options, observer, cancellationToken);
@@ -148,7 +148,7 @@ public static class FitRun
             ("target", $"{outcome.Target.Name}, d = {c.Dimension}"),
             ("family", $"uniform mixture of N = {c.Components} isotropic Gaussians"),
             ("algorithm", $"{c.Algorithm.ToUpperInvariant()}, γ = {G(c.StepSize)}, B = {c.Samples}"),
-            ("iterations", $"{r.FinalState.Iteration} of {c.Iterations}"),
+            ("iterations", $"{r.FinalState.Iteration} of {c.Iterations} (step control halved a component's step {r.FinalState.StepReductions} times)"),
             ("seed", c.Seed.ToString(CultureInfo.InvariantCulture)),
             (outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{G(outcome.FinalKl.Value)} ± {G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)"),
         };
@@ -176,6 +176,7 @@ public static class FitRun
             w.WriteString("status", r.Status.ToString().ToLowerInvariant());
             if (r.Message is not null) w.WriteString("message", r.Message);
             w.WriteNumber("iterationsDone", r.FinalState.Iteration);
+            w.WriteNumber("stepReductions", r.FinalState.StepReductions);
             w.WriteStartObject("finalKl");
             WriteFiniteOrNull(w, "value", o.FinalKl.Value);
             WriteFiniteOrNull(w, "standardError", o.FinalKl.StandardError);

@@ -12,12 +12,24 @@ namespace Wasserflow.Flows;
 /// <param name="SamplesPerComponent">B, Monte Carlo draws per component and step (paper: 10). Range: ≥ 1.</param>
 /// <param name="CommonRandomNumbers">Share one set of standard normals across components within a step.</param>
 /// <param name="MaxDegreeOfParallelism">Threads (1: the calling thread only; the numbers do not depend on it).</param>
+/// <param name="StepControl">Per-component backtracking on extreme draws: when a component's update would leave the
+/// valid set (variance ≤ 0 or non-finite) or make a move no single step of a stable run makes (variance changed by more
+/// than a factor <see cref="MaxVarianceRatio"/>, or mean moved more than <see cref="MaxMeanMove"/> of the component's
+/// standard deviations √(dε)), that component's step is halved (same gradient draws) until it is acceptable, at most 30
+/// times. Off: the raw update, and invalid values stop the run.</param>
 public sealed record IsotropicMixtureFlowOptions(
     double StepSize = 0.1,
     int SamplesPerComponent = 10,
     bool CommonRandomNumbers = false,
-    int MaxDegreeOfParallelism = 1)
+    int MaxDegreeOfParallelism = 1,
+    bool StepControl = true)
 {
+    /// <summary>Largest factor by which step control lets one step change a variance (up or down).</summary>
+    public const double MaxVarianceRatio = 10.0;
+
+    /// <summary>Largest mean move per step under step control, in units of the component's √(dε).</summary>
+    public const double MaxMeanMove = 10.0;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -95,8 +107,15 @@ public sealed class IsotropicMixtureFlow : IVariationalFlow<IsotropicMixtureStat
         for (int i = 0; i < n; i++)
         {
             Span<double> newMean = _nextMeans.AsSpan(i * d, d);
-            double v = _rule.Update(state.Means.AsSpan(i * d, d), state.Variances[i], _gradMeans.AsSpan(i * d, d),
-                _gradVariances[i], _options.StepSize, n, newMean);
+            ReadOnlySpan<double> mean = state.Means.AsSpan(i * d, d);
+            double variance = state.Variances[i], gamma = _options.StepSize;
+            double v = _rule.Update(mean, variance, _gradMeans.AsSpan(i * d, d), _gradVariances[i], gamma, n, newMean);
+            for (int halvings = 0; _options.StepControl && halvings < 30 && !Acceptable(v, variance, mean, newMean); halvings++)
+            {
+                gamma *= 0.5;
+                state.StepReductions++;
+                v = _rule.Update(mean, variance, _gradMeans.AsSpan(i * d, d), _gradVariances[i], gamma, n, newMean);
+            }
             if (!(v > 0) || !double.IsFinite(v))
                 throw new FlowDivergedException(
                     $"{_rule.Name.ToUpperInvariant()} produced variance {v.ToString("G6", CultureInfo.InvariantCulture)} for component {i} at iteration {iteration}; " +
@@ -118,6 +137,15 @@ public sealed class IsotropicMixtureFlow : IVariationalFlow<IsotropicMixtureStat
     {
         ArgumentNullException.ThrowIfNull(state);
         return KlEstimator.Estimate(state.ToMixture(), _target, rng, draws);
+    }
+
+    private static bool Acceptable(double newVariance, double variance, ReadOnlySpan<double> mean, ReadOnlySpan<double> newMean)
+    {
+        if (!(newVariance > 0) || !double.IsFinite(newVariance) || !TargetEvaluator.AllFinite(newMean)) return false;
+        double ratio = newVariance / variance;
+        if (ratio > IsotropicMixtureFlowOptions.MaxVarianceRatio || ratio < 1.0 / IsotropicMixtureFlowOptions.MaxVarianceRatio) return false;
+        double move = Math.Sqrt(SquaredDistance(newMean, mean));
+        return move <= IsotropicMixtureFlowOptions.MaxMeanMove * Math.Sqrt(mean.Length * variance);
     }
 
     private static double SquaredDistance(ReadOnlySpan<double> a, ReadOnlySpan<double> b)

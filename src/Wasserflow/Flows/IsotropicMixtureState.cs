@@ -39,6 +39,9 @@ public sealed class IsotropicMixtureState : IFlowState<IsotropicMixtureState>
     /// <inheritdoc/>
     public long Iteration { get; internal set; }
 
+    /// <summary>How many times step control halved a component's step (0 when it never engaged).</summary>
+    public long StepReductions { get; internal set; }
+
     /// <summary>The RNG the algorithm draws from.</summary>
     public Xoshiro256StarStar Rng { get; }
 
@@ -52,5 +55,6 @@ public sealed class IsotropicMixtureState : IFlowState<IsotropicMixtureState>
     public IsotropicGaussianMixture ToMixture() => IsotropicGaussianMixture.FromMeansVariances(Means, Variances);
 
     /// <inheritdoc/>
-    public IsotropicMixtureState Clone() => new((double[])Means.Clone(), (double[])Variances.Clone(), Iteration, Rng.Clone());
+    public IsotropicMixtureState Clone() =>
+        new((double[])Means.Clone(), (double[])Variances.Clone(), Iteration, Rng.Clone()) { StepReductions = StepReductions };
 }

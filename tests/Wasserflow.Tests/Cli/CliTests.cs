@@ -164,7 +164,7 @@ public sealed class CliTests : IDisposable
     public void NGD_divergence_exits_1_and_still_writes_the_failed_result()
     {
         var (code, _, err) = Run("fit", "--algorithm", "ngd", "--step-size", "3", "--components", "10", "--iterations", "100",
-            "--kl-samples", "50", "--output", Out("ngd"));
+            "--kl-samples", "50", "--no-step-control", "--output", Out("ngd"));
         Assert.Equal(1, code);
         Assert.Matches(@"NGD produced variance .* for component \d+ at iteration \d+", err);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Out("ngd"), "result.json")));

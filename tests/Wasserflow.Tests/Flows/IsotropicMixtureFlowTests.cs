@@ -99,8 +99,9 @@ public class IsotropicMixtureFlowTests
     public void Under_a_large_step_IBW_and_MD_keep_every_variance_positive(string algorithm)
     {
         var target = TestSupport.FigureOneTarget();
+        // The raw updates (no step control): positivity is by construction.
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(algorithm), 10,
-            new IsotropicMixtureFlowOptions(StepSize: 2.0));
+            new IsotropicMixtureFlowOptions(StepSize: 2.0, StepControl: false));
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(3), 10, 2, 15, 2);
         var result = VariationalRunner.Run(flow, IsotropicMixtureState.Start(q0, 4), new RunOptions(500, TraceEvery: 500, KlDraws: 10));
         Assert.Equal(RunStatus.Completed, result.Status);
@@ -112,7 +113,7 @@ public class IsotropicMixtureFlowTests
     {
         var target = TestSupport.FigureOneTarget();
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create("ngd"), 10,
-            new IsotropicMixtureFlowOptions(StepSize: 2.0));
+            new IsotropicMixtureFlowOptions(StepSize: 2.0, StepControl: false));
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(3), 10, 2, 15, 2);
         var result = VariationalRunner.Run(flow, IsotropicMixtureState.Start(q0, 4), new RunOptions(500, TraceEvery: 500, KlDraws: 10));
         Assert.Equal(RunStatus.Failed, result.Status);
@@ -121,6 +122,35 @@ public class IsotropicMixtureFlowTests
         Assert.All(result.FinalState.Variances, v => Assert.True(v > 0 && double.IsFinite(v)));
         Assert.All(result.FinalState.Means, m => Assert.True(double.IsFinite(m)));
         Assert.All(result.Trace, p => Assert.True(double.IsFinite(p.Kl)));
+    }
+
+    [Fact]
+    public void Step_control_keeps_ngd_valid_under_the_same_large_step_and_counts_its_halvings()
+    {
+        var target = TestSupport.FigureOneTarget();
+        var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create("ngd"), 10, new IsotropicMixtureFlowOptions(StepSize: 2.0));
+        var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(3), 10, 2, 15, 2);
+        var result = VariationalRunner.Run(flow, IsotropicMixtureState.Start(q0, 4), new RunOptions(500, TraceEvery: 500, KlDraws: 10));
+        Assert.Equal(RunStatus.Completed, result.Status);
+        Assert.True(result.FinalState.StepReductions > 0);
+        Assert.All(result.FinalState.Variances, v => Assert.True(v > 0 && double.IsFinite(v)));
+    }
+
+    [Fact]
+    public void Step_control_rescues_ibw_on_the_funnel_with_forty_components()
+    {
+        // Paper 000 Table 1 funnel setting (γ 0.01, init spread 5, variance 0.5, N = 40): without step control IBW
+        // blows a variance up at iteration 4 for this seed; with it the run goes on.
+        var target = new FunnelTarget();
+        var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(0, 1)), 40, 2, 5, 0.5);
+        var options = new RunOptions(300, TraceEvery: 300, KlDraws: 100);
+        var raw = VariationalRunner.Run(new IsotropicMixtureFlow(target, new IbwUpdate(), 40, new IsotropicMixtureFlowOptions(0.01, StepControl: false)),
+            IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(0, 2)), options);
+        var controlled = VariationalRunner.Run(new IsotropicMixtureFlow(target, new IbwUpdate(), 40, new IsotropicMixtureFlowOptions(0.01)),
+            IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(0, 2)), options);
+        Assert.Equal(RunStatus.Failed, raw.Status);
+        Assert.Equal(RunStatus.Completed, controlled.Status);
+        Assert.True(controlled.FinalState.StepReductions > 0);
     }
 
     [Fact]
