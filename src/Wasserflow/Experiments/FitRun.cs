@@ -228,7 +228,7 @@ public static class FitRun
     }
 
     // JSON has no NaN or ∞: a value that could not be estimated is written as null.
-    private static void WriteFiniteOrNull(Utf8JsonWriter w, string name, double value)
+    internal static void WriteFiniteOrNull(Utf8JsonWriter w, string name, double value)
     {
         if (double.IsFinite(value)) w.WriteNumber(name, value);
         else w.WriteNull(name);
@@ -242,7 +242,7 @@ public static class FitRun
             $"{{\n  \"stepSeconds\": {r.StepSeconds:R},\n  \"traceSeconds\": {r.TraceSeconds:R},\n  \"iterationsPerSecond\": {r.IterationsPerSecond(steps):R},\n  \"threads\": {o.Config.Threads}\n}}\n");
     }
 
-    private static string TraceCsv(IReadOnlyList<TracePoint> trace)
+    internal static string TraceCsv(IReadOnlyList<TracePoint> trace)
     {
         var sb = new StringBuilder("iteration,kl,standard_error\n");
         foreach (var p in trace) sb.Append(CultureInfo.InvariantCulture, $"{p.Iteration},{p.Kl:R},{p.StandardError:R}\n");

@@ -87,7 +87,7 @@ public static class GaussianFitRun
         var files = new Dictionary<string, string>
         {
             ["result.json"] = ResultJson(outcome),
-            ["trace.csv"] = "iteration,kl,standard_error\n" + string.Concat(r.Trace.Select(p => string.Create(CultureInfo.InvariantCulture, $"{p.Iteration},{p.Kl:R},{p.StandardError:R}\n"))),
+            ["trace.csv"] = FitRun.TraceCsv(r.Trace),
             ["timings.json"] = string.Create(CultureInfo.InvariantCulture,
                 $"{{\n  \"stepSeconds\": {r.StepSeconds:R},\n  \"traceSeconds\": {r.TraceSeconds:R},\n  \"substeps\": {r.FinalState.Substeps},\n  \"threads\": {c.Threads}\n}}\n"),
             ["kl.svg"] = Plots.Lines([new Series($"{c.Algorithm} K={c.Components}", r.Trace.Select(p => ((double)Math.Max(1, p.Iteration), p.Kl)).ToList(), Plots.Palette[1])],
@@ -148,12 +148,12 @@ public static class GaussianFitRun
             w.WriteNumber("iterationsDone", r.FinalState.Iteration);
             w.WriteNumber("integratorSteps", r.FinalState.Substeps);
             w.WriteStartObject("finalKl");
-            WriteFiniteOrNull(w, "value", o.FinalKl.Value);
-            WriteFiniteOrNull(w, "standardError", o.FinalKl.StandardError);
+            FitRun.WriteFiniteOrNull(w, "value", o.FinalKl.Value);
+            FitRun.WriteFiniteOrNull(w, "standardError", o.FinalKl.StandardError);
             w.WriteNumber("draws", o.FinalKl.Draws);
             w.WriteBoolean("isTrueKl", o.FinalKl.IsExact);
             w.WriteEndObject();
-            if (o.CubatureKl is { } cub) WriteFiniteOrNull(w, "cubatureKl", cub);
+            if (o.CubatureKl is { } cub) FitRun.WriteFiniteOrNull(w, "cubatureKl", cub);
             w.WriteStartArray("particles");
             for (int k = 0; k < r.FinalState.ComponentCount; k++)
             {
@@ -181,19 +181,13 @@ public static class GaussianFitRun
             {
                 w.WriteStartObject();
                 w.WriteNumber("iteration", p.Iteration);
-                WriteFiniteOrNull(w, "kl", p.Kl);
-                WriteFiniteOrNull(w, "standardError", p.StandardError);
+                FitRun.WriteFiniteOrNull(w, "kl", p.Kl);
+                FitRun.WriteFiniteOrNull(w, "standardError", p.StandardError);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
-    }
-
-    private static void WriteFiniteOrNull(Utf8JsonWriter w, string name, double value)
-    {
-        if (double.IsFinite(value)) w.WriteNumber(name, value);
-        else w.WriteNull(name);
     }
 }

@@ -339,7 +339,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             for (int n = 0; n < p; n++)
             {
                 Span<double> x = points.Slice(n * d, d);
-                MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
+                Dense.MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
                 TensorPrimitives.Add(x, m, x);
             }
         }
@@ -354,7 +354,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         int blocked = p - p % 4;
         for (int n = 0; n < blocked; n += 4)
             Dense.RowDots(inv, d, d, grads.Slice(n * d, 4 * d), 4, v.Slice(n * d, 4 * d));
-        for (int n = blocked; n < p; n++) MultiplyLower(inv, d, grads.Slice(n * d, d), v.Slice(n * d, d));
+        for (int n = blocked; n < p; n++) Dense.MultiplyLower(inv, d, grads.Slice(n * d, d), v.Slice(n * d, d));
         OuterSum(v, p, d, -1.0 / p, c);
 
         Span<double> mdot = dy.AsSpan(j * d, d);
@@ -392,7 +392,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
                 Span<double> s = scores.Slice(n * d, d);
                 logP[n] = _kernel.LogDensityAndScore(points.Slice(n * d, d), s, scratch);
                 TensorPrimitives.Subtract(s, grads.Slice(n * d, d), s);
-                MultiplyLower(inv, d, s, u.Slice(n * d, d));
+                Dense.MultiplyLower(inv, d, s, u.Slice(n * d, d));
                 energy += logP[n] - logPi[n];
             }
             energy /= p;
@@ -419,12 +419,6 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
                 if (rl != 0.0) TensorPrimitives.MultiplyAdd(a.Slice(l * d, l + 1), rl, target[..(l + 1)], target[..(l + 1)]);
             }
         }
-    }
-
-    // y = L z for lower-triangular L (row-major), y not aliasing z.
-    private static void MultiplyLower(ReadOnlySpan<double> l, int d, ReadOnlySpan<double> z, Span<double> y)
-    {
-        for (int i = 0; i < d; i++) y[i] = TensorPrimitives.Dot(l.Slice(i * d, i + 1), z[..(i + 1)]);
     }
 
     // out = scale · Σ_n a_n ξ_nᵀ (d×d), a and ξ P×d row-major. For cubature ξ_{±i} = ±√d e_i, so column i is

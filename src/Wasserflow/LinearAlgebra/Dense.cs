@@ -60,14 +60,17 @@ internal static class Dense
         }
     }
 
-    /// <summary>y = L z for lower-triangular L.</summary>
+    /// <summary>y = L z for lower-triangular L; <paramref name="y"/> may alias <paramref name="z"/> (rows are done last to first).</summary>
     public static void MultiplyLower(ReadOnlySpan<double> l, int d, ReadOnlySpan<double> z, Span<double> y)
     {
         for (int i = d - 1; i >= 0; i--)
         {
             double s = 0.0;
-            for (int k = 0; k <= i; k++)
-                s += l[i * d + k] * z[k];
+            if (d > 8)
+                s = System.Numerics.Tensors.TensorPrimitives.Dot(l.Slice(i * d, i + 1), z[..(i + 1)]);
+            else
+                for (int k = 0; k <= i; k++)
+                    s += l[i * d + k] * z[k];
             y[i] = s;
         }
     }

@@ -1,5 +1,6 @@
 using Wasserflow.Diagnostics;
 using Wasserflow.Expectations;
+using Wasserflow.Experiments;
 using Wasserflow.Families;
 using Wasserflow.Flows;
 using Wasserflow.Randomness;
@@ -80,7 +81,7 @@ public class BuresWassersteinFlowTests
     public void Threads_do_not_change_the_numbers(int particles)
     {
         var target = LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(3), 12, 60, 0.6);
-        GaussianParticleState start = BallStart(new Xoshiro256StarStar(4), particles, 12, 1.0, 0.5, 5);
+        GaussianParticleState start = BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(4), particles, 12, 1.0, 0.5, 5);
         var options = new BuresWassersteinFlowOptions(StepSize: 0.1, Expectation: GaussianExpectation.MonteCarlo(40));
         var serial = new BuresWassersteinFlow(target, particles, options);
         var parallel = new BuresWassersteinFlow(target, particles, options with { MaxDegreeOfParallelism = 2 });
@@ -98,7 +99,7 @@ public class BuresWassersteinFlowTests
     public void Twenty_particles_cover_both_modes_of_the_bimodal_target()
     {
         var target = GaussianMixtureTarget.Bimodal();
-        GaussianParticleState state = BallStart(new Xoshiro256StarStar(2), 20, 2, radius: 4.0, variance: 0.5, seed: 3);
+        GaussianParticleState state = BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(2), 20, 2, radius: 4.0, variance: 0.5, seed: 3);
         var flow = new BuresWassersteinFlow(target, 20, new BuresWassersteinFlowOptions(StepSize: 0.1));
         RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, new RunOptions(300, TraceEvery: 100, KlDraws: 4000));
         Assert.Equal(RunStatus.Completed, result.Status);
@@ -125,7 +126,7 @@ public class BuresWassersteinFlowTests
     {
         // Three well-separated modes with weights 0.6, 0.3, 0.1.
         var target = GaussianMixtureTarget.Create([0.6, 0.3, 0.1], [-3, 0, 3, 0, 0, 3], CovarianceKind.Isotropic, [0.5, 0.5, 0.5]);
-        GaussianParticleState start = BallStart(new Xoshiro256StarStar(5), 10, 2, radius: 4.0, variance: 0.5, seed: 7);
+        GaussianParticleState start = BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(5), 10, 2, radius: 4.0, variance: 0.5, seed: 7);
         var uniformFlow = new BuresWassersteinFlow(target, 10, new BuresWassersteinFlowOptions(StepSize: 0.1));
         var wfrFlow = new BuresWassersteinFlow(target, 10, new BuresWassersteinFlowOptions(StepSize: 0.1, Weighting: ParticleWeighting.WassersteinFisherRao));
         var observer = new SimplexObserver();
@@ -245,24 +246,5 @@ public class BuresWassersteinFlowTests
         }
         var expected = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfRowMajor(d, d, mean);
         return (expected - precision).FrobeniusNorm() / precision.FrobeniusNorm();
-    }
-
-    internal static GaussianParticleState BallStart(Xoshiro256StarStar rng, int particles, int d, double radius, double variance, ulong seed)
-    {
-        var means = new double[particles * d];
-        var factors = new double[particles * d * d];
-        var direction = new double[d];
-        for (int k = 0; k < particles; k++)
-        {
-            rng.FillStandardNormal(direction);
-            double norm = Math.Sqrt(direction.Sum(v => v * v));
-            double r = radius * Math.Pow(rng.NextDouble(), 1.0 / d);
-            for (int i = 0; i < d; i++)
-            {
-                means[k * d + i] = r * direction[i] / norm;
-                factors[k * d * d + i * d + i] = Math.Sqrt(variance);
-            }
-        }
-        return new GaussianParticleState(means, factors, Enumerable.Repeat(1.0 / particles, particles).ToArray(), 0, new Xoshiro256StarStar(seed));
     }
 }
