@@ -14,10 +14,8 @@ namespace Wasserflow.Benchmarks;
 /// Stability control is off: this times the plain RK4 step. Single thread except the one two-thread logistic setting.
 /// </summary>
 [MemoryDiagnoser]
-public class GaussianFlowBenchmarks
+public class GaussianFlowBenchmarks : RestoredStepBenchmark
 {
-    private BuresWassersteinFlow _flow = null!;
-    private GaussianParticleState _state = null!, _snapshot = null!;
 
     [ParamsSource(nameof(Settings))]
     public (string Target, int Dimension, int Threads) Setting { get; set; }
@@ -38,19 +36,9 @@ public class GaussianFlowBenchmarks
         ITarget target = Target == "logistic"
             ? LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(1), d, d * 5, d == 2 ? 1.5 : d == 10 ? 0.6 : 0.05, d == 2 ? [1.0, 0.5, 0.5, 1.0] : null)
             : GaussianMixtureTarget.Gaussian(new double[d], Enumerable.Range(0, d * d).Select(i => i / d == i % d ? 1.0 + (i / d) % 3 : 0.0).ToArray());
-        _flow = new BuresWassersteinFlow(target, 1, new BuresWassersteinFlowOptions(StepSize: 0.1, StabilityControl: false,
+        Flow = new BuresWassersteinFlow(target, 1, new BuresWassersteinFlowOptions(StepSize: 0.1, StabilityControl: false,
             MaxDegreeOfParallelism: Setting.Threads));
-        _snapshot = GaussianParticleState.Start(Gaussian.Isotropic(new double[d], 1.0), 1);
-        for (int i = 0; i < 5; i++) _flow.Step(_snapshot);
-        _state = _snapshot.Clone();
-    }
-
-    [Benchmark]
-    public long Rk4Step()
-    {
-        Array.Copy(_snapshot.Means, _state.Means, _state.Means.Length);
-        Array.Copy(_snapshot.Factors, _state.Factors, _state.Factors.Length);
-        return _flow.Step(_state).Iteration;
+        Prepare(GaussianParticleState.Start(Gaussian.Isotropic(new double[d], 1.0), 1));
     }
 }
 
@@ -59,10 +47,8 @@ public class GaussianFlowBenchmarks
 /// 1000× the reference) and on a random 20-D Gaussian mixture (5 full-covariance components), K = 20 and 40.
 /// </summary>
 [MemoryDiagnoser]
-public class ParticleFlowBenchmarks
+public class ParticleFlowBenchmarks : RestoredStepBenchmark
 {
-    private BuresWassersteinFlow _flow = null!;
-    private GaussianParticleState _state = null!, _snapshot = null!;
 
     [Params(2, 20)]
     public int Dimension { get; set; }
@@ -76,10 +62,28 @@ public class ParticleFlowBenchmarks
         ITarget target = Dimension == 2
             ? GaussianMixtureTarget.Bimodal()
             : GaussianMixtureTarget.Random(new Xoshiro256StarStar(1), 20, 5, 5, 2, CovarianceKind.Full);
-        _flow = new BuresWassersteinFlow(target, Particles, new BuresWassersteinFlowOptions(StepSize: 0.1, StabilityControl: false));
-        _snapshot = BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(2), Particles, Dimension, 4.0, 0.5, 3);
-        for (int i = 0; i < 5; i++) _flow.Step(_snapshot);
-        _state = _snapshot.Clone();
+        Flow = new BuresWassersteinFlow(target, Particles, new BuresWassersteinFlowOptions(StepSize: 0.1, StabilityControl: false));
+        Prepare(BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(2), Particles, Dimension, 4.0, 0.5, 3));
+    }
+}
+
+/// <summary>
+/// One RK4 step of a Bures–Wasserstein flow from a fixed snapshot: each call restores the state first (the copy is
+/// inside the time), so every call does the same work.
+/// </summary>
+public abstract class RestoredStepBenchmark
+{
+    private GaussianParticleState _state = null!, _snapshot = null!;
+
+    /// <summary>The flow under test, set by the derived class's setup before <see cref="Prepare"/>.</summary>
+    protected BuresWassersteinFlow Flow { get; set; } = null!;
+
+    /// <summary>Takes five steps from <paramref name="start"/> and keeps the result as the snapshot.</summary>
+    protected void Prepare(GaussianParticleState start)
+    {
+        for (int i = 0; i < 5; i++) Flow.Step(start);
+        _snapshot = start;
+        _state = start.Clone();
     }
 
     [Benchmark]
@@ -87,6 +91,6 @@ public class ParticleFlowBenchmarks
     {
         Array.Copy(_snapshot.Means, _state.Means, _state.Means.Length);
         Array.Copy(_snapshot.Factors, _state.Factors, _state.Factors.Length);
-        return _flow.Step(_state).Iteration;
+        return Flow.Step(_state).Iteration;
     }
 }

@@ -21,6 +21,24 @@ public readonly record struct Box2D(double XMin, double XMax, double YMin, doubl
         return new Box2D(x0, x1, y0, y1);
     }
 
+    /// <summary>The box that holds a Gaussian within <paramref name="radii"/> marginal standard deviations.</summary>
+    public static Box2D Around(Gaussian g, double radii)
+    {
+        ArgumentNullException.ThrowIfNull(g);
+        ReadOnlySpan<double> r = g.CholeskyFactor;
+        double rx = radii * Math.Abs(r[0]), ry = radii * Math.Sqrt(r[2] * r[2] + r[3] * r[3]);
+        return new Box2D(g.Mean[0] - rx, g.Mean[0] + rx, g.Mean[1] - ry, g.Mean[1] + ry);
+    }
+
+    /// <summary>The box that holds every particle of a full-covariance mixture within <paramref name="radii"/> standard deviations.</summary>
+    public static Box2D Around(GaussianMixture p, double radii)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        Box2D box = Around(p.Component(0), radii);
+        for (int k = 1; k < p.ComponentCount; k++) box = box.Union(Around(p.Component(k), radii));
+        return box;
+    }
+
     /// <summary>The smallest box holding both.</summary>
     public Box2D Union(Box2D other) => new(Math.Min(XMin, other.XMin), Math.Max(XMax, other.XMax), Math.Min(YMin, other.YMin), Math.Max(YMax, other.YMax));
 }
@@ -68,15 +86,41 @@ public static class GridKl
     /// <summary>log pi and log q at the midpoints of a resolution × resolution grid, index a·resolution + b for cell (a, b).</summary>
     internal static void Evaluate(IsotropicGaussianMixture q, ITarget target, Box2D box, int resolution, Span<double> logPi, Span<double> logQ)
     {
-        double hx = (box.XMax - box.XMin) / resolution, hy = (box.YMax - box.YMin) / resolution;
+        EvaluateTarget(target, box, resolution, logPi);
         Span<double> x = stackalloc double[2];
-        for (int a = 0; a < resolution; a++)
-            for (int b = 0; b < resolution; b++)
-            {
-                x[0] = box.XMin + (a + 0.5) * hx;
-                x[1] = box.YMin + (b + 0.5) * hy;
-                logPi[a * resolution + b] = target.LogDensity(x);
-                logQ[a * resolution + b] = q.LogDensity(x);
-            }
+        for (int cell = 0; cell < resolution * resolution; cell++)
+        {
+            Midpoint(box, resolution, cell, x);
+            logQ[cell] = q.LogDensity(x);
+        }
+    }
+
+    /// <summary>log pi at the midpoints of a resolution × resolution grid, index a·resolution + b for cell (a, b).</summary>
+    internal static void EvaluateTarget(ITarget target, Box2D box, int resolution, Span<double> logPi)
+    {
+        Span<double> x = stackalloc double[2];
+        for (int cell = 0; cell < resolution * resolution; cell++)
+        {
+            Midpoint(box, resolution, cell, x);
+            logPi[cell] = target.LogDensity(x);
+        }
+    }
+
+    /// <summary>The midpoint of grid cell (a, b) = (cell / resolution, cell % resolution).</summary>
+    internal static void Midpoint(Box2D box, int resolution, int cell, Span<double> x)
+    {
+        x[0] = box.XMin + (cell / resolution + 0.5) * ((box.XMax - box.XMin) / resolution);
+        x[1] = box.YMin + (cell % resolution + 0.5) * ((box.YMax - box.YMin) / resolution);
+    }
+
+    /// <summary>log Z = log ∫ exp(log pi) over <paramref name="box"/> by the midpoint rule on a resolution² grid (2-D targets).</summary>
+    public static double LogNormalizer(ITarget target, Box2D box, int resolution)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.Dimension != 2) throw new ArgumentException("the grid normaliser is for 2-D targets.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(resolution, 2);
+        var logPi = new double[resolution * resolution];
+        EvaluateTarget(target, box, resolution, logPi);
+        return GaussianMixtureTarget.LogSumExp(logPi) + Math.Log((box.XMax - box.XMin) / resolution * ((box.YMax - box.YMin) / resolution));
     }
 }

@@ -121,7 +121,7 @@ public static class BuresWassersteinExperiments
                 var ellipses = snapshots.Select((g, i) => new Plots.Ellipse(g, "#ffbbbb", 0.8, "3,3")).ToList();
                 ellipses.Add(new Plots.Ellipse(laplace.Approximation, "#4fa3ff", 1.6, "6,3"));
                 ellipses.Add(new Plots.Ellipse(state.Particle(), "#ff3030", 1.8));
-                Box2D box = BoxAround(laplace.Approximation, 4.5);
+                Box2D box = Box2D.Around(laplace.Approximation, 4.5);
                 files[stem + "-fit.svg"] = Plots.GaussianFits2D(target, box, $"s = {s.Separation.ToString(CultureInfo.InvariantCulture)}: VI (red), Laplace (blue)", ellipses);
                 body.Append($"<img src=\"{stem}-fit.svg\"/>\n");
             }
@@ -209,7 +209,7 @@ public static class BuresWassersteinExperiments
         for (int i = 0; i < 20 * 2; i++) logisticStart.Means[i] += laplace.Approximation.Mean[i % 2];
         var logisticResult = VariationalRunner.Run(logisticFlow, logisticStart, new RunOptions(300, TraceEvery: 100, KlDraws: 1000));
         KlEstimate logisticKl = KlEstimator.Estimate(logisticResult.FinalState.ToMixture(), logistic, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 8)), 20_000);
-        files["logistic-particles.svg"] = Plots.GaussianFits2D(logistic, BoxAround(laplace.Approximation, 4.5), "20 particles on the 2-D logistic target, t = 30",
+        files["logistic-particles.svg"] = Plots.GaussianFits2D(logistic, Box2D.Around(laplace.Approximation, 4.5), "20 particles on the 2-D logistic target, t = 30",
             [new Plots.Ellipse(laplace.Approximation, "#4fa3ff", 1.6, "6,3")], logisticResult.FinalState.ToMixture());
         rows.Add(["20 particles, logistic d = 2, s = 1.5", G(logisticKl.Value + logZ) + " ± " + G(logisticKl.StandardError), "—",
             "approximates the logistic target well (Fig 12); Gaussian VI 0.0568, Laplace 0.139 on this target (logistic-laplace)"]);
@@ -319,28 +319,6 @@ public static class BuresWassersteinExperiments
         return (double)left / draws;
     }
 
-    private static Box2D BoxAround(Gaussian g, double radii)
-    {
-        double[] cov = g.Covariance();
-        double rx = radii * Math.Sqrt(cov[0]), ry = radii * Math.Sqrt(cov[3]);
-        return new Box2D(g.Mean[0] - rx, g.Mean[0] + rx, g.Mean[1] - ry, g.Mean[1] + ry);
-    }
-
     // log Z of a 2-D target by the midpoint rule on a 600 × 600 grid over ±10σ of its Laplace approximation.
-    private static double GridLogNormalizer(ITarget target, Gaussian laplace)
-    {
-        Box2D box = BoxAround(laplace, 10);
-        const int n = 600;
-        double hx = (box.XMax - box.XMin) / n, hy = (box.YMax - box.YMin) / n;
-        var values = new double[n * n];
-        Span<double> x = stackalloc double[2];
-        for (int a = 0; a < n; a++)
-            for (int b = 0; b < n; b++)
-            {
-                x[0] = box.XMin + (a + 0.5) * hx;
-                x[1] = box.YMin + (b + 0.5) * hy;
-                values[a * n + b] = target.LogDensity(x);
-            }
-        return GaussianMixtureTarget.LogSumExp(values) + Math.Log(hx * hy);
-    }
+    private static double GridLogNormalizer(ITarget target, Gaussian laplace) => GridKl.LogNormalizer(target, Box2D.Around(laplace, 10), 600);
 }

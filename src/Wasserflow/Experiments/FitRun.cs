@@ -54,14 +54,18 @@ public static class FitRun
         {
             // The last state is valid but so spread out that the target cannot be evaluated where it puts mass (a
             // variance blown up by a too-large step): report the run as failed rather than a KL of ±∞.
-            var failed = result with
-            {
-                Status = RunStatus.Failed,
-                Message = $"{(result.Message is null ? "" : result.Message + "; ")}the final KL could not be estimated: {ex.Message} (the mixture has spread out; try a smaller --step-size)",
-            };
-            return new FitOutcome(config, target, failed, new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
+            return new FitOutcome(config, target, FinalKlFailed(result, ex, " (the mixture has spread out; try a smaller --step-size)"),
+                new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
         }
     }
+
+    /// <summary>The run marked failed because its final KL could not be estimated, with the reason appended to any earlier message.</summary>
+    internal static RunResult<TState> FinalKlFailed<TState>(RunResult<TState> result, TargetEvaluationException ex, string hint)
+        where TState : IFlowState<TState> => result with
+        {
+            Status = RunStatus.Failed,
+            Message = $"{(result.Message is null ? "" : result.Message + "; ")}the final KL could not be estimated: {ex.Message}{hint}",
+        };
 
     /// <summary>The plotting and grid box: the fitted mixture's 4σ box, widened to hold the target's components.</summary>
     public static Box2D PlotBox(ITarget target, IsotropicGaussianMixture mixture)

@@ -56,12 +56,8 @@ public static class GaussianFitRun
         }
         catch (TargetEvaluationException ex)
         {
-            var failed = result with
-            {
-                Status = RunStatus.Failed,
-                Message = $"{(result.Message is null ? "" : result.Message + "; ")}the final KL could not be estimated: {ex.Message}",
-            };
-            return new GaussianFitOutcome(config, target, failed, new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
+            return new GaussianFitOutcome(config, target, FitRun.FinalKlFailed(result, ex, ""),
+                new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
         }
     }
 
@@ -98,7 +94,7 @@ public static class GaussianFitRun
         if (c.Dimension == 2)
         {
             GaussianMixture fit = r.FinalState.ToMixture();
-            files["fit.svg"] = Plots.GaussianFits2D(outcome.Target, PlotBox(fit), $"{c.Algorithm}, K = {c.Components}", [], fit);
+            files["fit.svg"] = Plots.GaussianFits2D(outcome.Target, Box2D.Around(fit, 3.5), $"{c.Algorithm}, K = {c.Components}", [], fit);
             plots.Insert(0, "fit.svg");
         }
         var rows = new List<string[]>
@@ -116,20 +112,6 @@ public static class GaussianFitRun
         foreach (string f in plots) body.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{f}\" alt=\"{f}\"/></p>\n");
         files["report.html"] = Html.Page($"Wasserflow run: {c.Algorithm} with K = {c.Components} on {outcome.Target.Name}", body.ToString());
         return files;
-    }
-
-    private static Box2D PlotBox(GaussianMixture fit)
-    {
-        double x0 = double.MaxValue, x1 = double.MinValue, y0 = double.MaxValue, y1 = double.MinValue;
-        for (int k = 0; k < fit.ComponentCount; k++)
-        {
-            Gaussian g = fit.Component(k);
-            double[] cov = g.Covariance();
-            double rx = 3.5 * Math.Sqrt(cov[0]), ry = 3.5 * Math.Sqrt(cov[3]);
-            x0 = Math.Min(x0, g.Mean[0] - rx); x1 = Math.Max(x1, g.Mean[0] + rx);
-            y0 = Math.Min(y0, g.Mean[1] - ry); y1 = Math.Max(y1, g.Mean[1] + ry);
-        }
-        return new Box2D(x0, x1, y0, y1);
     }
 
     private static string ResultJson(GaussianFitOutcome o)

@@ -26,6 +26,10 @@ public sealed class GaussianMixtureLayer
     private bool[] _active = [];
     private int _batch;
 
+    // Per-call work buffers, sized by the parameters: c_k (K×L), W_k (K×L×d), σ² (K×d), x² (d), and the backward's
+    // ∂ℓ/∂c (K×L) and ∂ℓ/∂W (K×L×d).
+    private readonly double[] _c, _w, _sigmaSquared, _xSquared, _gC, _gW;
+
     /// <summary>A layer with K components from d inputs to L outputs, parameters zero.</summary>
     public GaussianMixtureLayer(int components, int inputs, int outputs)
     {
@@ -39,6 +43,12 @@ public sealed class GaussianMixtureLayer
         Sigma = new double[components * inputs];
         U = new double[components * outputs * inputs];
         V = new double[components * outputs];
+        _c = new double[components * outputs];
+        _w = new double[components * outputs * inputs];
+        _sigmaSquared = new double[components * inputs];
+        _xSquared = new double[inputs];
+        _gC = new double[components * outputs];
+        _gW = new double[components * outputs * inputs];
     }
 
     /// <summary>The paper's initialisation (§5): μ, U, v entries i.i.d. N(0, γ²) and every σ entry equal to γ.</summary>
@@ -87,7 +97,7 @@ public sealed class GaussianMixtureLayer
         EnsureCache(batch);
         inputs[..(batch * d)].CopyTo(_x);
         // c_k = U_k μ_k + v_k (K×L) and W_k = U_k diag σ_k² (rows of U scaled column-wise).
-        double[] c = new double[k * l], w = new double[k * l * d], sigmaSquared = new double[k * d];
+        double[] c = _c, w = _w, sigmaSquared = _sigmaSquared;
         TensorPrimitives.Multiply(Sigma, Sigma, sigmaSquared);
         for (int j = 0; j < k; j++)
             for (int o = 0; o < l; o++)
@@ -96,7 +106,7 @@ public sealed class GaussianMixtureLayer
                 c[j * l + o] = TensorPrimitives.Dot(urow, Mu.AsSpan(j * d, d)) + V[j * l + o];
                 TensorPrimitives.Multiply(urow, sigmaSquared.AsSpan(j * d, d), w.AsSpan((j * l + o) * d, d));
             }
-        double[] xSquared = new double[d];
+        double[] xSquared = _xSquared;
         outputs[..(batch * l)].Clear();
         double kappa = 1.0 / k;
         for (int b = 0; b < batch; b++)
@@ -139,7 +149,9 @@ public sealed class GaussianMixtureLayer
         if (outputGradients.Length < batch * l) throw new ArgumentException("the output gradient is smaller than batch × L.");
         gradients.Clear();
         double kappa = 1.0 / k;
-        double[] c = new double[k * l], sigmaSquared = new double[k * d], gC = new double[k * l], gWeights = new double[k * l * d];
+        double[] c = _c, sigmaSquared = _sigmaSquared, gC = _gC, gWeights = _gW;
+        Array.Clear(gC);
+        Array.Clear(gWeights);
         TensorPrimitives.Multiply(Sigma, Sigma, sigmaSquared);
         for (int j = 0; j < k; j++)
             for (int o = 0; o < l; o++)

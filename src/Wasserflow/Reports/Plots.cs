@@ -90,15 +90,13 @@ public static class Plots
         double hx = (box.XMax - box.XMin) / cells, hy = (box.YMax - box.YMin) / cells;
         var logPi = new double[cells * cells];
         var logQ = new double[cells * cells];
+        GridKl.EvaluateTarget(target, box, cells, logPi);
         Span<double> x = stackalloc double[2];
-        for (int a = 0; a < cells; a++)
-            for (int b = 0; b < cells; b++)
-            {
-                x[0] = box.XMin + (a + 0.5) * hx;
-                x[1] = box.YMin + (b + 0.5) * hy;
-                logPi[a * cells + b] = target.LogDensity(x);
-                logQ[a * cells + b] = fit?.LogDensity(x) ?? double.NegativeInfinity;
-            }
+        for (int cell = 0; cell < cells * cells; cell++)
+        {
+            GridKl.Midpoint(box, cells, cell, x);
+            logQ[cell] = fit?.LogDensity(x) ?? double.NegativeInfinity;
+        }
         double logZ = GaussianMixtureTarget.LogSumExp(logPi) + Math.Log(hx * hy);
         double max = Math.Max(logPi.Max() - logZ, logQ.Max());
         var ellipses = new List<IReadOnlyList<Ellipse>> { overTarget };
