@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using MathNet.Numerics;
+using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
 
 namespace Wasserflow.NeuralNetworks;
@@ -14,21 +15,25 @@ namespace Wasserflow.NeuralNetworks;
 /// Parameters (row-major): <see cref="Mu"/> K×d, <see cref="Sigma"/> K×d (a signed square root of the variances;
 /// only σ² enters), <see cref="U"/> K×L×d, <see cref="V"/> K×L. Safe as √q → 0 (σ_k = 0 or x = 0): √q is floored at
 /// 1e−12, which makes a σ = 0 component a plain ReLU neuron and h(0) = 0 with finite gradients (spec §6).
-/// Cost per minibatch O(B·K·d·L). Not thread-safe: a layer caches its last forward pass for the backward pass.
+/// Batched as in spec §4–§5: the K means and the K·L rows of W_k = U_k diag σ_k² are packed into one (K + KL)×d matrix P,
+/// so the forward pass is two products X·Pᵀ and (X⊙X)·(σ²)ᵀ and the backward pass three more (Gᵀ·X, gQᵀ·(X⊙X) and, for
+/// the input gradient, G·P), all through <see cref="Gemm"/>: O(B·K·d·L) per minibatch, no allocation after the first
+/// minibatch of a given size. Not thread-safe: a layer caches its last forward pass for the backward pass.
 /// </remarks>
-public sealed class GaussianMixtureLayer
+public sealed class GaussianMixtureLayer : ILayer
 {
     private const double Floor = 1e-12;
     private static readonly double InvSqrt2Pi = 1.0 / Math.Sqrt(2 * Math.PI);
 
-    // Cache of the last forward pass (B×K unless noted).
-    private double[] _x = [], _m = [], _s = [], _f = [], _a = [], _p0 = [], _z = []; // _z: B×K×L
-    private bool[] _active = [];
-    private int _batch;
+    private readonly Parameter _mu, _sigma, _u, _v;
 
-    // Per-call work buffers, sized by the parameters: c_k (K×L), W_k (K×L×d), σ² (K×d), x² (d), and the backward's
-    // ∂ℓ/∂c (K×L) and ∂ℓ/∂W (K×L×d).
-    private readonly double[] _c, _w, _sigmaSquared, _xSquared, _gC, _gW;
+    // Sized by the parameters: P = [μ; W] ((K + KL)×d), σ² (K×d), c (K×L), ∂ℓ/∂P, ∂ℓ/∂σ² part, ∂ℓ/∂c.
+    private readonly double[] _p, _sigmaSquared, _c, _gP, _gS, _gC;
+
+    // Sized by the batch: x, x⊙x (B×d); [M | Z] = X·Pᵀ (B×(K + KL)); Q, s, F, A, p0 (B×K); [gM | GF] (B×(K + KL)); gQ (B×K);
+    // and the input-gradient work row block (B×d).
+    private double[] _x = [], _x2 = [], _mz = [], _q = [], _s = [], _f = [], _a = [], _p0 = [], _g = [], _gq = [], _work = [];
+    private int _batch;
 
     /// <summary>A layer with K components from d inputs to L outputs, parameters zero.</summary>
     public GaussianMixtureLayer(int components, int inputs, int outputs)
@@ -39,16 +44,18 @@ public sealed class GaussianMixtureLayer
         Components = components;
         Inputs = inputs;
         Outputs = outputs;
-        Mu = new double[components * inputs];
-        Sigma = new double[components * inputs];
-        U = new double[components * outputs * inputs];
-        V = new double[components * outputs];
-        _c = new double[components * outputs];
-        _w = new double[components * outputs * inputs];
+        _mu = new Parameter("mu", new double[components * inputs]);
+        _sigma = new Parameter("sigma", new double[components * inputs]);
+        _u = new Parameter("U", new double[components * outputs * inputs]);
+        _v = new Parameter("v", new double[components * outputs]);
+        Parameters = [_mu, _sigma, _u, _v];
+        int rows = components * (1 + outputs);
+        _p = new double[rows * inputs];
+        _gP = new double[rows * inputs];
         _sigmaSquared = new double[components * inputs];
-        _xSquared = new double[inputs];
+        _gS = new double[components * inputs];
+        _c = new double[components * outputs];
         _gC = new double[components * outputs];
-        _gW = new double[components * outputs * inputs];
     }
 
     /// <summary>The paper's initialisation (§5): μ, U, v entries i.i.d. N(0, γ²) and every σ entry equal to γ.</summary>
@@ -74,190 +81,151 @@ public sealed class GaussianMixtureLayer
     /// <summary>L, the output dimension.</summary>
     public int Outputs { get; }
 
+    /// <inheritdoc/>
+    public IReadOnlyList<Parameter> Parameters { get; }
+
     /// <summary>Means μ_k of β, K×d.</summary>
-    public double[] Mu { get; }
+    public double[] Mu => _mu.Values;
 
     /// <summary>Signed standard deviations σ_k of β, K×d.</summary>
-    public double[] Sigma { get; }
+    public double[] Sigma => _sigma.Values;
 
     /// <summary>U_k, K×L×d.</summary>
-    public double[] U { get; }
+    public double[] U => _u.Values;
 
     /// <summary>v_k, K×L.</summary>
-    public double[] V { get; }
+    public double[] V => _v.Values;
 
-    /// <summary>
-    /// h for the <paramref name="batch"/> rows of <paramref name="inputs"/> (B×d) into <paramref name="outputs"/> (B×L),
-    /// caching what <see cref="Backward"/> needs.
-    /// </summary>
+    /// <inheritdoc/>
     public void Forward(ReadOnlySpan<double> inputs, int batch, Span<double> outputs)
     {
-        int k = Components, d = Inputs, l = Outputs;
+        int k = Components, d = Inputs, l = Outputs, rows = k * (1 + l);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
         if (inputs.Length < batch * d || outputs.Length < batch * l) throw new ArgumentException("buffers smaller than batch × dimension.");
-        EnsureCache(batch);
-        inputs[..(batch * d)].CopyTo(_x);
-        // c_k = U_k μ_k + v_k (K×L) and W_k = U_k diag σ_k² (rows of U scaled column-wise).
-        double[] c = _c, w = _w, sigmaSquared = _sigmaSquared;
+        EnsureBatch(batch);
+        double[] c = _c, p = _p, sigmaSquared = _sigmaSquared;
+        // P = [μ; W] with W_k = U_k diag σ_k² (rows of U scaled column-wise), and c_k = U_k μ_k + v_k.
         TensorPrimitives.Multiply(Sigma, Sigma, sigmaSquared);
+        Mu.AsSpan().CopyTo(p);
         for (int j = 0; j < k; j++)
             for (int o = 0; o < l; o++)
             {
-                ReadOnlySpan<double> urow = U.AsSpan((j * l + o) * d, d);
-                c[j * l + o] = TensorPrimitives.Dot(urow, Mu.AsSpan(j * d, d)) + V[j * l + o];
-                TensorPrimitives.Multiply(urow, sigmaSquared.AsSpan(j * d, d), w.AsSpan((j * l + o) * d, d));
+                int jo = j * l + o;
+                ReadOnlySpan<double> urow = U.AsSpan(jo * d, d);
+                c[jo] = TensorPrimitives.Dot(urow, Mu.AsSpan(j * d, d)) + V[jo];
+                TensorPrimitives.Multiply(urow, sigmaSquared.AsSpan(j * d, d), p.AsSpan((k + jo) * d, d));
             }
-        double[] xSquared = _xSquared;
-        outputs[..(batch * l)].Clear();
+        Span<double> x = _x.AsSpan(0, batch * d), x2 = _x2.AsSpan(0, batch * d);
+        inputs[..(batch * d)].CopyTo(x);
+        TensorPrimitives.Multiply(x, x, x2);
+        Gemm.MultiplyTransposed(x, batch, p, rows, d, _mz);
+        Gemm.MultiplyTransposed(x2, batch, sigmaSquared, k, d, _q);
         double kappa = 1.0 / k;
+        outputs[..(batch * l)].Clear();
         for (int b = 0; b < batch; b++)
         {
-            ReadOnlySpan<double> x = _x.AsSpan(b * d, d);
-            TensorPrimitives.Multiply(x, x, xSquared);
             Span<double> h = outputs.Slice(b * l, l);
+            ReadOnlySpan<double> mz = _mz.AsSpan(b * rows, rows);
             for (int j = 0; j < k; j++)
             {
                 int bj = b * k + j;
-                double m = TensorPrimitives.Dot(x, Mu.AsSpan(j * d, d));
-                double q = TensorPrimitives.Dot(xSquared, sigmaSquared.AsSpan(j * d, d));
-                bool active = q > Floor * Floor;
-                double s = Math.Sqrt(active ? q : Floor * Floor);
+                double m = mz[j], q = _q[bj];
+                // The floor is applied to q before any division, so an inactive lane (σ_k ⊙ x = 0) never sees inf·0.
+                double s = Math.Sqrt(q > Floor * Floor ? q : Floor * Floor);
                 double t = m / s;
                 double f = 0.5 * SpecialFunctions.Erfc(-t / Math.Sqrt(2));
                 double phi = InvSqrt2Pi * Math.Exp(-0.5 * t * t);
                 double a = Math.Max(m * f + s * phi, 0.0);
-                _m[bj] = m; _s[bj] = s; _f[bj] = f; _a[bj] = a; _p0[bj] = phi / s; _active[bj] = active;
-                for (int o = 0; o < l; o++)
-                {
-                    double zo = TensorPrimitives.Dot(w.AsSpan((j * l + o) * d, d), x);
-                    _z[bj * l + o] = zo;
-                    h[o] += kappa * (c[j * l + o] * a + f * zo);
-                }
+                _s[bj] = s; _f[bj] = f; _a[bj] = a; _p0[bj] = phi / s;
+                ReadOnlySpan<double> z = mz.Slice(k + j * l, l);
+                ReadOnlySpan<double> cj = c.AsSpan(j * l, l);
+                for (int o = 0; o < l; o++) h[o] += kappa * (cj[o] * a + f * z[o]);
             }
         }
         _batch = batch;
     }
 
-    /// <summary>
-    /// Given ∂ℓ/∂h (B×L) for the last <see cref="Forward"/> batch, writes ∂ℓ/∂θ into <paramref name="gradients"/>
-    /// (same shapes as the parameters) and, when <paramref name="inputGradients"/> is not empty, ∂ℓ/∂x (B×d).
-    /// </summary>
-    public void Backward(ReadOnlySpan<double> outputGradients, GaussianMixtureLayerGradients gradients, Span<double> inputGradients)
+    /// <inheritdoc/>
+    public void Backward(ReadOnlySpan<double> outputGradients, Span<double> inputGradients)
     {
-        ArgumentNullException.ThrowIfNull(gradients);
-        int k = Components, d = Inputs, l = Outputs, batch = _batch;
+        int k = Components, d = Inputs, l = Outputs, rows = k * (1 + l), batch = _batch;
         if (batch == 0) throw new InvalidOperationException("Backward needs a Forward pass first.");
         if (outputGradients.Length < batch * l) throw new ArgumentException("the output gradient is smaller than batch × L.");
-        gradients.Clear();
+        if (!inputGradients.IsEmpty && inputGradients.Length < batch * d) throw new ArgumentException("the input gradient is smaller than batch × d.");
         double kappa = 1.0 / k;
-        double[] c = _c, sigmaSquared = _sigmaSquared, gC = _gC, gWeights = _gW;
+        double[] c = _c, gC = _gC, g = _g, gq = _gq;
         Array.Clear(gC);
-        Array.Clear(gWeights);
-        TensorPrimitives.Multiply(Sigma, Sigma, sigmaSquared);
-        for (int j = 0; j < k; j++)
-            for (int o = 0; o < l; o++)
-                c[j * l + o] = TensorPrimitives.Dot(U.AsSpan((j * l + o) * d, d), Mu.AsSpan(j * d, d)) + V[j * l + o];
-        bool wantInput = !inputGradients.IsEmpty;
-        if (wantInput) inputGradients[..(batch * d)].Clear();
         for (int b = 0; b < batch; b++)
         {
-            ReadOnlySpan<double> x = _x.AsSpan(b * d, d);
-            ReadOnlySpan<double> g = outputGradients.Slice(b * l, l);
+            ReadOnlySpan<double> gh = outputGradients.Slice(b * l, l);
+            ReadOnlySpan<double> mz = _mz.AsSpan(b * rows, rows);
+            Span<double> gb = g.AsSpan(b * rows, rows);
             for (int j = 0; j < k; j++)
             {
                 int bj = b * k + j;
-                double gA = kappa * TensorPrimitives.Dot(g, c.AsSpan(j * l, l));
-                double gF = kappa * TensorPrimitives.Dot(g, _z.AsSpan(bj * l, l));
-                double m = _m[bj], s = _s[bj], p0 = _p0[bj], f = _f[bj], a = _a[bj];
-                double gM = gA * f + gF * p0;
-                double gQ = _active[bj] ? 0.5 * p0 * (gA - gF * m / (s * s)) : 0.0;
-                // ∂ℓ/∂μ_k += gM x;  ∂ℓ/∂σ_k += 2σ_k ⊙ gQ (x ⊙ x)  (the W part is added below).
-                Span<double> gMu = gradients.Mu.AsSpan(j * d, d), gSigma = gradients.Sigma.AsSpan(j * d, d);
-                ReadOnlySpan<double> sigma = Sigma.AsSpan(j * d, d);
-                for (int i = 0; i < d; i++)
-                {
-                    gMu[i] += gM * x[i];
-                    gSigma[i] += 2.0 * sigma[i] * gQ * x[i] * x[i];
-                }
-                // gC_k += κ A g;  gW_k += κ F g xᵀ.
-                for (int o = 0; o < l; o++)
-                {
-                    gC[j * l + o] += kappa * a * g[o];
-                    TensorPrimitives.MultiplyAdd(x, kappa * f * g[o], gWeights.AsSpan((j * l + o) * d, d), gWeights.AsSpan((j * l + o) * d, d));
-                }
-                if (wantInput)
-                {
-                    // ∂ℓ/∂x += gM μ_k + 2 gQ (σ_k² ⊙ x) + κ F Σ_o g_o W_k[o, :].
-                    Span<double> gx = inputGradients.Slice(b * d, d);
-                    ReadOnlySpan<double> mu = Mu.AsSpan(j * d, d), s2 = sigmaSquared.AsSpan(j * d, d);
-                    for (int i = 0; i < d; i++) gx[i] += gM * mu[i] + 2.0 * gQ * s2[i] * x[i];
-                    for (int o = 0; o < l; o++)
-                    {
-                        double scale = kappa * f * g[o];
-                        if (scale == 0.0) continue;
-                        ReadOnlySpan<double> urow = U.AsSpan((j * l + o) * d, d);
-                        for (int i = 0; i < d; i++) gx[i] += scale * urow[i] * s2[i];
-                    }
-                }
+                double gA = kappa * TensorPrimitives.Dot(gh, c.AsSpan(j * l, l));
+                double gF = kappa * TensorPrimitives.Dot(gh, mz.Slice(k + j * l, l));
+                double m = mz[j], s = _s[bj], p0 = _p0[bj], f = _f[bj], a = _a[bj];
+                gb[j] = gA * f + gF * p0;                                                           // ∂ℓ/∂m
+                gq[bj] = _q[bj] > Floor * Floor ? 0.5 * p0 * (gA - gF * m / (s * s)) : 0.0;       // ∂ℓ/∂q
+                Span<double> gf = gb.Slice(k + j * l, l);
+                TensorPrimitives.Multiply(gh, kappa * f, gf);                                      // GF = κ F ĝ
+                TensorPrimitives.MultiplyAdd(gh, kappa * a, gC.AsSpan(j * l, l), gC.AsSpan(j * l, l)); // gC += κ A ĝ
             }
         }
+        // [Σ_b gM x_b ; gW] = Gᵀ·X  and  Σ_b gQ (x_b ⊙ x_b) = gQᵀ·(X⊙X).
+        Array.Clear(_gP);
+        Array.Clear(_gS);
+        Gemm.AddProduct(g, 1, rows, rows, batch, _x, d, _gP);
+        Gemm.AddProduct(gq, 1, k, k, batch, _x2, d, _gS);
         // Through c_k = U_k μ_k + v_k and W_k = U_k diag σ_k².
+        double[] gMu = _mu.Gradient, gSigma = _sigma.Gradient, gU = _u.Gradient, gV = _v.Gradient;
+        _gP.AsSpan(0, k * d).CopyTo(gMu);
+        _gS.AsSpan().CopyTo(gSigma);
+        gC.AsSpan().CopyTo(gV);
         for (int j = 0; j < k; j++)
         {
-            ReadOnlySpan<double> mu = Mu.AsSpan(j * d, d), sigma = Sigma.AsSpan(j * d, d), s2 = sigmaSquared.AsSpan(j * d, d);
-            Span<double> gMu = gradients.Mu.AsSpan(j * d, d), gSigma = gradients.Sigma.AsSpan(j * d, d);
+            ReadOnlySpan<double> mu = Mu.AsSpan(j * d, d), s2 = _sigmaSquared.AsSpan(j * d, d);
+            Span<double> gm = gMu.AsSpan(j * d, d), gs = gSigma.AsSpan(j * d, d);
             for (int o = 0; o < l; o++)
             {
                 int jo = j * l + o;
-                double gc = gC[jo];
-                gradients.V[jo] = gc;
-                ReadOnlySpan<double> urow = U.AsSpan(jo * d, d), gw = gWeights.AsSpan(jo * d, d);
-                Span<double> gU = gradients.U.AsSpan(jo * d, d);
-                for (int i = 0; i < d; i++)
-                {
-                    gU[i] = gc * mu[i] + gw[i] * s2[i];
-                    gMu[i] += urow[i] * gc;
-                    gSigma[i] += 2.0 * sigma[i] * urow[i] * gw[i];
-                }
+                ReadOnlySpan<double> urow = U.AsSpan(jo * d, d), gw = _gP.AsSpan((k + jo) * d, d);
+                Span<double> gu = gU.AsSpan(jo * d, d);
+                TensorPrimitives.Multiply(gw, s2, gu);
+                TensorPrimitives.MultiplyAdd(mu, gC[jo], gu, gu);      // ∂ℓ/∂U = gC μᵀ + gW diag σ²
+                TensorPrimitives.MultiplyAdd(urow, gC[jo], gm, gm);    // ∂ℓ/∂μ += Uᵀ gC
+                TensorPrimitives.MultiplyAdd(urow, gw, gs, gs);        // Σ_l U ⊙ gW
             }
+            ReadOnlySpan<double> sigma = Sigma.AsSpan(j * d, d);
+            TensorPrimitives.Multiply(gs, sigma, gs);
+            TensorPrimitives.Multiply(gs, 2.0, gs);                    // ∂ℓ/∂σ = 2σ ⊙ (...)
         }
+        if (inputGradients.IsEmpty) return;
+        // ∂ℓ/∂X = [gM | GF]·P + 2 X ⊙ (gQ·σ²).
+        Span<double> gx = inputGradients[..(batch * d)], work = _work.AsSpan(0, batch * d);
+        gx.Clear();
+        work.Clear();
+        Gemm.AddProduct(g, rows, 1, batch, rows, _p, d, gx);
+        Gemm.AddProduct(gq, k, 1, batch, k, _sigmaSquared, d, work);
+        TensorPrimitives.Multiply(work, _x.AsSpan(0, batch * d), work);
+        TensorPrimitives.MultiplyAdd(work, 2.0, gx, gx);
     }
 
-    private void EnsureCache(int batch)
+    private void EnsureBatch(int batch)
     {
-        int k = Components;
-        if (_m.Length >= batch * k && _x.Length == batch * Inputs) return;
+        if (_q.Length >= batch * Components) return;
+        int k = Components, rows = k * (1 + Outputs);
         _x = new double[batch * Inputs];
-        _m = new double[batch * k];
+        _x2 = new double[batch * Inputs];
+        _work = new double[batch * Inputs];
+        _mz = new double[batch * rows];
+        _g = new double[batch * rows];
+        _q = new double[batch * k];
         _s = new double[batch * k];
         _f = new double[batch * k];
         _a = new double[batch * k];
         _p0 = new double[batch * k];
-        _active = new bool[batch * k];
-        _z = new double[batch * k * Outputs];
-    }
-}
-
-/// <summary>Gradients of a <see cref="GaussianMixtureLayer"/>'s parameters, in the same shapes.</summary>
-public sealed class GaussianMixtureLayerGradients(GaussianMixtureLayer layer)
-{
-    /// <summary>∂ℓ/∂μ, K×d.</summary>
-    public double[] Mu { get; } = new double[(layer ?? throw new ArgumentNullException(nameof(layer))).Mu.Length];
-
-    /// <summary>∂ℓ/∂σ, K×d.</summary>
-    public double[] Sigma { get; } = new double[layer.Sigma.Length];
-
-    /// <summary>∂ℓ/∂U, K×L×d.</summary>
-    public double[] U { get; } = new double[layer.U.Length];
-
-    /// <summary>∂ℓ/∂v, K×L.</summary>
-    public double[] V { get; } = new double[layer.V.Length];
-
-    /// <summary>Sets every entry to 0.</summary>
-    public void Clear()
-    {
-        Array.Clear(Mu);
-        Array.Clear(Sigma);
-        Array.Clear(U);
-        Array.Clear(V);
+        _gq = new double[batch * k];
     }
 }

@@ -35,10 +35,9 @@ public class GaussianMixtureLayerTests
         var (layer, x, g) = Setup();
         var h = new double[B * L];
         layer.Forward(x, B, h);
-        var grads = new GaussianMixtureLayerGradients(layer);
         var gx = new double[B * D];
-        layer.Backward(g, grads, gx);
-        foreach (var (name, parameters, analytic) in new[] { ("mu", layer.Mu, grads.Mu), ("sigma", layer.Sigma, grads.Sigma), ("U", layer.U, grads.U), ("v", layer.V, grads.V), ("x", x, gx) })
+        layer.Backward(g, gx);
+        foreach (var (name, parameters, analytic) in layer.Parameters.Select(p => (p.Name, p.Values, p.Gradient)).Append(("x", x, gx)))
         {
             for (int i = 0; i < parameters.Length; i++)
             {
@@ -52,6 +51,38 @@ public class GaussianMixtureLayerTests
                 Assert.True(Math.Abs(fd - analytic[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"{name}[{i}]: backward {analytic[i]}, finite differences {fd}");
             }
         }
+    }
+
+    [Fact]
+    public void Backward_matches_finite_differences_at_sizes_that_use_the_blocked_products()
+    {
+        // B = 9, K = 5, d = 13, L = 3: the product kernels' full blocks and all their remainders are exercised.
+        const int b = 9, k = 5, d = 13, l = 3;
+        var rng = new Xoshiro256StarStar(11);
+        var layer = GaussianMixtureLayer.Initialize(rng, k, d, l);
+        for (int i = 0; i < layer.Sigma.Length; i++) layer.Sigma[i] = 0.1 + 0.5 * rng.NextDouble();
+        double[] x = new double[b * d], g = new double[b * l], h = new double[b * l], gx = new double[b * d];
+        rng.FillStandardNormal(x);
+        rng.FillStandardNormal(g);
+        double Objective()
+        {
+            layer.Forward(x, b, h);
+            return h.Select((v, i) => v * g[i]).Sum();
+        }
+        Objective();
+        layer.Backward(g, gx);
+        foreach (var (name, parameters, analytic) in layer.Parameters.Select(p => (p.Name, p.Values, (double[])p.Gradient.Clone())).Append(("x", x, gx)))
+            for (int i = 0; i < parameters.Length; i++)
+            {
+                double saved = parameters[i], step = 1e-5 * Math.Max(1.0, Math.Abs(saved));
+                parameters[i] = saved + step;
+                double up = Objective();
+                parameters[i] = saved - step;
+                double down = Objective();
+                parameters[i] = saved;
+                double fd = (up - down) / (2 * step);
+                Assert.True(Math.Abs(fd - analytic[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"{name}[{i}]: backward {analytic[i]}, finite differences {fd}");
+            }
     }
 
     [Fact]
@@ -122,11 +153,10 @@ public class GaussianMixtureLayerTests
         var zeros = new double[B * D];
         layer.Forward(zeros, B, h);
         Assert.All(h, v => Assert.True(Math.Abs(v) < 1e-9));
-        var grads = new GaussianMixtureLayerGradients(layer);
         var gx = new double[B * D];
-        layer.Backward(g, grads, gx);
+        layer.Backward(g, gx);
         Assert.All(gx, v => Assert.True(double.IsFinite(v)));
-        Assert.All(grads.Sigma, v => Assert.True(double.IsFinite(v)));
+        Assert.All(layer.Parameters.SelectMany(p => p.Gradient), v => Assert.True(double.IsFinite(v)));
     }
 
     [Fact]

