@@ -3,6 +3,7 @@ using System.Globalization;
 using Spectre.Console;
 using Wasserflow.Experiments;
 using Wasserflow.Flows;
+using Wasserflow.NeuralNetworks;
 using Wasserflow.Running;
 
 namespace Wasserflow.Cli;
@@ -37,6 +38,31 @@ internal static class Progress
                 outcomes.Add(run(new LineObserver(error, c), c));
         }
         return outcomes;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/>, giving it a progress sink per training run: a bar per run in a terminal (epoch, minibatch,
+    /// loss, samples per second), otherwise nothing (the experiment logs one line per epoch).
+    /// </summary>
+    public static T Train<T>(bool interactive, TextWriter error, Func<Func<string, IProgress<TrainingProgress>?>, T> body)
+    {
+        if (!interactive) return body(_ => null);
+        T result = default!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx => result = body(label => new EpochBar(ctx.AddTask(label, maxValue: 1), label)));
+        return result;
+    }
+
+    private sealed class EpochBar(ProgressTask task, string label) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress p)
+        {
+            task.MaxValue = (double)p.Epochs * p.Batches;
+            task.Value = (double)(p.Epoch - 1) * p.Batches + p.Batch;
+            task.Description = string.Create(CultureInfo.InvariantCulture,
+                $"{label} epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.Loss:F4} {p.SamplesPerSecond:F0} samples/s");
+        }
     }
 
     private static string Label(FitConfig c) => $"{c.Algorithm.ToUpperInvariant()} N={c.Components}";

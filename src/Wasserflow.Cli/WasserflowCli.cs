@@ -26,7 +26,7 @@ public static class WasserflowCli
         var root = new RootCommand("Wasserflow: variational inference by Wasserstein gradient flows.");
         root.Subcommands.Add(FitCommand(output, error, interactive));
         root.Subcommands.Add(DemoCommand(output, error, interactive));
-        root.Subcommands.Add(ExperimentCommand(output, error));
+        root.Subcommands.Add(ExperimentCommand(output, error, interactive));
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -46,6 +46,16 @@ public static class WasserflowCli
         {
             error.WriteLine($"error: {ex.Message}");
             return BadInput;
+        }
+        catch (Exception ex) when (ex is Data.DataFetchException or Data.DataFormatException)
+        {
+            error.WriteLine($"error: {ex.Message}");
+            return BadInput;
+        }
+        catch (NeuralNetworks.TrainingDivergedException ex)
+        {
+            error.WriteLine($"error: {ex.Message} (checkpoints up to the last finished epoch are kept; lower the learning rates)");
+            return RunFailed;
         }
     }
 
@@ -172,23 +182,56 @@ public static class WasserflowCli
         return command;
     }
 
-    private static Command ExperimentCommand(TextWriter output, TextWriter error)
+    private static Command ExperimentCommand(TextWriter output, TextWriter error, bool interactive)
     {
-        var name = new Argument<string>("name") { Description = "experiment: " + string.Join(", ", BuresWassersteinExperiments.Names) };
+        var all = BuresWassersteinExperiments.Names.Concat(NetworkExperiments.Names).ToList();
+        var name = new Argument<string>("name") { Description = "experiment: " + string.Join(", ", all) };
         var outputOption = new Option<string?>("--output", "-o") { Description = "output folder (default runs/<name>)" };
         var seed = new Option<ulong>("--seed") { Description = "seed of every run", DefaultValueFactory = _ => 0 };
+        var dataset = new Option<string?>("--dataset") { Description = "gm-* only: " + string.Join(", ", NetworkExperimentOptions.DatasetNames) + " (default fashion-mnist)" };
+        var data = new Option<string?>("--data") { Description = "gm-* only: folder with the data files instead of fetching them" };
+        var epochs = new Option<int?>("--epochs") { Description = "gm-* only: epochs per run (default: the experiment's)" };
+        var seeds = new Option<int?>("--seeds") { Description = "gm-* only: runs per network for error bars (default 1; the paper: 5)" };
+        var trainLimit = new Option<int?>("--train-limit") { Description = "gm-* only: use the first N training images" };
+        var resume = new Option<bool>("--resume") { Description = "gm-* only: continue each run from its checkpoint in <output>/checkpoints" };
         var command = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
         command.Arguments.Add(name);
-        command.Options.Add(outputOption);
-        command.Options.Add(seed);
+        foreach (Option option in new Option[] { outputOption, seed, dataset, data, epochs, seeds, trainLimit, resume }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string experiment = parse.GetValue(name)!.ToLowerInvariant();
-            if (!BuresWassersteinExperiments.Names.Contains(experiment))
-                throw new ConfigException($"experiment: unknown name '{experiment}'; expected one of {string.Join(", ", BuresWassersteinExperiments.Names)}");
+            if (!all.Contains(experiment))
+                throw new ConfigException($"experiment: unknown name '{experiment}'; expected one of {string.Join(", ", all)}");
             string folder = parse.GetValue(outputOption) ?? Path.Combine("runs", experiment);
+            bool network = NetworkExperiments.Names.Contains(experiment);
+            if (!network)
+            {
+                foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, resume })
+                    if (parse.GetResult(option) is { Implicit: false })
+                        throw new ConfigException($"{option.Name}: applies only to the gm-* experiments, not to '{experiment}'");
+            }
             AtomicFiles.EnsureWritable(folder);
-            ExperimentOutput result = BuresWassersteinExperiments.Run(experiment, parse.GetValue(seed), line => error.WriteLine(line));
+            ExperimentOutput result;
+            if (network)
+            {
+                var options = new NetworkExperimentOptions
+                {
+                    Dataset = parse.GetValue(dataset) ?? "fashion-mnist",
+                    DataFolder = parse.GetValue(data),
+                    Epochs = parse.GetValue(epochs),
+                    Seeds = parse.GetValue(seeds) ?? 1,
+                    TrainLimit = parse.GetValue(trainLimit),
+                    Seed = parse.GetValue(seed),
+                    CheckpointFolder = Path.Combine(folder, "checkpoints"),
+                    Resume = parse.GetValue(resume),
+                };
+                options.Validate();
+                result = Progress.Train(interactive, error, sink => NetworkExperiments.Run(experiment, options, sink, line => error.WriteLine(line)));
+            }
+            else
+            {
+                result = BuresWassersteinExperiments.Run(experiment, parse.GetValue(seed), line => error.WriteLine(line));
+            }
             AtomicFiles.WriteAll(folder, result.Files);
             foreach (string line in result.Summary) output.WriteLine(line);
             output.WriteLine($"report: {Path.Combine(folder, "report.html")}");

@@ -10,7 +10,8 @@ namespace Wasserflow.Reports;
 /// <param name="Points">(x, y) points; non-positive values are dropped on log axes.</param>
 /// <param name="Color">CSS colour.</param>
 /// <param name="Dash">SVG dash pattern or null for solid.</param>
-public sealed record Series(string Label, IReadOnlyList<(double X, double Y)> Points, string Color, string? Dash = null);
+/// <param name="Errors">Half-widths of a shaded band around the points (one per point, linear axes only), or null.</param>
+public sealed record Series(string Label, IReadOnlyList<(double X, double Y)> Points, string Color, string? Dash = null, IReadOnlyList<double>? Errors = null);
 
 /// <summary>The plots of a run report, as SVG strings.</summary>
 public static class Plots
@@ -168,6 +169,11 @@ public static class Plots
         Func<double, double> ty = logY ? Math.Log10 : v => v;
         var kept = series.Select(s => s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y) && (!logX || p.X > 0) && (!logY || p.Y > 0)).ToList()).ToList();
         var all = kept.SelectMany(p => p).ToList();
+        // Error bands (±Errors[i] around Points[i], linear axes only) widen the range.
+        var bands = series.Select(s => s.Errors is { } e && !logX && !logY
+            ? s.Points.Select((p, i) => (p.X, Low: p.Y - e[i], High: p.Y + e[i])).Where(b => double.IsFinite(b.X) && double.IsFinite(b.Low) && double.IsFinite(b.High)).ToList()
+            : []).ToList();
+        all.AddRange(bands.SelectMany(b => b.SelectMany(v => new[] { (v.X, v.Low), (v.X, v.High) })));
         if (all.Count == 0) { svg.Text(width / 2, height / 2, "no data to plot", 13, "middle"); return svg.ToString(); }
         double x0 = all.Min(p => tx(p.X)), x1 = all.Max(p => tx(p.X)), y0 = all.Min(p => ty(p.Y)), y1 = all.Max(p => ty(p.Y));
         if (x1 - x0 < 1e-12) { x0 -= 0.5; x1 += 0.5; }
@@ -184,6 +190,8 @@ public static class Plots
         for (int s = 0; s < series.Count; s++)
         {
             if (kept[s].Count == 0) continue;
+            if (bands[s].Count > 1)
+                svg.Polygon(bands[s].Select(b => (PX(b.X), PY(b.High))).Concat(bands[s].AsEnumerable().Reverse().Select(b => (PX(b.X), PY(b.Low)))), series[s].Color, 0.18);
             svg.Polyline(kept[s].Select(p => (PX(p.X), PY(p.Y))), series[s].Color, 1.6, series[s].Dash);
             double ly = top + 14 + 16 * s;
             svg.Line(left + pw + 10, ly - 4, left + pw + 30, ly - 4, series[s].Color, 2, series[s].Dash);

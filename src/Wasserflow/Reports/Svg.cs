@@ -45,6 +45,18 @@ public sealed class Svg
         _body.Append("\"/>\n");
     }
 
+    /// <summary>Adds a filled polygon (for error bands).</summary>
+    public void Polygon(IEnumerable<(double X, double Y)> points, string fill, double opacity)
+    {
+        _body.Append("<polygon stroke=\"none\" fill=\"").Append(fill).Append("\" fill-opacity=\"").Append(F(opacity)).Append("\" points=\"");
+        foreach (var (x, y) in points) _body.Append(F(x)).Append(',').Append(F(y)).Append(' ');
+        _body.Append("\"/>\n");
+    }
+
+    /// <summary>Adds an ellipse outline with semi-axes <paramref name="rx"/>, <paramref name="ry"/>, rotated by <paramref name="degrees"/>.</summary>
+    public void Ellipse(double cx, double cy, double rx, double ry, double degrees, string stroke, double opacity, double strokeWidth = 1) =>
+        _body.Append(CultureInfo.InvariantCulture, $"<ellipse cx=\"{F(cx)}\" cy=\"{F(cy)}\" rx=\"{F(rx)}\" ry=\"{F(ry)}\" transform=\"rotate({F(degrees)} {F(cx)} {F(cy)})\" fill=\"none\" stroke=\"{stroke}\" stroke-opacity=\"{F(opacity)}\" stroke-width=\"{F(strokeWidth)}\"/>\n");
+
     /// <summary>Adds text (escaped).</summary>
     public void Text(double x, double y, string text, double size = 12, string anchor = "start", string fill = "#222", double rotate = 0)
     {

@@ -183,4 +183,41 @@ public sealed class CliTests : IDisposable
         Assert.True(File.Exists(Path.Combine(Out("demo"), "ibw-N20", "density.svg")));
         Assert.True(File.Exists(Path.Combine(Out("demo"), "summary.csv")));
     }
+
+    [Fact]
+    public void A_gm_experiment_on_an_idx_folder_writes_its_report_and_resumes_from_checkpoints()
+    {
+        string data = Out("idx");
+        Wasserflow.Tests.Data.DatasetsTests.WriteIdxSet(data, 120, 40);
+        string output = Out("gm");
+        var (code, stdout, err) = Run("experiment", "gm-fixed-beta", "--dataset", "idx", "--data", data, "--epochs", "2", "-o", output);
+        Assert.True(code == 0, err);
+        Assert.Contains("GM K=10, fixed β: test error after epoch 2", stdout);
+        foreach (string file in new[] { "report.html", "test-error.svg", "results.csv", "timings.csv", "checkpoints/gm-k-10-seed0.ckpt" })
+            Assert.True(File.Exists(Path.Combine(output, file)), file);
+        string first = File.ReadAllText(Path.Combine(output, "results.csv"));
+        // Asking for more epochs with --resume continues from epoch 2 and reproduces the first two epochs' numbers.
+        (code, _, err) = Run("experiment", "gm-fixed-beta", "--dataset", "idx", "--data", data, "--epochs", "3", "--resume", "-o", output);
+        Assert.True(code == 0, err);
+        Assert.Contains("resumed after epoch 2", err);
+        string[] again = File.ReadAllLines(Path.Combine(output, "results.csv"));
+        foreach (string line in first.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Assert.Contains(line, again);
+        Assert.Contains(again, l => l.StartsWith("GM K=10,0,3,", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("gm-components --epochs 0", "epochs")]
+    [InlineData("gm-components --dataset cifar", "dataset")]
+    [InlineData("gm-components --dataset idx", "--data")]
+    [InlineData("logistic-laplace --epochs 3", "--epochs")]
+    [InlineData("gm-components --dataset idx --data /nonexistent-wasserflow", "does not exist")]
+    public void Bad_gm_experiment_inputs_exit_2_with_one_line(string args, string expected)
+    {
+        string output = Out("bad");
+        var (code, _, err) = Run([.. ("experiment " + args + " -o " + output).Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, err);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.False(File.Exists(Path.Combine(output, "report.html")));
+    }
 }

