@@ -193,10 +193,11 @@ public static class WasserflowCli
         var epochs = new Option<int?>("--epochs") { Description = "gm-* only: epochs per run (default: the experiment's)" };
         var seeds = new Option<int?>("--seeds") { Description = "gm-* only: runs per network for error bars (default 1; the paper: 5)" };
         var trainLimit = new Option<int?>("--train-limit") { Description = "gm-* only: use the first N training images" };
+        var threads = new Option<int?>("--threads") { Description = "gm-* only: threads per training run (default 1; results do not depend on it)" };
         var resume = new Option<bool>("--resume") { Description = "gm-* only: continue each run from its checkpoint in <output>/checkpoints" };
         var command = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
         command.Arguments.Add(name);
-        foreach (Option option in new Option[] { outputOption, seed, dataset, data, epochs, seeds, trainLimit, resume }) command.Options.Add(option);
+        foreach (Option option in new Option[] { outputOption, seed, dataset, data, epochs, seeds, trainLimit, threads, resume }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string experiment = parse.GetValue(name)!.ToLowerInvariant();
@@ -206,7 +207,7 @@ public static class WasserflowCli
             bool network = NetworkExperiments.Names.Contains(experiment);
             if (!network)
             {
-                foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, resume })
+                foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, threads, resume })
                     if (parse.GetResult(option) is { Implicit: false })
                         throw new ConfigException($"{option.Name}: applies only to the gm-* experiments, not to '{experiment}'");
             }
@@ -221,6 +222,7 @@ public static class WasserflowCli
                     Epochs = parse.GetValue(epochs),
                     Seeds = parse.GetValue(seeds) ?? 1,
                     TrainLimit = parse.GetValue(trainLimit),
+                    Threads = parse.GetValue(threads) ?? 1,
                     Seed = parse.GetValue(seed),
                     CheckpointFolder = Path.Combine(folder, "checkpoints"),
                     Resume = parse.GetValue(resume),

@@ -38,6 +38,9 @@ public sealed record NetworkExperimentOptions
     /// <summary>Folder for per-run checkpoints (one per arm and seed, written after every epoch); null for none.</summary>
     public string? CheckpointFolder { get; init; }
 
+    /// <summary>Threads per training run (results do not depend on it).</summary>
+    public int Threads { get; init; } = 1;
+
     /// <summary>Continue every run from its checkpoint when one exists.</summary>
     public bool Resume { get; init; }
 
@@ -47,6 +50,7 @@ public sealed record NetworkExperimentOptions
         if (!DatasetNames.Contains(Dataset)) throw new ConfigException($"dataset: unknown '{Dataset}'; expected one of {string.Join(", ", DatasetNames)}");
         if (Dataset == "idx" && DataFolder is null) throw new ConfigException("data: the idx dataset needs --data FOLDER with the four IDX files");
         if (Epochs is < 1) throw new ConfigException($"epochs: must be ≥ 1 (got {Epochs})");
+        if (Threads < 1) throw new ConfigException($"threads: must be ≥ 1 (got {Threads})");
         if (Seeds < 1) throw new ConfigException($"seeds: must be ≥ 1 (got {Seeds})");
         if (TrainLimit is < 1) throw new ConfigException($"train-limit: must be ≥ 1 (got {TrainLimit})");
         if (Resume && CheckpointFolder is null) throw new ConfigException("resume: needs a checkpoint folder");
@@ -136,6 +140,11 @@ public static class NetworkExperiments
     {
         var o = c.Options;
         var net = network ?? arm.Build(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, (ulong)seed)), c.Train.Dimension, c.Train.Classes - 1);
+        foreach (ILayer layer in net.Layers)
+        {
+            if (layer is GaussianMixtureLayer gm) gm.Threads = o.Threads;
+            else if (layer is FullyConnectedLayer fc) fc.Threads = o.Threads;
+        }
         var trainer = new ClassifierTrainer(net, c.Train, c.Test, new TrainingOptions { Epochs = epochs, Sgd = arm.Sgd, Seed = Xoshiro256StarStar.Mix(o.Seed, 1000 + (ulong)seed) });
         string label = $"{arm.Name} seed {seed}";
         string? checkpoint = o.CheckpointFolder is null ? null : Path.Combine(o.CheckpointFolder, $"{Slug(arm.Name)}-seed{seed}.ckpt");

@@ -9,11 +9,12 @@ namespace Wasserflow.LinearAlgebra;
 /// <see cref="Vector256{T}"/> with fused multiply-adds. Two shapes cover every product of a GM layer's forward and
 /// backward pass (../specs/gm-layer.md §4–§5):
 /// <list type="bullet">
-/// <item><see cref="MultiplyTransposed"/>: C = A·Bᵀ with both operands' rows contiguous (dot-product form), used for
+/// <item>MultiplyTransposed: C = A·Bᵀ with both operands' rows contiguous (dot-product form), used for
 /// X·Wᵀ;</item>
-/// <item><see cref="AddProduct"/>: C += op(A)·B where op(A)(i, p) = a[i·strideI + p·strideP], so one kernel serves
+/// <item>AddProduct: C += op(A)·B where op(A)(i, p) = a[i·strideI + p·strideP], so one kernel serves
 /// A·B (strides (p, 1)) and Aᵀ·B (strides (1, m)) (outer-product form), used for Gᵀ·X and G·W.</item>
 /// </list>
+/// The *Parallel overloads split the output rows at multiples of 4 across threads with bit-identical results.
 /// Lengths are checked once on entry; the inner loops read through references without bounds checks.
 /// </summary>
 internal static class Gemm
@@ -64,6 +65,38 @@ internal static class Gemm
             for (int j = 0; j < vectorEnd; j += 4) OuterRowVector(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n);
             for (int j = vectorEnd; j < n; j++) OuterScalar(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n);
         }
+    }
+
+    /// <summary>
+    /// MultiplyTransposed with the rows of A split into <paramref name="threads"/> chunks (multiples of 4 rows)
+    /// run in parallel; every entry is computed by the same arithmetic as the serial call, so results are bit-identical.
+    /// </summary>
+    public static void MultiplyTransposedParallel(double[] a, int m, double[] b, int n, int k, double[] c, int threads)
+    {
+        if (threads <= 1 || m < 8) MultiplyTransposed(a, m, b, n, k, c);
+        else MultiplyTransposedChunks(a, m, b, n, k, c, Chunk(m, threads));
+    }
+
+    // Separate from the entry point so that the serial path does not allocate the lambda's closure.
+    private static void MultiplyTransposedChunks(double[] a, int m, double[] b, int n, int k, double[] c, int chunk) =>
+        RunChunks(m, chunk, (start, rows) => MultiplyTransposed(a.AsSpan(start * k, rows * k), rows, b, n, k, c.AsSpan(start * n, rows * n)));
+
+    /// <summary>AddProduct with the rows of C split into parallel chunks (multiples of 4 rows); bit-identical to the serial call.</summary>
+    public static void AddProductParallel(double[] a, int strideI, int strideP, int m, int depth, double[] b, int n, double[] c, int threads)
+    {
+        if (threads <= 1 || m < 8) AddProduct(a, strideI, strideP, m, depth, b, n, c);
+        else AddProductChunks(a, strideI, strideP, m, depth, b, n, c, Chunk(m, threads));
+    }
+
+    private static void AddProductChunks(double[] a, int strideI, int strideP, int m, int depth, double[] b, int n, double[] c, int chunk) =>
+        RunChunks(m, chunk, (start, rows) => AddProduct(a.AsSpan(start * strideI), strideI, strideP, rows, depth, b, n, c.AsSpan(start * n, rows * n)));
+
+    private static int Chunk(int m, int threads) => ((m + threads - 1) / threads + 3) / 4 * 4;
+
+    private static void RunChunks(int m, int chunk, Action<int, int> body)
+    {
+        int chunks = (m + chunk - 1) / chunk;
+        Parallel.For(0, chunks, i => body(i * chunk, Math.Min(chunk, m - i * chunk)));
     }
 
     private static double Dot(ref double a0, int aOffset, ref double b0, int bOffset, int k)

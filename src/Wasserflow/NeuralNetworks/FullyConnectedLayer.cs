@@ -57,6 +57,9 @@ public sealed class FullyConnectedLayer : ILayer
     /// <summary>The fixed factor s applied before the activation.</summary>
     public double OutputScale { get; }
 
+    /// <summary>Threads for the products (default 1); results do not depend on it.</summary>
+    public int Threads { get; set; } = 1;
+
     /// <summary>W, outputs×inputs.</summary>
     public double[] Weight => _weight.Values;
 
@@ -78,9 +81,9 @@ public sealed class FullyConnectedLayer : ILayer
             _y = new double[batch * o];
             _gy = new double[batch * o];
         }
-        Span<double> x = _x.AsSpan(0, batch * d), y = outputs[..(batch * o)];
+        Span<double> x = _x.AsSpan(0, batch * d), y = _y.AsSpan(0, batch * o);
         inputs[..(batch * d)].CopyTo(x);
-        Gemm.MultiplyTransposed(x, batch, Weight, o, d, y);
+        Gemm.MultiplyTransposedParallel(_x, batch, Weight, o, d, _y, Threads);
         for (int b = 0; b < batch; b++)
         {
             Span<double> row = y.Slice(b * o, o);
@@ -88,7 +91,7 @@ public sealed class FullyConnectedLayer : ILayer
             if (OutputScale != 1.0) TensorPrimitives.Multiply(row, OutputScale, row);
             if (Relu) TensorPrimitives.Max(row, 0.0, row);
         }
-        y.CopyTo(_y);
+        y.CopyTo(outputs);
         _batch = batch;
     }
 
@@ -109,7 +112,7 @@ public sealed class FullyConnectedLayer : ILayer
         }
         double[] gw = _weight.Gradient;
         Array.Clear(gw);
-        Gemm.AddProduct(g, 1, o, o, batch, _x, d, gw);                       // ∂ℓ/∂W = gᵀ X
+        Gemm.AddProductParallel(_gy, 1, o, o, batch, _x, d, gw, Threads);   // ∂ℓ/∂W = gᵀ X
         if (_bias is not null)
         {
             Span<double> gb = _bias.Gradient;
