@@ -297,47 +297,90 @@ public static class NetworkExperiments
     }
 
     // Figure 4: the K = 5 components projected on the top-2 principal directions of the final β-marginal, and the width-K
-    // FC network started at the initial means, along training.
+    // FC network started at the initial means, along training; for γ = 1/2 and γ = 1/256 as in the paper.
     private static ExperimentOutput Dynamics(Context c, string name)
     {
         const int k = 5;
         int epochs = c.Options.Epochs ?? 200, d = c.Train.Dimension, l = c.Train.Classes - 1;
-        var initial = GaussianMixtureLayer.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(c.Options.Seed, 0)), k, d, l);
-        var snapshots = new List<(double[] Mu, double[] Sigma)> { ((double[])initial.Mu.Clone(), (double[])initial.Sigma.Clone()) };
-        var neurons = new List<double[]>();
-        var gmArm = Gm(k, "components move far from 0 (γ = 1/2)");
-        var fcArm = new Arm("FC width 5 from the means", (_, _, _) => MeanFieldNetwork.FromMeans(initial), FcRates, "neurons stay near their start");
-        var fcNet = MeanFieldNetwork.FromMeans(initial);
-        neurons.Add((double[])((FullyConnectedLayer)fcNet.Layers[0]).Weight.Clone());
-        var gmNet = new Sequential(initial);
-        var runs = new List<ArmRun>
-        {
-            Train(c, gmArm, epochs, 0, (net, _) => snapshots.Add(((double[])initial.Mu.Clone(), (double[])initial.Sigma.Clone())), gmNet),
-            Train(c, fcArm, epochs, 0, (net, _) => neurons.Add((double[])((FullyConnectedLayer)net.Layers[0]).Weight.Clone()), fcNet),
-        };
-        // Top-2 eigenvectors of the final β-marginal covariance (1/K) Σ_k (diag σ_k² + μ_k μ_kᵀ) − μ̄ μ̄ᵀ.
-        var (mu, sigma) = snapshots[^1];
-        var cov = Matrix<double>.Build.Dense(d, d);
-        var mean = Vector<double>.Build.Dense(d);
-        for (int j = 0; j < k; j++)
-        {
-            var m = Vector<double>.Build.DenseOfArray(mu.AsSpan(j * d, d).ToArray());
-            cov += m.OuterProduct(m) / k;
-            mean += m / k;
-            for (int i = 0; i < d; i++) cov[i, i] += sigma[j * d + i] * sigma[j * d + i] / k;
-        }
-        cov -= mean.OuterProduct(mean);
-        var evd = cov.Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
-        var p1 = evd.EigenVectors.Column(d - 1).ToArray();
-        var p2 = evd.EigenVectors.Column(d - 2).ToArray();
-        string svg = DynamicsSvg(snapshots, neurons, p1, p2, k, d);
-        string html = "<h2>Evolution of the components (Figure 4)</h2>\n<p>Each GM component is drawn as the 1σ ellipse of P diag(σ_k²) Pᵀ centred at Pμ_k, "
+        var runs = new List<ArmRun>();
+        var html = new StringBuilder("<h2>Evolution of the components (Figure 4)</h2>\n<p>Each GM component is drawn as the 1σ ellipse of P diag(σ_k²) Pᵀ centred at Pμ_k, "
             + "P the top-2 principal directions of the final mixture's β-marginal; opacity grows with the epoch. Dots: the width-5 FC network's β_k, started at μ_k "
-            + "and trained with SGD at rate 0.1, on the same axes.</p>\n<img src=\"dynamics.svg\"/>\n";
-        var extraFiles = new Dictionary<string, string> { ["dynamics.svg"] = svg };
-        double spreadStart = Spread(snapshots[0].Mu, p1, p2, k, d), spreadEnd = Spread(mu, p1, p2, k, d);
-        var summary = new List<string> { $"projected GM means: mean distance from 0 {G(spreadStart)} at start, {G(spreadEnd)} after {epochs} epochs" };
-        return Report(c, name, "Training dynamics of a GM layer with K = 5 and of a width-5 FC network (paper 004, Figure 4)", runs, (html, extraFiles, summary));
+            + "and trained with SGD at rate 0.1, on the same axes.</p>\n");
+        var extraFiles = new Dictionary<string, string>();
+        var summary = new List<string>();
+        foreach (var (gamma, label) in new[] { (0.5, "1/2"), (1.0 / 256, "1/256") })
+        {
+            string tag = label.Replace("/", "-", StringComparison.Ordinal);
+            var initial = GaussianMixtureLayer.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(c.Options.Seed, 0)), k, d, l, gamma);
+            var fcNet = MeanFieldNetwork.FromMeans(initial);
+            var gmArm = new Arm($"GM K=5 gamma {label}", (_, _, _) => new Sequential(initial), new SgdOptions(), gamma == 0.5 ? "components move far from 0" : "Fig. 4, bottom row");
+            var fcArm = new Arm($"FC width 5 gamma {label}", (_, _, _) => fcNet, FcRates, "neurons stay near their start");
+            var (gmRun, gmPath) = Tracked(c, gmArm, epochs, net => [.. ((GaussianMixtureLayer)net.Layers[0]).Mu, .. ((GaussianMixtureLayer)net.Layers[0]).Sigma]);
+            var (fcRun, fcPath) = Tracked(c, fcArm, epochs, net => (double[])((FullyConnectedLayer)net.Layers[0]).Weight.Clone());
+            runs.Add(gmRun);
+            runs.Add(fcRun);
+            // Top-2 eigenvectors of the final β-marginal covariance (1/K) Σ_k (diag σ_k² + μ_k μ_kᵀ) − μ̄ μ̄ᵀ.
+            double[] final = gmPath[^1];
+            var cov = Matrix<double>.Build.Dense(d, d);
+            var mean = Vector<double>.Build.Dense(d);
+            for (int j = 0; j < k; j++)
+            {
+                var m = Vector<double>.Build.DenseOfArray(final.AsSpan(j * d, d).ToArray());
+                cov += m.OuterProduct(m) / k;
+                mean += m / k;
+                for (int i = 0; i < d; i++) cov[i, i] += final[k * d + j * d + i] * final[k * d + j * d + i] / k;
+            }
+            cov -= mean.OuterProduct(mean);
+            var evd = cov.Evd(Symmetricity.Symmetric);
+            var p1 = evd.EigenVectors.Column(d - 1).ToArray();
+            var p2 = evd.EigenVectors.Column(d - 2).ToArray();
+            extraFiles[$"dynamics-gamma-{tag}.svg"] = DynamicsSvg(gmPath, fcPath, p1, p2, k, d, $"γ = {label}");
+            html.Append(CultureInfo.InvariantCulture, $"<h3>γ = {label}</h3>\n<img src=\"dynamics-gamma-{tag}.svg\"/>\n");
+            double gmStart = Spread(gmPath[0], p1, p2, k, d), gmEnd = Spread(final, p1, p2, k, d);
+            double fcStart = Spread(fcPath[0], p1, p2, k, d), fcEnd = Spread(fcPath[^1], p1, p2, k, d);
+            summary.Add($"γ = {label}: projected distance from 0 of the GM means {G(gmStart)} → {G(gmEnd)}, of the FC neurons {G(fcStart)} → {G(fcEnd)} over {epochs} epochs");
+            html.Append(CultureInfo.InvariantCulture, $"<p>{summary[^1]}.</p>\n");
+        }
+        return Report(c, name, "Training dynamics of a GM layer with K = 5 and of a width-5 FC network (paper 004, Figure 4)", runs, (html.ToString(), extraFiles, summary));
+    }
+
+    // Trains an arm for seed 0, keeping a snapshot of the network (by `snapshot`) at the start and after every epoch; with
+    // checkpoints the snapshots go to a trajectory file beside the checkpoint so that --resume keeps the whole path.
+    private static (ArmRun Run, List<double[]> Path) Tracked(Context c, Arm arm, int epochs, Func<Sequential, double[]> snapshot)
+    {
+        var net = arm.Build(new Xoshiro256StarStar(c.Options.Seed), c.Train.Dimension, c.Train.Classes - 1);
+        var path = new List<double[]> { snapshot(net) };
+        string? file = c.Options.CheckpointFolder is null ? null : System.IO.Path.Combine(c.Options.CheckpointFolder, $"{Slug(arm.Name)}-seed0.trajectory");
+        string? checkpoint = file is null ? null : System.IO.Path.ChangeExtension(file, ".ckpt");
+        if (file is not null)
+        {
+            if (c.Options.Resume && File.Exists(file) && File.Exists(checkpoint))
+            {
+                // The trajectory up to the checkpoint's epoch; the training run below resumes from the same epoch.
+                int size = path[0].Length, done = ClassifierTrainer.ReadCompletedEpochs(checkpoint!);
+                using var reader = new BinaryReader(File.OpenRead(file));
+                path.Clear();
+                for (int e = 0; e <= done; e++)
+                {
+                    var v = new double[size];
+                    for (int i = 0; i < size; i++) v[i] = reader.ReadDouble();
+                    path.Add(v);
+                }
+            }
+            Directory.CreateDirectory(c.Options.CheckpointFolder!);
+            using var writer = new BinaryWriter(File.Create(file));
+            foreach (double[] v in path)
+                foreach (double x in v) writer.Write(x);
+        }
+        var run = Train(c, arm, epochs, 0, (n, _) =>
+        {
+            double[] v = snapshot(n);
+            path.Add(v);
+            if (file is null) return;
+            using var writer = new BinaryWriter(new FileStream(file, FileMode.Append));
+            foreach (double x in v) writer.Write(x);
+        }, net);
+        return (run, path);
     }
 
     private static double Spread(double[] mu, double[] p1, double[] p2, int k, int d)
@@ -351,7 +394,7 @@ public static class NetworkExperiments
         return total / k;
     }
 
-    private static string DynamicsSvg(List<(double[] Mu, double[] Sigma)> snapshots, List<double[]> neurons, double[] p1, double[] p2, int k, int d)
+    private static string DynamicsSvg(List<double[]> snapshots, List<double[]> neurons, double[] p1, double[] p2, int k, int d, string subtitle)
     {
         const double size = 620, margin = 40;
         int every = Math.Max(1, (snapshots.Count - 1) / 40);
@@ -360,10 +403,10 @@ public static class NetworkExperiments
         for (int t = 0; t < snapshots.Count; t += every)
         {
             double opacity = 0.15 + 0.85 * t / Math.Max(1, snapshots.Count - 1);
-            var (mu, sigma) = snapshots[t];
+            double[] state = snapshots[t];
             for (int j = 0; j < k; j++)
             {
-                ReadOnlySpan<double> m = mu.AsSpan(j * d, d), s = sigma.AsSpan(j * d, d);
+                ReadOnlySpan<double> m = state.AsSpan(j * d, d), s = state.AsSpan(k * d + j * d, d);
                 double a = 0, b = 0, cc = 0;
                 for (int i = 0; i < d; i++)
                 {
@@ -388,7 +431,7 @@ public static class NetworkExperiments
         foreach (var dot in dots) extent = Math.Max(extent, Math.Max(Math.Abs(dot.X), Math.Abs(dot.Y)));
         double scale = (size / 2 - margin) / extent;
         var svg = new Svg(size, size);
-        svg.Text(size / 2, 20, "GM components (ellipses) and FC neurons (dots) on the top-2 PCs", 14, "middle");
+        svg.Text(size / 2, 20, $"GM components (ellipses) and FC neurons (dots) on the top-2 PCs, {subtitle}", 14, "middle");
         svg.Line(margin, size / 2, size - margin, size / 2, "#ccc");
         svg.Line(size / 2, margin, size / 2, size - margin, "#ccc");
         foreach (var e in ellipses)

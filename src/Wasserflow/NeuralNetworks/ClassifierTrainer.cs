@@ -247,6 +247,24 @@ public sealed class ClassifierTrainer
         }
     }
 
+    /// <summary>The number of finished epochs recorded in the checkpoint at <paramref name="path"/>.</summary>
+    /// <exception cref="DataFormatException">It is not a readable checkpoint.</exception>
+    public static int ReadCompletedEpochs(string path)
+    {
+        try
+        {
+            using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
+            if (reader.ReadString() != Magic) throw new DataFormatException($"{path}: not a Wasserflow checkpoint.");
+            reader.ReadString();
+            for (int i = 0; i < 4; i++) reader.ReadUInt64();
+            return reader.ReadInt32();
+        }
+        catch (EndOfStreamException)
+        {
+            throw new DataFormatException($"{path}: truncated checkpoint.");
+        }
+    }
+
     // What must match between a checkpoint and the run resuming it.
     private string Signature() =>
         string.Join(";", _network.Parameters.Select(p => $"{p.Name}[{p.Values.Length}]")) +

@@ -234,4 +234,27 @@ public class NetworkTests
         var two = Run(2);
         for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
     }
+
+    [Fact]
+    public void Squared_loss_gradient_matches_finite_differences()
+    {
+        var rng = new Xoshiro256StarStar(31);
+        double[] h = new double[12], y = new double[12], g = new double[12], scratch = new double[12];
+        rng.FillStandardNormal(h);
+        rng.FillStandardNormal(y);
+        double loss = SquaredLoss.LossAndGradient(h, y, 4, 3, g);
+        Assert.Equal(h.Zip(y).Sum(p => (p.First - p.Second) * (p.First - p.Second)) / 4, loss, 12);
+        for (int i = 0; i < h.Length; i++)
+        {
+            double saved = h[i];
+            h[i] = saved + 1e-6;
+            double up = SquaredLoss.LossAndGradient(h, y, 4, 3, scratch);
+            h[i] = saved - 1e-6;
+            double down = SquaredLoss.LossAndGradient(h, y, 4, 3, scratch);
+            h[i] = saved;
+            Assert.True(Math.Abs((up - down) / 2e-6 - g[i]) < 1e-7, $"∂ℓ/∂h[{i}]: {g[i]} vs {(up - down) / 2e-6}");
+        }
+        y[5] = double.NaN;
+        Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => SquaredLoss.LossAndGradient(h, y, 4, 3, g)).Message);
+    }
 }
