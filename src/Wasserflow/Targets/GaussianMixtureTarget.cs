@@ -25,13 +25,19 @@ public enum CovarianceKind
 /// The log density is exactly normalised, so <see cref="LogNormalizer"/> is 0 and KL estimates against it are true KL
 /// divergences. Cost per point: O(K d) for isotropic and diagonal covariances, O(K d²) for full ones.
 /// </remarks>
-public sealed class GaussianMixtureTarget : ITargetWithHessian
+public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
 {
     private readonly double[] _logWeights;
     private readonly double[] _means;      // K×d
     private readonly double[] _covariance; // iso: K; diag: K×d variances; full: K×d×d Cholesky factors
     private readonly double[] _logNormalisers; // −½ log det(2π Σ_k) + log w_k
     private double[]? _precisions;             // full kind: K×d×d Σ_k⁻¹, built on the first Hessian call
+    private double[]? _whitening;              // full kind: the K factors W_k = L_k⁻¹ stacked, (K·d)×d, built on the first batch
+    private double[]? _whitenedMeans;          // full kind: W_k μ_k, K×d
+
+    // Per-thread work buffers of the batched path (count × K·d each), so that concurrent chunks never share them.
+    [ThreadStatic] private static double[]? t_whitened;
+    [ThreadStatic] private static double[]? t_weighted;
 
     private GaussianMixtureTarget(string name, int dimension, CovarianceKind kind, double[] weights, double[] means, double[] covariance)
     {
@@ -325,6 +331,62 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian
             for (int i = 0; i < d; i++) gradient[i] -= responsibility * z[i];
         }
         return logPi;
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Full covariances go through two matrix products over all points and components at once: z_pk = W_k x_p − W_k μ_k
+    /// (W_k = L_k⁻¹, stacked (K·d)×d) and ∇log pi(x_p) = −Σ_k ρ_pk W_kᵀ z_pk; O(count·K·d²) flops in blocked kernels
+    /// instead of 2K triangular solves per point. Other kinds evaluate point by point (already O(K·d)).
+    /// </remarks>
+    public void LogDensityAndGradientBatch(ReadOnlySpan<double> points, int count, Span<double> logDensities, Span<double> gradients)
+    {
+        int d = Dimension, kCount = ComponentCount, kd = kCount * d;
+        if (points.Length < count * d || logDensities.Length < count || gradients.Length < count * d)
+            throw new ArgumentException("buffers are smaller than count × dimension.");
+        if (Kind != CovarianceKind.Full)
+        {
+            for (int p = 0; p < count; p++) logDensities[p] = LogDensityAndGradient(points.Slice(p * d, d), gradients.Slice(p * d, d));
+            return;
+        }
+        (double[] whitening, double[] whitenedMeans) = Whitening();
+        if (t_whitened is null || t_whitened.Length < count * kd)
+        {
+            t_whitened = new double[count * kd];
+            t_weighted = new double[count * kd];
+        }
+        double[] z = t_whitened, weighted = t_weighted!;
+        Gemm.MultiplyTransposed(points[..(count * d)], count, whitening, kd, d, z);
+        Span<double> logTerms = kCount <= 128 ? stackalloc double[kCount] : new double[kCount];
+        for (int p = 0; p < count; p++)
+        {
+            Span<double> zp = z.AsSpan(p * kd, kd);
+            TensorPrimitives.Subtract(zp, whitenedMeans, zp);
+            for (int k = 0; k < kCount; k++) logTerms[k] = _logNormalisers[k] - 0.5 * TensorPrimitives.SumOfSquares<double>(zp.Slice(k * d, d));
+            double logPi = LogSumExp(logTerms);
+            logDensities[p] = logPi;
+            for (int k = 0; k < kCount; k++)
+                TensorPrimitives.Multiply(zp.Slice(k * d, d), -Math.Exp(logTerms[k] - logPi), weighted.AsSpan(p * kd + k * d, d));
+        }
+        gradients[..(count * d)].Clear();
+        Gemm.AddProduct(weighted, kd, 1, count, kd, whitening, d, gradients[..(count * d)]);
+    }
+
+    private (double[] Whitening, double[] WhitenedMeans) Whitening()
+    {
+        if (_whitening is not null) return (_whitening, _whitenedMeans!);
+        int d = Dimension, kCount = ComponentCount;
+        var w = new double[kCount * d * d];
+        var wm = new double[kCount * d];
+        for (int k = 0; k < kCount; k++)
+        {
+            Dense.InvertLower(_covariance.AsSpan(k * d * d, d * d), d, w.AsSpan(k * d * d, d * d));
+            for (int i = 0; i < d; i++) wm[k * d + i] = TensorPrimitives.Dot(w.AsSpan(k * d * d + i * d, d), ComponentMean(k));
+        }
+        // Publish the means first: a thread that sees _whitening also sees _whitenedMeans.
+        _whitenedMeans = wm;
+        System.Threading.Volatile.Write(ref _whitening, w);
+        return (w, wm);
     }
 
     /// <inheritdoc/>

@@ -125,4 +125,27 @@ public class TargetTests
             }
         return s * hx * hy;
     }
+
+    [Theory]
+    [InlineData(2, 5, 9)]
+    [InlineData(7, 3, 13)]
+    [InlineData(20, 10, 40)]
+    public void Batched_full_covariance_mixture_equals_point_by_point(int d, int components, int count)
+    {
+        var rng = new Xoshiro256StarStar((ulong)(d * 100 + components));
+        var target = GaussianMixtureTarget.Random(rng, d, components, 10, 2, CovarianceKind.Full);
+        var points = new double[count * d];
+        rng.FillStandardNormal(points);
+        for (int i = 0; i < points.Length; i++) points[i] *= 8; // far from some modes: tiny responsibilities
+        double[] logDensities = new double[count], gradients = new double[count * d], g = new double[d];
+        target.LogDensityAndGradientBatch(points, count, logDensities, gradients);
+        for (int p = 0; p < count; p++)
+        {
+            double lp = target.LogDensityAndGradient(points.AsSpan(p * d, d), g);
+            Assert.True(Math.Abs(lp - logDensities[p]) <= 1e-11 * (1 + Math.Abs(lp)), $"point {p}: log density {logDensities[p]} vs {lp}");
+            double scale = 1 + g.Max(Math.Abs);
+            for (int i = 0; i < d; i++)
+                Assert.True(Math.Abs(g[i] - gradients[p * d + i]) <= 1e-11 * scale, $"point {p}, coordinate {i}: gradient {gradients[p * d + i]} vs {g[i]}");
+        }
+    }
 }
