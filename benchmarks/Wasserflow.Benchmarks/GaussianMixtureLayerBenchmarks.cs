@@ -7,7 +7,7 @@ namespace Wasserflow.Benchmarks;
 /// <summary>
 /// One training step of a GM layer on a Fashion-MNIST-shaped minibatch (B = 64, d = 784, L = 9), single thread, as in
 /// issue 4: forward, zero-logit loss and its gradient, backward (no input gradient, as for a first layer) and the SGD
-/// update, on one or two threads. An epoch is 938 such steps (the last one of 32 rows).
+/// update. An epoch is 938 such steps (the last one of 32 rows).
 /// </summary>
 [MemoryDiagnoser]
 public class GaussianMixtureLayerBenchmarks
@@ -22,16 +22,11 @@ public class GaussianMixtureLayerBenchmarks
     [Params(10, 20)]
     public int Components { get; set; }
 
-    [Params(1, 2)]
-    public int Threads { get; set; }
-
     [GlobalSetup]
     public void Setup()
     {
         var rng = new Xoshiro256StarStar(1);
-        var layer = GaussianMixtureLayer.Initialize(rng, Components, Pixels, Logits);
-        layer.Threads = Threads;
-        _net = new Sequential(layer);
+        _net = new Sequential(GaussianMixtureLayer.Initialize(rng, Components, Pixels, Logits));
         rng.FillStandardNormal(_x);
         for (int b = 0; b < Batch; b++) _labels[b] = rng.NextInt(Logits + 1);
     }

@@ -193,7 +193,7 @@ public static class WasserflowCli
         var epochs = new Option<int?>("--epochs") { Description = "gm-* only: epochs per run (default: the experiment's)" };
         var seeds = new Option<int?>("--seeds") { Description = "gm-* only: runs per network for error bars (default 1; the paper: 5)" };
         var trainLimit = new Option<int?>("--train-limit") { Description = "gm-* only: use the first N training images" };
-        var threads = new Option<int?>("--threads") { Description = "gm-* only: threads per training run (default 1; results do not depend on it)" };
+        var threads = new Option<int?>("--threads") { Description = "gm-* only: training runs (networks × seeds) at the same time, one per thread (default 1; results do not depend on it)" };
         var resume = new Option<bool>("--resume") { Description = "gm-* only: continue each run from its checkpoint in <output>/checkpoints" };
         var command = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
         command.Arguments.Add(name);

@@ -37,7 +37,8 @@ public sealed class IsotropicMixtureGradientEstimator
     private readonly double[] _precisions;
     private readonly double[] _gradMeans;
     private readonly double[] _gradVariances;
-    private readonly Action<int> _runChunk;
+    private readonly Action<int> _sampleChunk, _scoreChunk;
+    private readonly Action<int, int> _sample, _score;
     private ulong _stepKey;
 
     /// <summary>An estimator for N components in the target's dimension with B draws per component.</summary>
@@ -70,7 +71,10 @@ public sealed class IsotropicMixtureGradientEstimator
         _precisions = new double[components];
         _gradMeans = new double[components * d];
         _gradVariances = new double[components];
-        _runChunk = Run;
+        _sample = Sample;
+        _score = Score;
+        _sampleChunk = c => ForChunk(c, _sample);
+        _scoreChunk = c => ForChunk(c, _score);
         // Parallelism pays only when a call has enough arithmetic: about N²·B·d flops for the scores.
         long work = (long)components * total * d;
         _chunks = work < 200_000 ? 1 : Math.Min(maxDegreeOfParallelism, components);
@@ -110,23 +114,50 @@ public sealed class IsotropicMixtureGradientEstimator
         means.CopyTo(_means);
         variances.CopyTo(_variances);
         MixtureKernel.Prepare(_variances, d, _logNormalisers, _precisions);
+        // Draw every component's points, evaluate the target on all N·B of them at once (a batched target sees one
+        // large batch), then form each component's residuals and gradients.
+        int total = n * SamplesPerComponent;
         if (_chunks == 1)
-            Run(0);
+        {
+            for (int i = 0; i < n; i++) Sample(i, 0);
+            TargetEvaluator.LogDensityAndGradient(_target, _points, total, _targetLog, _targetGrad);
+            for (int i = 0; i < n; i++) Score(i, 0);
+        }
         else
-            Parallel.For(0, _chunks, _parallelOptions, _runChunk);
+        {
+            Parallel.For(0, _chunks, _parallelOptions, _sampleChunk);
+            TargetEvaluator.LogDensityAndGradient(_target, _points, 0, total, _targetLog, 0, _targetGrad, _chunks);
+            Parallel.For(0, _chunks, _parallelOptions, _scoreChunk);
+        }
         _gradMeans.CopyTo(gradientMeans);
         _gradVariances.CopyTo(gradientVariances);
         return TensorPrimitives.Sum(_componentObjective) / n;
     }
 
-    private void Run(int chunk)
+    private void ForChunk(int chunk, Action<int, int> body)
     {
         int n = Components;
         int first = (int)((long)n * chunk / _chunks), last = (int)((long)n * (chunk + 1) / _chunks);
-        for (int i = first; i < last; i++) Component(i, chunk);
+        for (int i = first; i < last; i++) body(i, chunk);
     }
 
-    private void Component(int i, int chunk)
+    // Component i's B points x = m_i + √ε_i ξ from its own stream.
+    private void Sample(int i, int chunk)
+    {
+        int b = SamplesPerComponent, d = _target.Dimension;
+        Span<double> xi = _xi.AsSpan(i * b * d, b * d);
+        Span<double> points = _points.AsSpan(i * b * d, b * d);
+        Xoshiro256StarStar generator = _generators[chunk];
+        generator.Reseed(_stepKey, CommonRandomNumbers ? 0UL : (ulong)i);
+        generator.FillStandardNormal(xi);
+        double sd = Math.Sqrt(_variances[i]);
+        ReadOnlySpan<double> mean = _means.AsSpan(i * d, d);
+        for (int s = 0; s < b; s++)
+            TensorPrimitives.MultiplyAdd(xi.Slice(s * d, d), sd, mean, points.Slice(s * d, d));
+    }
+
+    // Component i's residuals g = ∇log q − ∇log pi at its points, and its gradient estimates.
+    private void Score(int i, int chunk)
     {
         int n = Components, b = SamplesPerComponent, d = _target.Dimension;
         int offset = i * b * d;
@@ -136,17 +167,8 @@ public sealed class IsotropicMixtureGradientEstimator
         Span<double> residual = _residual.AsSpan(offset, b * d);
         Span<double> targetLog = _targetLog.AsSpan(i * b, b);
         Span<double> logQ = _logQ.AsSpan(i * b, b);
-        Xoshiro256StarStar generator = _generators[chunk];
-        generator.Reseed(_stepKey, CommonRandomNumbers ? 0UL : (ulong)i);
-        generator.FillStandardNormal(xi);
-
         double variance = _variances[i];
         double sd = Math.Sqrt(variance);
-        ReadOnlySpan<double> mean = _means.AsSpan(i * d, d);
-        for (int s = 0; s < b; s++)
-            TensorPrimitives.MultiplyAdd(xi.Slice(s * d, d), sd, mean, points.Slice(s * d, d));
-
-        TargetEvaluator.LogDensityAndGradient(_target, points, b, targetLog, targetGrad);
 
         Span<double> gradMean = _gradMeans.AsSpan(i * d, d);
         gradMean.Clear();

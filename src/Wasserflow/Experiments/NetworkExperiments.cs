@@ -38,7 +38,10 @@ public sealed record NetworkExperimentOptions
     /// <summary>Folder for per-run checkpoints (one per arm and seed, written after every epoch); null for none.</summary>
     public string? CheckpointFolder { get; init; }
 
-    /// <summary>Threads per training run (results do not depend on it).</summary>
+    /// <summary>
+    /// Training runs (arms × seeds) run at the same time, one per thread (results do not depend on it). Each run is
+    /// single-threaded: splitting one minibatch's products over two cores was measured slower (docs/benchmarks.md).
+    /// </summary>
     public int Threads { get; init; } = 1;
 
     /// <summary>Continue every run from its checkpoint when one exists.</summary>
@@ -92,7 +95,22 @@ public static class NetworkExperiments
         options.Validate();
         if (name == "gm-regression") return Regression(options, log);
         var (train, test) = LoadData(options, log);
-        var context = new Context(options, train, test, progressFor, log);
+        // Concurrent runs (--threads) log through one lock, and a failing run's own exception is what the caller sees.
+        var gate = new object();
+        var context = new Context(options, train, test, progressFor, line => { lock (gate) log(line); });
+        try
+        {
+            return Run(name, context);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.Count > 0)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex.Flatten().InnerExceptions[0]).Throw();
+            throw;
+        }
+    }
+
+    private static ExperimentOutput Run(string name, Context context)
+    {
         return name switch
         {
             "gm-components" => Curves(context, name, "GM layers with K = 5, 10, 20 components (paper 004, Figure 2)", 20,
@@ -140,11 +158,6 @@ public static class NetworkExperiments
     {
         var o = c.Options;
         var net = network ?? arm.Build(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, (ulong)seed)), c.Train.Dimension, c.Train.Classes - 1);
-        foreach (ILayer layer in net.Layers)
-        {
-            if (layer is GaussianMixtureLayer gm) gm.Threads = o.Threads;
-            else if (layer is FullyConnectedLayer fc) fc.Threads = o.Threads;
-        }
         var trainer = new ClassifierTrainer(net, c.Train, c.Test, new TrainingOptions { Epochs = epochs, Sgd = arm.Sgd, Seed = Xoshiro256StarStar.Mix(o.Seed, 1000 + (ulong)seed) });
         string label = $"{arm.Name} seed {seed}";
         string? checkpoint = o.CheckpointFolder is null ? null : Path.Combine(o.CheckpointFolder, $"{Slug(arm.Name)}-seed{seed}.ckpt");
@@ -179,9 +192,9 @@ public static class NetworkExperiments
     private static ExperimentOutput Curves(Context c, string name, string title, int defaultEpochs, IReadOnlyList<Arm> arms, Func<IReadOnlyList<ArmRun>, (string Html, Dictionary<string, string> Files, List<string> Summary)>? extra = null)
     {
         int epochs = c.Options.Epochs ?? defaultEpochs;
-        var runs = new List<ArmRun>();
-        foreach (Arm arm in arms)
-            for (int s = 0; s < c.Options.Seeds; s++) runs.Add(Train(c, arm, epochs, s));
+        var jobs = arms.SelectMany(arm => Enumerable.Range(0, c.Options.Seeds).Select(s => (Arm: arm, Seed: s))).ToArray();
+        var runs = new ArmRun[jobs.Length];
+        Parallel.For(0, jobs.Length, new ParallelOptions { MaxDegreeOfParallelism = c.Options.Threads }, i => runs[i] = Train(c, jobs[i].Arm, epochs, jobs[i].Seed));
         return Report(c, name, title, runs, extra?.Invoke(runs));
     }
 

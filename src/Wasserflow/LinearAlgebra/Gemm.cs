@@ -14,7 +14,6 @@ namespace Wasserflow.LinearAlgebra;
 /// <item>AddProduct: C += op(A)·B where op(A)(i, p) = a[i·strideI + p·strideP], so one kernel serves
 /// A·B (strides (p, 1)) and Aᵀ·B (strides (1, m)) (outer-product form), used for Gᵀ·X and G·W.</item>
 /// </list>
-/// The *Parallel overloads split the output rows at multiples of 4 across threads with bit-identical results.
 /// Lengths are checked once on entry; the inner loops read through references without bounds checks.
 /// </summary>
 internal static class Gemm
@@ -26,15 +25,14 @@ internal static class Gemm
         ref double a0 = ref MemoryMarshal.GetReference(a);
         ref double b0 = ref MemoryMarshal.GetReference(b);
         int vectorEnd = Vector256.IsHardwareAccelerated ? k - k % 4 : 0;
-        int i = 0;
-        for (; i + 3 < m; i += 4)
-        {
-            int j = 0;
-            for (; j + 3 < n; j += 4) Dots4x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
-            for (; j < n; j++)
-                for (int r = 0; r < 4; r++) c[(i + r) * n + j] = Dot(ref a0, (i + r) * k, ref b0, j * k, k);
-        }
-        for (; i < m; i++)
+        // Four rows of B at a time (they stay in L1) against every block of four rows of A (from L2), so B streams
+        // through the cache once.
+        int blockedRows = m - m % 4, blockedColumns = n - n % 4;
+        for (int j = 0; j < blockedColumns; j += 4)
+            for (int i = 0; i < blockedRows; i += 4) Dots4x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
+        for (int i = 0; i < blockedRows; i++)
+            for (int j = blockedColumns; j < n; j++) c[i * n + j] = Dot(ref a0, i * k, ref b0, j * k, k);
+        for (int i = blockedRows; i < m; i++)
             for (int j = 0; j < n; j++) c[i * n + j] = Dot(ref a0, i * k, ref b0, j * k, k);
     }
 
@@ -65,38 +63,6 @@ internal static class Gemm
             for (int j = 0; j < vectorEnd; j += 4) OuterRowVector(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n);
             for (int j = vectorEnd; j < n; j++) OuterScalar(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n);
         }
-    }
-
-    /// <summary>
-    /// MultiplyTransposed with the rows of A split into <paramref name="threads"/> chunks (multiples of 4 rows)
-    /// run in parallel; every entry is computed by the same arithmetic as the serial call, so results are bit-identical.
-    /// </summary>
-    public static void MultiplyTransposedParallel(double[] a, int m, double[] b, int n, int k, double[] c, int threads)
-    {
-        if (threads <= 1 || m < 8) MultiplyTransposed(a, m, b, n, k, c);
-        else MultiplyTransposedChunks(a, m, b, n, k, c, Chunk(m, threads));
-    }
-
-    // Separate from the entry point so that the serial path does not allocate the lambda's closure.
-    private static void MultiplyTransposedChunks(double[] a, int m, double[] b, int n, int k, double[] c, int chunk) =>
-        RunChunks(m, chunk, (start, rows) => MultiplyTransposed(a.AsSpan(start * k, rows * k), rows, b, n, k, c.AsSpan(start * n, rows * n)));
-
-    /// <summary>AddProduct with the rows of C split into parallel chunks (multiples of 4 rows); bit-identical to the serial call.</summary>
-    public static void AddProductParallel(double[] a, int strideI, int strideP, int m, int depth, double[] b, int n, double[] c, int threads)
-    {
-        if (threads <= 1 || m < 8) AddProduct(a, strideI, strideP, m, depth, b, n, c);
-        else AddProductChunks(a, strideI, strideP, m, depth, b, n, c, Chunk(m, threads));
-    }
-
-    private static void AddProductChunks(double[] a, int strideI, int strideP, int m, int depth, double[] b, int n, double[] c, int chunk) =>
-        RunChunks(m, chunk, (start, rows) => AddProduct(a.AsSpan(start * strideI), strideI, strideP, rows, depth, b, n, c.AsSpan(start * n, rows * n)));
-
-    private static int Chunk(int m, int threads) => ((m + threads - 1) / threads + 3) / 4 * 4;
-
-    private static void RunChunks(int m, int chunk, Action<int, int> body)
-    {
-        int chunks = (m + chunk - 1) / chunk;
-        Parallel.For(0, chunks, i => body(i * chunk, Math.Min(chunk, m - i * chunk)));
     }
 
     private static double Dot(ref double a0, int aOffset, ref double b0, int bOffset, int k)

@@ -57,9 +57,6 @@ public sealed class FullyConnectedLayer : ILayer
     /// <summary>The fixed factor s applied before the activation.</summary>
     public double OutputScale { get; }
 
-    /// <summary>Threads for the products (default 1); results do not depend on it.</summary>
-    public int Threads { get; set; } = 1;
-
     /// <summary>W, outputs×inputs.</summary>
     public double[] Weight => _weight.Values;
 
@@ -83,7 +80,7 @@ public sealed class FullyConnectedLayer : ILayer
         }
         Span<double> x = _x.AsSpan(0, batch * d), y = _y.AsSpan(0, batch * o);
         inputs[..(batch * d)].CopyTo(x);
-        Gemm.MultiplyTransposedParallel(_x, batch, Weight, o, d, _y, Threads);
+        Gemm.MultiplyTransposed(x, batch, Weight, o, d, y);
         for (int b = 0; b < batch; b++)
         {
             Span<double> row = y.Slice(b * o, o);
@@ -112,7 +109,7 @@ public sealed class FullyConnectedLayer : ILayer
         }
         double[] gw = _weight.Gradient;
         Array.Clear(gw);
-        Gemm.AddProductParallel(_gy, 1, o, o, batch, _x, d, gw, Threads);   // ∂ℓ/∂W = gᵀ X
+        Gemm.AddProduct(g, 1, o, o, batch, _x, d, gw);                       // ∂ℓ/∂W = gᵀ X
         if (_bias is not null)
         {
             Span<double> gb = _bias.Gradient;

@@ -84,12 +84,6 @@ public sealed class GaussianMixtureLayer : ILayer
     /// <inheritdoc/>
     public IReadOnlyList<Parameter> Parameters { get; }
 
-    /// <summary>
-    /// Threads for the minibatch products (default 1). Results do not depend on it: the products are split at row
-    /// boundaries and every entry is computed by the same arithmetic.
-    /// </summary>
-    public int Threads { get; set; } = 1;
-
     /// <summary>Means μ_k of β, K×d.</summary>
     public double[] Mu => _mu.Values;
 
@@ -124,7 +118,7 @@ public sealed class GaussianMixtureLayer : ILayer
         Span<double> x = _x.AsSpan(0, batch * d), x2 = _x2.AsSpan(0, batch * d);
         inputs[..(batch * d)].CopyTo(x);
         TensorPrimitives.Multiply(x, x, x2);
-        Gemm.MultiplyTransposedParallel(_x, batch, p, rows, d, _mz, Threads);
+        Gemm.MultiplyTransposed(x, batch, p, rows, d, _mz);
         Gemm.MultiplyTransposed(x2, batch, sigmaSquared, k, d, _q);
         double kappa = 1.0 / k;
         outputs[..(batch * l)].Clear();
@@ -182,7 +176,7 @@ public sealed class GaussianMixtureLayer : ILayer
         // [Σ_b gM x_b ; gW] = Gᵀ·X  and  Σ_b gQ (x_b ⊙ x_b) = gQᵀ·(X⊙X).
         Array.Clear(_gP);
         Array.Clear(_gS);
-        Gemm.AddProductParallel(g, 1, rows, rows, batch, _x, d, _gP, Threads);
+        Gemm.AddProduct(g, 1, rows, rows, batch, _x, d, _gP);
         Gemm.AddProduct(gq, 1, k, k, batch, _x2, d, _gS);
         // Through c_k = U_k μ_k + v_k and W_k = U_k diag σ_k².
         double[] gMu = _mu.Gradient, gSigma = _sigma.Gradient, gU = _u.Gradient, gV = _v.Gradient;

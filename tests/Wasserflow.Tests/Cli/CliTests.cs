@@ -205,12 +205,25 @@ public sealed class CliTests : IDisposable
         Assert.Contains(again, l => l.StartsWith("GM K=10,0,3,", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Concurrent_gm_runs_give_the_numbers_of_sequential_runs()
+    {
+        string data = Out("idx2");
+        Wasserflow.Tests.Data.DatasetsTests.WriteIdxSet(data, 80, 20, seed: 5);
+        var (code, _, err) = Run("experiment", "gm-stacked", "--dataset", "idx", "--data", data, "--epochs", "2", "--seeds", "2", "-o", Out("one"));
+        Assert.True(code == 0, err);
+        (code, _, err) = Run("experiment", "gm-stacked", "--dataset", "idx", "--data", data, "--epochs", "2", "--seeds", "2", "--threads", "2", "-o", Out("two"));
+        Assert.True(code == 0, err);
+        Assert.Equal(File.ReadAllText(Path.Combine(Out("one"), "results.csv")), File.ReadAllText(Path.Combine(Out("two"), "results.csv")));
+    }
+
     [Theory]
     [InlineData("gm-components --epochs 0", "epochs")]
     [InlineData("gm-components --dataset cifar", "dataset")]
     [InlineData("gm-components --dataset idx", "--data")]
     [InlineData("logistic-laplace --epochs 3", "--epochs")]
     [InlineData("gm-components --dataset idx --data /nonexistent-wasserflow", "does not exist")]
+    [InlineData("gm-components --threads 0", "threads")]
     public void Bad_gm_experiment_inputs_exit_2_with_one_line(string args, string expected)
     {
         string output = Out("bad");

@@ -211,31 +211,6 @@ public class NetworkTests
     }
 
     [Fact]
-    public void Thread_count_does_not_change_a_single_bit()
-    {
-        const int b = 37, d = 29, l = 5;
-        var rng = new Xoshiro256StarStar(12);
-        var x = new double[b * d];
-        rng.FillStandardNormal(x);
-        var g = new double[b * l];
-        rng.FillStandardNormal(g);
-        double[][] Run(int threads)
-        {
-            var gm = GaussianMixtureLayer.Initialize(new Xoshiro256StarStar(3), 6, d, 11);
-            var fc = FullyConnectedLayer.InitializeDefault(new Xoshiro256StarStar(4), 11, l, relu: false);
-            gm.Threads = threads;
-            fc.Threads = threads;
-            var net = new Sequential(gm, fc);
-            double[] h = net.Forward(x, b).ToArray();
-            net.Backward(g);
-            return [h, .. net.Parameters.Select(p => (double[])p.Gradient.Clone())];
-        }
-        var one = Run(1);
-        var two = Run(2);
-        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
-    }
-
-    [Fact]
     public void Squared_loss_gradient_matches_finite_differences()
     {
         var rng = new Xoshiro256StarStar(31);
