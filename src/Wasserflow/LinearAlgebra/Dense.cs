@@ -250,8 +250,8 @@ internal static class Dense
                     p3 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(u, c, p3);
                     q3 = System.Runtime.Intrinsics.Vector256.FusedMultiplyAdd(v, c, q3);
                 }
-                double s0 = System.Runtime.Intrinsics.Vector256.Sum(p0), s1 = System.Runtime.Intrinsics.Vector256.Sum(p1), s2 = System.Runtime.Intrinsics.Vector256.Sum(p2), s3 = System.Runtime.Intrinsics.Vector256.Sum(p3);
-                double t0 = System.Runtime.Intrinsics.Vector256.Sum(q0), t1 = System.Runtime.Intrinsics.Vector256.Sum(q1), t2 = System.Runtime.Intrinsics.Vector256.Sum(q2), t3 = System.Runtime.Intrinsics.Vector256.Sum(q3);
+                double s0 = Gemm.HorizontalSum(p0), s1 = Gemm.HorizontalSum(p1), s2 = Gemm.HorizontalSum(p2), s3 = Gemm.HorizontalSum(p3);
+                double t0 = Gemm.HorizontalSum(q0), t1 = Gemm.HorizontalSum(q1), t2 = Gemm.HorizontalSum(q2), t3 = Gemm.HorizontalSum(q3);
                 for (int j = vectorEnd; j < length; j++)
                 {
                     s0 += x0[j] * b0[j]; s1 += x0[j] * b1[j]; s2 += x0[j] * b2[j]; s3 += x0[j] * b3[j];

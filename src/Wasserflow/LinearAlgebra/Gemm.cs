@@ -65,6 +65,16 @@ internal static class Gemm
         }
     }
 
+    /// <summary>
+    /// (v0 + v2) + (v1 + v3), written out: Vector256.Sum's association differs between its JIT expansion and its
+    /// managed fallback (used by unoptimised code), so results would depend on the JIT tier.
+    /// </summary>
+    internal static double HorizontalSum(Vector256<double> v)
+    {
+        Vector128<double> pair = v.GetLower() + v.GetUpper();
+        return pair.ToScalar() + pair.GetElement(1);
+    }
+
     private static double Dot(ref double a0, int aOffset, ref double b0, int bOffset, int k)
     {
         double s = 0;
@@ -74,7 +84,7 @@ internal static class Gemm
             Vector256<double> acc = Vector256<double>.Zero;
             for (; p + 3 < k; p += 4)
                 acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a0, (nuint)(aOffset + p)), Vector256.LoadUnsafe(ref b0, (nuint)(bOffset + p)), acc);
-            s = Vector256.Sum(acc);
+            s = HorizontalSum(acc);
         }
         for (; p < k; p++) s += Unsafe.Add(ref a0, aOffset + p) * Unsafe.Add(ref b0, bOffset + p);
         return s;
@@ -115,7 +125,7 @@ internal static class Gemm
     private static void Store(Span<double> row, Vector256<double> s0, Vector256<double> s1, Vector256<double> s2, Vector256<double> s3,
         ref double a0, int ra, ref double b0, int rb, int k, int vectorEnd)
     {
-        double t0 = Vector256.Sum(s0), t1 = Vector256.Sum(s1), t2 = Vector256.Sum(s2), t3 = Vector256.Sum(s3);
+        double t0 = HorizontalSum(s0), t1 = HorizontalSum(s1), t2 = HorizontalSum(s2), t3 = HorizontalSum(s3);
         for (int p = vectorEnd; p < k; p++)
         {
             double x = Unsafe.Add(ref a0, ra + p);
