@@ -82,7 +82,12 @@ public sealed class Sequential
 
     private void EnsureCapacity(int batch)
     {
-        if (batch <= _capacity) return;
+        if (batch > _capacity) Grow(batch);
+    }
+
+    // Separate from EnsureCapacity: a lambda capturing `batch` there would allocate its closure on every call.
+    private void Grow(int batch)
+    {
         _activations = Layers.Select(l => new double[batch * l.Outputs]).ToArray();
         _gradients = Layers.Select(l => new double[batch * l.Outputs]).ToArray();
         _capacity = batch;
