@@ -223,8 +223,8 @@ public static class NetworkExperiments
             foreach (var r in armRuns)
                 foreach (var h in r.History)
                 {
-                    csv.Append(CultureInfo.InvariantCulture, $"{arms[a].Name},{r.Seed},{h.Epoch},{h.TrainLoss:R},{h.TestLoss:R},{h.TestError:R}\n");
-                    timings.Append(CultureInfo.InvariantCulture, $"{arms[a].Name},{r.Seed},{h.Epoch},{h.Seconds:F3}\n");
+                    csv.Append(CultureInfo.InvariantCulture, $"{CsvField(arms[a].Name)},{r.Seed},{h.Epoch},{h.TrainLoss:R},{h.TestLoss:R},{h.TestError:R}\n");
+                    timings.Append(CultureInfo.InvariantCulture, $"{CsvField(arms[a].Name)},{r.Seed},{h.Epoch},{h.Seconds:F3}\n");
                 }
             var (finalMean, finalSe) = MeanSe(armRuns.Select(r => r.History[^1].TestError).ToList());
             double best = armRuns.Average(r => r.History.Min(h => h.TestError));
@@ -250,6 +250,10 @@ public static class NetworkExperiments
         files["report.html"] = Html.Page(title, body.ToString());
         return new ExperimentOutput(name, files, summary);
     }
+
+    // RFC 4180: a field with a comma or a quote is quoted, its quotes doubled.
+    internal static string CsvField(string value) =>
+        value.Contains(',', StringComparison.Ordinal) || value.Contains('"', StringComparison.Ordinal) ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 
     private static double Median(List<double> values)
     {

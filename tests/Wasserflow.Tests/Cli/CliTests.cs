@@ -203,6 +203,7 @@ public sealed class CliTests : IDisposable
         string[] again = File.ReadAllLines(Path.Combine(output, "results.csv"));
         foreach (string line in first.Split('\n', StringSplitOptions.RemoveEmptyEntries)) Assert.Contains(line, again);
         Assert.Contains(again, l => l.StartsWith("GM K=10,0,3,", StringComparison.Ordinal));
+        Assert.Contains(again, l => l.StartsWith("\"GM K=10, fixed β\",0,3,", StringComparison.Ordinal)); // a name with a comma is quoted
     }
 
     [Fact]
