@@ -60,8 +60,9 @@ internal static class Progress
         {
             task.MaxValue = (double)p.Epochs * p.Batches;
             task.Value = (double)(p.Epoch - 1) * p.Batches + p.Batch;
+            // Compact, so the bar keeps its width on an 80-column terminal.
             task.Description = string.Create(CultureInfo.InvariantCulture,
-                $"{label} epoch {p.Epoch}/{p.Epochs} batch {p.Batch}/{p.Batches} loss {p.Loss:F4} {p.SamplesPerSecond:F0} samples/s");
+                $"{label} ep {p.Epoch}/{p.Epochs} b {p.Batch}/{p.Batches} loss {p.Loss:F3} {p.SamplesPerSecond / 1000:F1}k/s");
         }
     }
 
