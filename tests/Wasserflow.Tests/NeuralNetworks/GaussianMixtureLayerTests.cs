@@ -37,20 +37,8 @@ public class GaussianMixtureLayerTests
         layer.Forward(x, B, h);
         var gx = new double[B * D];
         layer.Backward(g, gx);
-        foreach (var (name, parameters, analytic) in layer.Parameters.Select(p => (p.Name, p.Values, p.Gradient)).Append(("x", x, gx)))
-        {
-            for (int i = 0; i < parameters.Length; i++)
-            {
-                double saved = parameters[i], step = 1e-5 * Math.Max(1.0, Math.Abs(saved));
-                parameters[i] = saved + step;
-                double up = Objective(layer, x, g);
-                parameters[i] = saved - step;
-                double down = Objective(layer, x, g);
-                parameters[i] = saved;
-                double fd = (up - down) / (2 * step);
-                Assert.True(Math.Abs(fd - analytic[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"{name}[{i}]: backward {analytic[i]}, finite differences {fd}");
-            }
-        }
+        TestSupport.AssertBackwardMatchesFiniteDifferences(
+            layer.Parameters.Select(p => (p.Name, p.Values, (double[])p.Gradient.Clone())).Append(("x", x, gx)), () => Objective(layer, x, g));
     }
 
     [Fact]
@@ -71,18 +59,8 @@ public class GaussianMixtureLayerTests
         }
         Objective();
         layer.Backward(g, gx);
-        foreach (var (name, parameters, analytic) in layer.Parameters.Select(p => (p.Name, p.Values, (double[])p.Gradient.Clone())).Append(("x", x, gx)))
-            for (int i = 0; i < parameters.Length; i++)
-            {
-                double saved = parameters[i], step = 1e-5 * Math.Max(1.0, Math.Abs(saved));
-                parameters[i] = saved + step;
-                double up = Objective();
-                parameters[i] = saved - step;
-                double down = Objective();
-                parameters[i] = saved;
-                double fd = (up - down) / (2 * step);
-                Assert.True(Math.Abs(fd - analytic[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"{name}[{i}]: backward {analytic[i]}, finite differences {fd}");
-            }
+        TestSupport.AssertBackwardMatchesFiniteDifferences(
+            layer.Parameters.Select(p => (p.Name, p.Values, (double[])p.Gradient.Clone())).Append(("x", x, gx)), Objective);
     }
 
     [Fact]

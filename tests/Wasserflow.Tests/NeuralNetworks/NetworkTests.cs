@@ -13,18 +13,7 @@ public class NetworkTests
         backward();
         var blocks = net.Parameters.Select(p => (p.Name, p.Values, (double[])p.Gradient.Clone())).ToList();
         if (input is not null) blocks.Add(("x", input, inputGradient!));
-        foreach (var (name, values, analytic) in blocks)
-            for (int i = 0; i < values.Length; i++)
-            {
-                double saved = values[i], step = 1e-5 * Math.Max(1.0, Math.Abs(saved));
-                values[i] = saved + step;
-                double up = objective();
-                values[i] = saved - step;
-                double down = objective();
-                values[i] = saved;
-                double fd = (up - down) / (2 * step);
-                Assert.True(Math.Abs(fd - analytic[i]) <= 1e-6 * (1 + Math.Abs(fd)), $"{name}[{i}]: backward {analytic[i]}, finite differences {fd}");
-            }
+        TestSupport.AssertBackwardMatchesFiniteDifferences(blocks, objective);
     }
 
     [Fact]
