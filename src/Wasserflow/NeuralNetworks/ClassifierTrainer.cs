@@ -60,6 +60,7 @@ public sealed class ClassifierTrainer
     private readonly double[] _batchX;
     private readonly int[] _batchY;
     private readonly double[] _gradient;
+    private readonly ulong _dataFingerprint;
 
     /// <summary>A trainer at epoch 0 for <paramref name="network"/> on the given data.</summary>
     /// <exception cref="ArgumentException">Options out of range, or the network's shape does not fit the data (the message says which).</exception>
@@ -83,6 +84,7 @@ public sealed class ClassifierTrainer
         _batchX = new double[options.BatchSize * train.Dimension];
         _batchY = new int[options.BatchSize];
         _gradient = new double[Math.Max(options.BatchSize, options.EvaluationBatch) * network.Outputs];
+        _dataFingerprint = Fingerprint(train);
     }
 
     /// <summary>The settings.</summary>
@@ -265,8 +267,25 @@ public sealed class ClassifierTrainer
         }
     }
 
+    // FNV-1a over the labels and every 997th feature value: cheap, and enough to tell data sets of the same size apart.
+    private static ulong Fingerprint(LabeledData data)
+    {
+        ulong hash = 14695981039346656037UL;
+        void Mix(ulong value)
+        {
+            for (int b = 0; b < 8; b++)
+            {
+                hash ^= (value >> (8 * b)) & 0xFF;
+                hash *= 1099511628211UL;
+            }
+        }
+        foreach (int y in data.Labels) Mix((ulong)y);
+        for (int i = 0; i < data.Features.Length; i += 997) Mix(BitConverter.DoubleToUInt64Bits(data.Features[i]));
+        return hash;
+    }
+
     // What must match between a checkpoint and the run resuming it.
     private string Signature() =>
         string.Join(";", _network.Parameters.Select(p => $"{p.Name}[{p.Values.Length}]")) +
-        $";seed {Options.Seed};batch {Options.BatchSize};rates {Options.Sgd.LearningRate}/{string.Join(",", Options.Sgd.RatesByName.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"))};train {_train.Count}";
+        $";seed {Options.Seed};batch {Options.BatchSize};rates {Options.Sgd.LearningRate}/{string.Join(",", Options.Sgd.RatesByName.OrderBy(r => r.Key, StringComparer.Ordinal).Select(r => $"{r.Key}={r.Value}"))};train {_train.Count} items, data {_dataFingerprint:x16}";
 }

@@ -174,6 +174,10 @@ public class NetworkTests
             var other = new ClassifierTrainer(new Sequential(GaussianMixtureLayer.Initialize(new Xoshiro256StarStar(1), 4, train.Dimension, 2)), train, test, new TrainingOptions { Epochs = 2, BatchSize = 16, Seed = 9 });
             var mismatch = Assert.Throws<DataFormatException>(() => other.Resume(checkpoint));
             Assert.Contains(checkpoint, mismatch.Message);
+            // Same shapes, other data: refused too.
+            var (otherTrain, _) = Blobs(5, 20);
+            var otherData = new ClassifierTrainer(new Sequential(GaussianMixtureLayer.Initialize(new Xoshiro256StarStar(1), 3, train.Dimension, 2)), otherTrain, test, new TrainingOptions { Epochs = 2, BatchSize = 16, Seed = 9 });
+            Assert.Throws<DataFormatException>(() => otherData.Resume(checkpoint));
             byte[] bytes = File.ReadAllBytes(checkpoint);
             File.WriteAllBytes(checkpoint, bytes[..(bytes.Length / 2)]);
             var fresh = Trainer(train, test, 2);
