@@ -149,10 +149,17 @@ public static class Datasets
     private static void FetchInto(string target, Func<string, string> build)
     {
         string parent = Path.GetDirectoryName(Path.GetFullPath(target))!;
-        Directory.CreateDirectory(parent);
         string staging = Path.Combine(parent, ".fetch-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
-        if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
-        Directory.CreateDirectory(staging);
+        try
+        {
+            Directory.CreateDirectory(parent);
+            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            Directory.CreateDirectory(staging);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new DataFetchException($"cannot write the data cache '{parent}' ({ex.Message}); set WASSERFLOW_DATA to a writable folder, or pass a folder with the data files (--data).");
+        }
         try
         {
             string built = build(staging);

@@ -99,4 +99,14 @@ public sealed class DatasetsTests : IDisposable
         Assert.Throws<DataFormatException>(() => new LabeledData([0, double.NaN], [0, 1], 1, 3, "x"));
         Assert.Throws<DataFormatException>(() => new LabeledData([0, 0, 0], [0, 1], 1, 3, "x"));
     }
+
+    [Fact]
+    public void An_unwritable_cache_is_reported_before_any_download()
+    {
+        // A file where the cache folder should be: nothing can be created under it.
+        string blocker = Path.Combine(_folder, "not-a-folder");
+        File.WriteAllText(blocker, "");
+        var ex = Assert.Throws<DataFetchException>(() => Datasets.FashionMnist(null, Path.Combine(blocker, "cache"), _ => { }));
+        Assert.Contains("cannot write the data cache", ex.Message);
+    }
 }
