@@ -22,11 +22,16 @@ public class GaussianMixtureLayerBenchmarks
     [Params(10, 20)]
     public int Components { get; set; }
 
+    /// <summary>1: one layer on one thread; 2: its components split into two halves on two threads (ParallelAverageLayer).</summary>
+    [Params(1, 2)]
+    public int Parts { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
         var rng = new Xoshiro256StarStar(1);
-        _net = new Sequential(GaussianMixtureLayer.Initialize(rng, Components, Pixels, Logits));
+        var layer = GaussianMixtureLayer.Initialize(rng, Components, Pixels, Logits);
+        _net = Parts == 1 ? new Sequential(layer) : new Sequential(ParallelAverageLayer.Split(layer, Parts));
         rng.FillStandardNormal(_x);
         for (int b = 0; b < Batch; b++) _labels[b] = rng.NextInt(Logits + 1);
     }

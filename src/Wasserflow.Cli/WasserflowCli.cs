@@ -194,10 +194,11 @@ public static class WasserflowCli
         var seeds = new Option<int?>("--seeds") { Description = "gm-* only: runs per network for error bars (default 1; the paper: 5)" };
         var trainLimit = new Option<int?>("--train-limit") { Description = "gm-* only: use the first N training images" };
         var threads = new Option<int?>("--threads") { Description = "gm-* only: training runs (networks × seeds) at the same time, one per thread (default 1; results do not depend on it)" };
+        var parts = new Option<int?>("--parts") { Description = "gm-* only: split each GM layer's components into N parts trained on N threads (default 1)" };
         var resume = new Option<bool>("--resume") { Description = "gm-* only: continue each run from its checkpoint in <output>/checkpoints" };
         var command = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
         command.Arguments.Add(name);
-        foreach (Option option in new Option[] { outputOption, seed, dataset, data, epochs, seeds, trainLimit, threads, resume }) command.Options.Add(option);
+        foreach (Option option in new Option[] { outputOption, seed, dataset, data, epochs, seeds, trainLimit, threads, parts, resume }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string experiment = parse.GetValue(name)!.ToLowerInvariant();
@@ -207,7 +208,7 @@ public static class WasserflowCli
             bool network = NetworkExperiments.Names.Contains(experiment);
             if (!network)
             {
-                foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, threads, resume })
+                foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, threads, parts, resume })
                     if (parse.GetResult(option) is { Implicit: false })
                         throw new ConfigException($"{option.Name}: applies only to the gm-* experiments, not to '{experiment}'");
             }
@@ -223,6 +224,7 @@ public static class WasserflowCli
                     Seeds = parse.GetValue(seeds) ?? 1,
                     TrainLimit = parse.GetValue(trainLimit),
                     Threads = parse.GetValue(threads) ?? 1,
+                    Parts = parse.GetValue(parts) ?? 1,
                     Seed = parse.GetValue(seed),
                     CheckpointFolder = Path.Combine(folder, "checkpoints"),
                     Resume = parse.GetValue(resume),

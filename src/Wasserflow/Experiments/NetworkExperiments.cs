@@ -44,6 +44,12 @@ public sealed record NetworkExperimentOptions
     /// </summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>
+    /// Split every GM layer's components into this many parts, each trained on its own thread
+    /// (<see cref="ParallelAverageLayer"/>); 1 keeps one part. The numbers change at round-off level with it.
+    /// </summary>
+    public int Parts { get; init; } = 1;
+
     /// <summary>Continue every run from its checkpoint when one exists.</summary>
     public bool Resume { get; init; }
 
@@ -53,6 +59,7 @@ public sealed record NetworkExperimentOptions
         if (!DatasetNames.Contains(Dataset)) throw new ConfigException($"dataset: unknown '{Dataset}'; expected one of {string.Join(", ", DatasetNames)}");
         if (Dataset == "idx" && DataFolder is null) throw new ConfigException("data: the idx dataset needs --data FOLDER with the four IDX files");
         if (Epochs is < 1) throw new ConfigException($"epochs: must be ≥ 1 (got {Epochs})");
+        if (Parts < 1) throw new ConfigException($"parts: must be ≥ 1 (got {Parts})");
         if (Threads < 1) throw new ConfigException($"threads: must be ≥ 1 (got {Threads})");
         if (Seeds < 1) throw new ConfigException($"seeds: must be ≥ 1 (got {Seeds})");
         if (TrainLimit is < 1) throw new ConfigException($"train-limit: must be ≥ 1 (got {TrainLimit})");
@@ -157,7 +164,7 @@ public static class NetworkExperiments
     private static ArmRun Train(Context c, Arm arm, int epochs, int seed, Action<Sequential, EpochRecord>? onEpoch = null, Sequential? network = null)
     {
         var o = c.Options;
-        var net = network ?? arm.Build(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, (ulong)seed)), c.Train.Dimension, c.Train.Classes - 1);
+        var net = network ?? SplitLayers(arm.Build(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, (ulong)seed)), c.Train.Dimension, c.Train.Classes - 1), o.Parts);
         var trainer = new ClassifierTrainer(net, c.Train, c.Test, new TrainingOptions { Epochs = epochs, Sgd = arm.Sgd, Seed = Xoshiro256StarStar.Mix(o.Seed, 1000 + (ulong)seed) });
         string label = $"{arm.Name} seed {seed}";
         string? checkpoint = o.CheckpointFolder is null ? null : Path.Combine(o.CheckpointFolder, $"{Slug(arm.Name)}-seed{seed}.ckpt");
@@ -173,6 +180,10 @@ public static class NetworkExperiments
         });
         return new ArmRun(arm, seed, trainer.History, net);
     }
+
+    // Each GM layer whose K is a multiple of `parts` becomes the average of `parts` layers of K/parts components.
+    private static Sequential SplitLayers(Sequential net, int parts) =>
+        parts <= 1 ? net : new Sequential([.. net.Layers.Select(l => l is GaussianMixtureLayer gm && gm.Components % parts == 0 ? ParallelAverageLayer.Split(gm, parts) : l)]);
 
     private static string Slug(string name) => new(name.ToLowerInvariant().Select(ch => char.IsLetterOrDigit(ch) ? ch : '-').ToArray());
 

@@ -28,12 +28,28 @@ public sealed record SgdOptions
 /// <summary>The SGD update over a network's parameter blocks.</summary>
 public static class Sgd
 {
-    /// <summary>One step θ ← θ − η ∇θ on every block of <paramref name="network"/> with the gradients of its last backward pass.</summary>
+    /// <summary>
+    /// One step θ ← θ − η ∇θ on every block of <paramref name="network"/> with the gradients of its last backward pass;
+    /// the parts of a <see cref="ParallelAverageLayer"/> are updated on their own threads, as their passes ran.
+    /// </summary>
     public static void Step(Sequential network, SgdOptions options)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(options);
-        IReadOnlyList<Parameter> parameters = network.Parameters;
+        IReadOnlyList<ILayer> layers = network.Layers;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i] is ParallelAverageLayer average) StepParts(average, options);
+            else Update(layers[i].Parameters, options);
+        }
+    }
+
+    // Separate from Step: the lambda's closure would otherwise be allocated on every call.
+    private static void StepParts(ParallelAverageLayer average, SgdOptions options) =>
+        average.RunParts(s => Update(average.Parts[s].Parameters, options));
+
+    private static void Update(IReadOnlyList<Parameter> parameters, SgdOptions options)
+    {
         for (int i = 0; i < parameters.Count; i++)
         {
             Parameter p = parameters[i];

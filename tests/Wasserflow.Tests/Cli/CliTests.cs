@@ -218,6 +218,22 @@ public sealed class CliTests : IDisposable
         Assert.Equal(File.ReadAllText(Path.Combine(Out("one"), "results.csv")), File.ReadAllText(Path.Combine(Out("two"), "results.csv")));
     }
 
+    [Fact]
+    public void Split_gm_layers_train_and_land_close_to_the_unsplit_run()
+    {
+        string data = Out("idx3");
+        Wasserflow.Tests.Data.DatasetsTests.WriteIdxSet(data, 80, 20, seed: 6);
+        var (code, _, err) = Run("experiment", "gm-fixed-beta", "--dataset", "idx", "--data", data, "--epochs", "1", "-o", Out("whole"));
+        Assert.True(code == 0, err);
+        (code, _, err) = Run("experiment", "gm-fixed-beta", "--dataset", "idx", "--data", data, "--epochs", "1", "--parts", "2", "-o", Out("split"));
+        Assert.True(code == 0, err);
+        // Same function, sums associated by part: the losses agree to round-off, not bit for bit.
+        static double[] Losses(string folder) => [.. File.ReadAllLines(Path.Combine(folder, "results.csv")).Skip(1).Select(l => double.Parse(l.Split(',')[^3], System.Globalization.CultureInfo.InvariantCulture))];
+        double[] whole = Losses(Out("whole")), split = Losses(Out("split"));
+        Assert.Equal(whole.Length, split.Length);
+        for (int i = 0; i < whole.Length; i++) Assert.True(Math.Abs(whole[i] - split[i]) <= 1e-9 * (1 + Math.Abs(whole[i])), $"row {i}: {whole[i]} vs {split[i]}");
+    }
+
     [Theory]
     [InlineData("gm-components --epochs 0", "epochs")]
     [InlineData("gm-components --dataset cifar", "dataset")]
@@ -225,6 +241,7 @@ public sealed class CliTests : IDisposable
     [InlineData("logistic-laplace --epochs 3", "--epochs")]
     [InlineData("gm-components --dataset idx --data /nonexistent-wasserflow", "does not exist")]
     [InlineData("gm-components --threads 0", "threads")]
+    [InlineData("gm-components --parts 0", "parts")]
     public void Bad_gm_experiment_inputs_exit_2_with_one_line(string args, string expected)
     {
         string output = Out("bad");

@@ -225,4 +225,61 @@ public class NetworkTests
         y[5] = double.NaN;
         Assert.Contains("row 1", Assert.Throws<ArgumentException>(() => SquaredLoss.LossAndGradient(h, y, 4, 3, g)).Message);
     }
+
+    [Fact]
+    public void A_gm_layer_split_into_parts_computes_the_same_function_and_gradients()
+    {
+        const int b = 7, d = 11, l = 3, k = 6;
+        var rng = new Xoshiro256StarStar(41);
+        var layer = GaussianMixtureLayer.Initialize(rng, k, d, l);
+        var x = new double[b * d];
+        rng.FillStandardNormal(x);
+        var g = new double[b * l];
+        rng.FillStandardNormal(g);
+        double[] h = new double[b * l], gx = new double[b * d], hs = new double[b * l], gxs = new double[b * d];
+        layer.Forward(x, b, h);
+        layer.Backward(g, gx);
+        var split = ParallelAverageLayer.Split(layer, 3);
+        split.Forward(x, b, hs);
+        split.Backward(g, gxs);
+        static void Close(double[] a, double[] e, string what)
+        {
+            for (int i = 0; i < a.Length; i++) Assert.True(Math.Abs(a[i] - e[i]) <= 1e-13 * (1 + Math.Abs(e[i])), $"{what}[{i}]: {a[i]} vs {e[i]}");
+        }
+        Close(hs, h, "h");
+        Close(gxs, gx, "∂ℓ/∂x");
+        // Part s holds components 2s, 2s + 1: its gradient blocks are the matching slices of the whole layer's.
+        foreach (string name in new[] { "mu", "sigma", "U", "v" })
+        {
+            double[] whole = layer.Parameters.Single(p => p.Name == name).Gradient;
+            double[] parts = [.. split.Parts.SelectMany(part => part.Parameters.Single(p => p.Name == name).Gradient)];
+            Close(parts, whole, name);
+        }
+        Assert.Throws<ArgumentException>(() => ParallelAverageLayer.Split(layer, 4));
+    }
+
+    [Fact]
+    public void Parallel_average_backward_matches_finite_differences_and_sgd_updates_every_part()
+    {
+        const int b = 5, d = 6, o = 4;
+        var rng = new Xoshiro256StarStar(43);
+        var parts = Enumerable.Range(0, 3).Select(_ => FullyConnectedLayer.InitializeDefault(rng, d, o, relu: true)).ToArray();
+        var average = new ParallelAverageLayer(parts);
+        var net = new Sequential(average);
+        double[] x = new double[b * d], g = new double[b * o], y = new double[b * o], gx = new double[b * d];
+        rng.FillStandardNormal(x);
+        rng.FillStandardNormal(g);
+        double Objective()
+        {
+            average.Forward(x, b, y);
+            return y.Select((v, i) => v * g[i]).Sum();
+        }
+        AssertGradientsMatch(net, Objective, () => average.Backward(g, gx), x, gx);
+        var before = parts.Select(p => (double[])p.Weight.Clone()).ToArray();
+        Sgd.Step(net, new SgdOptions());
+        for (int s = 0; s < parts.Length; s++)
+            for (int i = 0; i < before[s].Length; i++)
+                Assert.Equal(before[s][i] - 0.1 * parts[s].Parameters[0].Gradient[i], parts[s].Weight[i], 15);
+        Assert.Throws<ArgumentException>(() => new ParallelAverageLayer(parts[0], new FullyConnectedLayer(d, o + 1)));
+    }
 }
