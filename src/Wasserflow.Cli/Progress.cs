@@ -44,7 +44,7 @@ internal static class Progress
     /// Runs <paramref name="body"/>, giving it a progress sink per training run: a bar per run in a terminal (epoch, minibatch,
     /// loss, samples per second), otherwise nothing (the experiment logs one line per epoch).
     /// </summary>
-    public static T Train<T>(bool interactive, TextWriter error, Func<Func<string, IProgress<TrainingProgress>?>, T> body)
+    public static T Train<T>(bool interactive, Func<Func<string, IProgress<TrainingProgress>?>, T> body)
     {
         if (!interactive) return body(_ => null);
         T result = default!;

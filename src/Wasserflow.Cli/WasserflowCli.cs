@@ -230,7 +230,7 @@ public static class WasserflowCli
                     Resume = parse.GetValue(resume),
                 };
                 options.Validate();
-                result = Progress.Train(interactive, error, sink => NetworkExperiments.Run(experiment, options, sink, line => error.WriteLine(line)));
+                result = Progress.Train(interactive, sink => NetworkExperiments.Run(experiment, options, sink, line => error.WriteLine(line)));
             }
             else
             {

@@ -263,7 +263,7 @@ public static class NetworkExperiments
     }
 
     // RFC 4180: a field with a comma or a quote is quoted, its quotes doubled.
-    internal static string CsvField(string value) =>
+    private static string CsvField(string value) =>
         value.Contains(',', StringComparison.Ordinal) || value.Contains('"', StringComparison.Ordinal) ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
 
     private static double Median(List<double> values)

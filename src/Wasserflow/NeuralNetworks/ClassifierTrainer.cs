@@ -215,16 +215,12 @@ public sealed class ClassifierTrainer
     /// <exception cref="DataFormatException">The file is not a checkpoint of this network and these settings; the message names the file and the mismatch.</exception>
     public void Resume(string path)
     {
-        try
+        string expected = Signature();
+        ReadCheckpoint(path, reader =>
         {
-            using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
-            if (reader.ReadString() != Magic) throw new DataFormatException($"{path}: not a Wasserflow checkpoint.");
-            string signature = reader.ReadString();
-            if (signature != Signature())
-                throw new DataFormatException($"{path}: written for another network or settings ({signature}); this run is {Signature()}.");
-            Span<ulong> state = stackalloc ulong[4];
-            for (int i = 0; i < 4; i++) state[i] = reader.ReadUInt64();
-            int epochs = reader.ReadInt32();
+            var (signature, state, epochs) = ReadHeader(reader, path);
+            if (signature != expected)
+                throw new DataFormatException($"{path}: written for another network or settings ({signature}); this run is {expected}.");
             if (epochs < 0 || epochs > Options.Epochs) throw new DataFormatException($"{path}: {epochs} finished epochs, more than the {Options.Epochs} asked for.");
             var history = new List<EpochRecord>(epochs);
             for (int i = 0; i < epochs; i++)
@@ -238,6 +234,21 @@ public sealed class ClassifierTrainer
             _history.Clear();
             _history.AddRange(history);
             for (int i = 0; i < values.Length; i++) values[i].CopyTo(_network.Parameters[i].Values, 0);
+            return 0;
+        });
+    }
+
+    /// <summary>The number of finished epochs recorded in the checkpoint at <paramref name="path"/>.</summary>
+    /// <exception cref="DataFormatException">It is not a readable checkpoint.</exception>
+    public static int ReadCompletedEpochs(string path) => ReadCheckpoint(path, reader => ReadHeader(reader, path).Epochs);
+
+    // Opens a checkpoint and runs `read` on it, turning a missing or truncated file into a DataFormatException.
+    private static T ReadCheckpoint<T>(string path, Func<BinaryReader, T> read)
+    {
+        try
+        {
+            using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
+            return read(reader);
         }
         catch (EndOfStreamException)
         {
@@ -249,22 +260,13 @@ public sealed class ClassifierTrainer
         }
     }
 
-    /// <summary>The number of finished epochs recorded in the checkpoint at <paramref name="path"/>.</summary>
-    /// <exception cref="DataFormatException">It is not a readable checkpoint.</exception>
-    public static int ReadCompletedEpochs(string path)
+    private static (string Signature, ulong[] State, int Epochs) ReadHeader(BinaryReader reader, string path)
     {
-        try
-        {
-            using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
-            if (reader.ReadString() != Magic) throw new DataFormatException($"{path}: not a Wasserflow checkpoint.");
-            reader.ReadString();
-            for (int i = 0; i < 4; i++) reader.ReadUInt64();
-            return reader.ReadInt32();
-        }
-        catch (EndOfStreamException)
-        {
-            throw new DataFormatException($"{path}: truncated checkpoint.");
-        }
+        if (reader.ReadString() != Magic) throw new DataFormatException($"{path}: not a Wasserflow checkpoint.");
+        string signature = reader.ReadString();
+        var state = new ulong[4];
+        for (int i = 0; i < 4; i++) state[i] = reader.ReadUInt64();
+        return (signature, state, reader.ReadInt32());
     }
 
     // FNV-1a over the labels and every 997th feature value: cheap, and enough to tell data sets of the same size apart.

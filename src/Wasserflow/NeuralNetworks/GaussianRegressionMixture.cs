@@ -80,7 +80,7 @@ public sealed class GaussianRegressionMixture
     /// The flow's velocity at the current state: μ̇ (K×D), Σ̇ (K×D×D) and 𝔊 (K×D×D, so that Σ̇_k = −2(Σ_k𝔊_k + 𝔊_kΣ_k)).
     /// </summary>
     public void Velocity(ReadOnlySpan<double> x, ReadOnlySpan<double> y, Span<double> meanVelocity, Span<double> covarianceVelocity, Span<double> gradient) =>
-        Velocity(Means, Covariances(), Components, Inputs, x, y, meanVelocity, covarianceVelocity, gradient);
+        _ = Velocity(Means, Covariances(), Components, Inputs, x, y, meanVelocity, covarianceVelocity, gradient);
 
     /// <summary>One explicit step of size η: μ_k += η μ̇_k, C_k ← (I − 2η 𝔊_k) C_k. Returns the loss before the step.</summary>
     /// <exception cref="ArithmeticException">The step produced a non-finite value (step size too large); the state is unchanged.</exception>
@@ -89,11 +89,10 @@ public sealed class GaussianRegressionMixture
         if (!(stepSize > 0) || !double.IsFinite(stepSize)) throw new ArgumentOutOfRangeException(nameof(stepSize), stepSize, "must be finite and positive.");
         int n = Dimension, k = Components;
         double[] sigma = Covariances();
-        double loss = Loss(Means, sigma, k, Inputs, x, y);
         var mu = new double[k * n];
         var sigmaDot = new double[k * n * n];
         var g = new double[k * n * n];
-        Velocity(Means, sigma, k, Inputs, x, y, mu, sigmaDot, g);
+        double loss = Velocity(Means, sigma, k, Inputs, x, y, mu, sigmaDot, g);
         var newMeans = (double[])Means.Clone();
         TensorPrimitives.MultiplyAdd(mu, stepSize, newMeans, newMeans);
         var newFactors = new double[Factors.Length];
@@ -193,20 +192,30 @@ public sealed class GaussianRegressionMixture
         return loss / y.Length;
     }
 
-    internal static void Velocity(ReadOnlySpan<double> means, ReadOnlySpan<double> sigmas, int components, int d, ReadOnlySpan<double> x, ReadOnlySpan<double> y,
+    /// <summary>Writes μ̇, Σ̇ and 𝔊 (see <see cref="Velocity(ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, Span{double}, Span{double})"/>) and returns the loss, with each component's moments formed once per point.</summary>
+    internal static double Velocity(ReadOnlySpan<double> means, ReadOnlySpan<double> sigmas, int components, int d, ReadOnlySpan<double> x, ReadOnlySpan<double> y,
         Span<double> meanVelocity, Span<double> covarianceVelocity, Span<double> gradient)
     {
         int n = d + 1, count = y.Length;
-        double[] prediction = Predict(means, sigmas, components, d, x, count);
+        if (x.Length < count * d) throw new ArgumentException($"x holds {x.Length} values, fewer than {count} rows × {d}.");
         meanVelocity[..(components * n)].Clear();
         covarianceVelocity[..(components * n * n)].Clear();
         gradient[..(components * n * n)].Clear();
+        var moments = new Moments[components];
+        double loss = 0;
         for (int i = 0; i < count; i++)
         {
-            double r = y[i] - prediction[i], w = 2.0 * r / count;
+            double sum = 0;
             for (int k = 0; k < components; k++)
             {
-                var mo = ComponentMoments(means.Slice(k * n, n), sigmas.Slice(k * n * n, n * n), x.Slice(i * d, d));
+                moments[k] = ComponentMoments(means.Slice(k * n, n), sigmas.Slice(k * n * n, n * n), x.Slice(i * d, d));
+                sum += moments[k].C;
+            }
+            double r = y[i] - sum / components, w = 2.0 * r / count;
+            loss += r * r;
+            for (int k = 0; k < components; k++)
+            {
+                Moments mo = moments[k];
                 TensorPrimitives.MultiplyAdd(mo.GradientMean, w, meanVelocity.Slice(k * n, n), meanVelocity.Slice(k * n, n));
                 Span<double> sd = covarianceVelocity.Slice(k * n * n, n * n), g = gradient.Slice(k * n * n, n * n);
                 for (int p = 0; p < n; p++)
@@ -215,5 +224,6 @@ public sealed class GaussianRegressionMixture
                 TensorPrimitives.MultiplyAdd(mo.Hessian, -0.5 * w, g, g);
             }
         }
+        return loss / count;
     }
 }
