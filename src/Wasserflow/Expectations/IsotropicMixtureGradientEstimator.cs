@@ -26,7 +26,8 @@ public sealed class IsotropicMixtureGradientEstimator
     private readonly double[] _targetLog; // N×B
     private readonly double[] _residual;  // N×B×d: g = ∇log q − ∇log pi
     private readonly double[] _logQ;      // N×B
-    private readonly double[][] _scratch; // per chunk, N
+    private readonly double[][] _scratch; // per chunk: its points × N responsibilities (+ 4 spare)
+    private readonly double[][] _rowScratch; // per chunk: one number per point
     private readonly Xoshiro256StarStar[] _generators; // per chunk
     private readonly double[] _componentObjective; // N
     private readonly ParallelOptions _parallelOptions;
@@ -38,7 +39,7 @@ public sealed class IsotropicMixtureGradientEstimator
     private readonly double[] _gradMeans;
     private readonly double[] _gradVariances;
     private readonly Action<int> _sampleChunk, _scoreChunk;
-    private readonly Action<int, int> _sample, _score;
+    private readonly Action<int, int> _sample;
     private ulong _stepKey;
 
     /// <summary>An estimator for N components in the target's dimension with B draws per component.</summary>
@@ -72,17 +73,19 @@ public sealed class IsotropicMixtureGradientEstimator
         _gradMeans = new double[components * d];
         _gradVariances = new double[components];
         _sample = Sample;
-        _score = Score;
         _sampleChunk = c => ForChunk(c, _sample);
-        _scoreChunk = c => ForChunk(c, _score);
+        _scoreChunk = ScoreChunk;
         // Parallelism pays only when a call has enough arithmetic: about N²·B·d flops for the scores.
         long work = (long)components * total * d;
         _chunks = work < 200_000 ? 1 : Math.Min(maxDegreeOfParallelism, components);
         _scratch = new double[_chunks][];
+        _rowScratch = new double[_chunks][];
         _generators = new Xoshiro256StarStar[_chunks];
+        int chunkPoints = (components + _chunks - 1) / _chunks * samplesPerComponent;
         for (int c = 0; c < _chunks; c++)
         {
-            _scratch[c] = new double[components];
+            _scratch[c] = new double[chunkPoints * components + 4];
+            _rowScratch[c] = new double[chunkPoints];
             _generators[c] = new Xoshiro256StarStar(0);
         }
         _parallelOptions = new ParallelOptions { MaxDegreeOfParallelism = _chunks };
@@ -121,7 +124,7 @@ public sealed class IsotropicMixtureGradientEstimator
         {
             for (int i = 0; i < n; i++) Sample(i, 0);
             TargetEvaluator.LogDensityAndGradient(_target, _points, total, _targetLog, _targetGrad);
-            for (int i = 0; i < n; i++) Score(i, 0);
+            ScoreChunk(0);
         }
         else
         {
@@ -134,11 +137,24 @@ public sealed class IsotropicMixtureGradientEstimator
         return TensorPrimitives.Sum(_componentObjective) / n;
     }
 
+    private (int First, int Last) ChunkRange(int chunk) =>
+        ((int)((long)Components * chunk / _chunks), (int)((long)Components * (chunk + 1) / _chunks));
+
     private void ForChunk(int chunk, Action<int, int> body)
     {
-        int n = Components;
-        int first = (int)((long)n * chunk / _chunks), last = (int)((long)n * (chunk + 1) / _chunks);
+        (int first, int last) = ChunkRange(chunk);
         for (int i = first; i < last; i++) body(i, chunk);
+    }
+
+    // The mixture's log density and score at every point of the chunk's components in one batch (the residuals start
+    // as the score), then each component's gradients.
+    private void ScoreChunk(int chunk)
+    {
+        (int first, int last) = ChunkRange(chunk);
+        int b = SamplesPerComponent, d = _target.Dimension, count = (last - first) * b;
+        MixtureKernel.LogDensityAndScoreBatch(_means, _logNormalisers, _precisions, d, _points.AsSpan(first * b * d, count * d), count,
+            _logQ.AsSpan(first * b, count), _residual.AsSpan(first * b * d, count * d), _scratch[chunk], _rowScratch[chunk]);
+        for (int i = first; i < last; i++) Score(i);
     }
 
     // Component i's B points x = m_i + √ε_i ξ from its own stream.
@@ -156,8 +172,8 @@ public sealed class IsotropicMixtureGradientEstimator
             TensorPrimitives.MultiplyAdd(xi.Slice(s * d, d), sd, mean, points.Slice(s * d, d));
     }
 
-    // Component i's residuals g = ∇log q − ∇log pi at its points, and its gradient estimates.
-    private void Score(int i, int chunk)
+    // Component i's residuals g = ∇log q − ∇log pi at its points (∇log q already in place), and its gradient estimates.
+    private void Score(int i)
     {
         int n = Components, b = SamplesPerComponent, d = _target.Dimension;
         int offset = i * b * d;
@@ -176,7 +192,6 @@ public sealed class IsotropicMixtureGradientEstimator
         for (int s = 0; s < b; s++)
         {
             Span<double> g = residual.Slice(s * d, d);
-            logQ[s] = MixtureKernel.LogDensityAndScore(_means, _logNormalisers, _precisions, d, points.Slice(s * d, d), g, _scratch[chunk]);
             TensorPrimitives.Subtract(g, targetGrad.Slice(s * d, d), g);
             TensorPrimitives.Add(gradMean, g, gradMean);
             // (x − m_i)ᵀ g = √ε_i ξᵀ g

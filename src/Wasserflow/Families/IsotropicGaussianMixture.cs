@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
 
 namespace Wasserflow.Families;
@@ -235,6 +236,45 @@ internal static class MixtureKernel
                 if (terms[j] != 0.0) TensorPrimitives.MultiplyAdd(means.Slice(j * d, d), terms[j], score, score);
         }
         return max + Math.Log(sum) - Math.Log(n);
+    }
+
+    /// <summary>
+    /// log q and ∇log q at <paramref name="count"/> points (rows of <paramref name="points"/>) at once, with the
+    /// constants of <see cref="Prepare"/>: the N log terms of every point, one softmax over the whole block, then all
+    /// scores as one product, ∇log q(x_p) = Σ_j w_pj m_j − (Σ_j w_pj) x_p with w_pj = r_pj/ε_j.
+    /// <paramref name="work"/> holds count·N + 4 numbers, <paramref name="rowScratch"/> count.
+    /// </summary>
+    public static void LogDensityAndScoreBatch(ReadOnlySpan<double> means, ReadOnlySpan<double> logNormalisers,
+        ReadOnlySpan<double> precisions, int d, ReadOnlySpan<double> points, int count, Span<double> logDensities,
+        Span<double> scores, Span<double> work, Span<double> rowScratch)
+    {
+        int n = precisions.Length;
+        for (int p = 0; p < count; p++)
+        {
+            ReadOnlySpan<double> x = points.Slice(p * d, d);
+            Span<double> row = work.Slice(p * n, n);
+            for (int j = 0; j < n; j++) row[j] = logNormalisers[j] - 0.5 * precisions[j] * VectorKernels.SquaredDistance(x, means.Slice(j * d, d));
+        }
+        VectorKernels.SoftmaxRows(work, count, n, logDensities, rowScratch);
+        double logN = Math.Log(n);
+        for (int p = 0; p < count; p++) logDensities[p] -= logN;
+        // w_pj = r_pj / ε_j in place; rowScratch_p = Σ_j w_pj.
+        for (int p = 0; p < count; p++)
+        {
+            Span<double> row = work.Slice(p * n, n);
+            double total = 0;
+            for (int j = 0; j < n; j++)
+            {
+                double w = row[j] * precisions[j];
+                row[j] = w;
+                total += w;
+            }
+            rowScratch[p] = total;
+        }
+        scores = scores[..(count * d)];
+        scores.Clear();
+        Gemm.AddProduct(work, n, 1, count, n, means, d, scores);
+        for (int p = 0; p < count; p++) VectorKernels.AddScaled(scores.Slice(p * d, d), -rowScratch[p], points.Slice(p * d, d));
     }
 
     /// <summary>‖a − b‖², with a plain loop for short vectors where a vectorised call costs more than it saves.</summary>

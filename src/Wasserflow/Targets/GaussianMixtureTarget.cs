@@ -31,13 +31,15 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
     private readonly double[] _means;      // K×d
     private readonly double[] _covariance; // iso: K; diag: K×d variances; full: K×d×d Cholesky factors
     private readonly double[] _logNormalisers; // −½ log det(2π Σ_k) + log w_k
-    private double[]? _precisions;             // full kind: K×d×d Σ_k⁻¹, built on the first Hessian call
-    private double[]? _whitening;              // full kind: the K factors W_k = L_k⁻¹ stacked, (K·d)×d, built on the first batch
-    private double[]? _whitenedMeans;          // full kind: W_k μ_k, K×d
+    private double[]? _precisions;             // full kind: K×d×d Σ_k⁻¹, built on first use
+    private double[]? _precisionColumns;       // full kind: [Σ_1⁻¹ … Σ_K⁻¹], d × K·d, built on the first batch
+    private double[]? _precisionMeans;         // full kind: Σ_k⁻¹ μ_k, K×d
+    private double[]? _inverseVariances;       // other kinds: 1/σ²_ki, K×d, built on the first batch
 
-    // Per-thread work buffers of the batched path (count × K·d each), so that concurrent chunks never share them.
-    [ThreadStatic] private static double[]? t_whitened;
-    [ThreadStatic] private static double[]? t_weighted;
+    // Per-thread work buffers of the batched path, so that concurrent chunks never share them.
+    [ThreadStatic] private static double[]? t_terms;
+    [ThreadStatic] private static double[]? t_sums;
+    [ThreadStatic] private static double[]? t_projected;
 
     private GaussianMixtureTarget(string name, int dimension, CovarianceKind kind, double[] weights, double[] means, double[] covariance)
     {
@@ -335,58 +337,109 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Full covariances go through two matrix products over all points and components at once: z_pk = W_k x_p − W_k μ_k
-    /// (W_k = L_k⁻¹, stacked (K·d)×d) and ∇log pi(x_p) = −Σ_k ρ_pk W_kᵀ z_pk; O(count·K·d²) flops in blocked kernels
-    /// instead of 2K triangular solves per point. Other kinds evaluate point by point (already O(K·d)).
+    /// All points at once, in three phases: the K log terms of every point, one softmax over the whole block (a single
+    /// vectorised exp), then the gradients ∇log pi(x_p) = Σ_k ρ_pk Σ_k⁻¹(μ_k − x_p). Isotropic and diagonal
+    /// covariances use fused O(K·d) row kernels. Full covariances use one blocked product for all points and
+    /// components, Y = X·[Σ_1⁻¹ … Σ_K⁻¹] (count × K·d, O(count·K·d²) flops), then u_pk = y_pk − Σ_k⁻¹μ_k = Σ_k⁻¹(x_p − μ_k)
+    /// and the quadratic form (x_p − μ_k)ᵀu_pk in one fused pass.
     /// </remarks>
     public void LogDensityAndGradientBatch(ReadOnlySpan<double> points, int count, Span<double> logDensities, Span<double> gradients)
     {
-        int d = Dimension, kCount = ComponentCount, kd = kCount * d;
+        int d = Dimension, kCount = ComponentCount;
         if (points.Length < count * d || logDensities.Length < count || gradients.Length < count * d)
             throw new ArgumentException("buffers are smaller than count × dimension.");
-        if (Kind != CovarianceKind.Full)
+        double[] terms = Rent(ref t_terms, count * kCount + 4);
+        double[] sums = Rent(ref t_sums, count);
+        gradients = gradients[..(count * d)];
+        if (Kind == CovarianceKind.Full)
         {
-            for (int p = 0; p < count; p++) logDensities[p] = LogDensityAndGradient(points.Slice(p * d, d), gradients.Slice(p * d, d));
+            (double[] precisionColumns, double[] precisionMeans) = PrecisionBlocks();
+            double[] y = Rent(ref t_projected, count * kCount * d);
+            y.AsSpan(0, count * kCount * d).Clear();
+            Gemm.AddProduct(points, d, 1, count, d, precisionColumns, kCount * d, y);
+            for (int p = 0; p < count; p++)
+            {
+                ReadOnlySpan<double> x = points.Slice(p * d, d);
+                for (int k = 0; k < kCount; k++)
+                {
+                    Span<double> u = y.AsSpan((p * kCount + k) * d, d);
+                    terms[p * kCount + k] = _logNormalisers[k] - 0.5 * VectorKernels.ShiftAndDot(x, ComponentMean(k), u, precisionMeans.AsSpan(k * d, d), u);
+                }
+            }
+            VectorKernels.SoftmaxRows(terms, count, kCount, logDensities, sums);
+            gradients.Clear();
+            for (int p = 0; p < count; p++)
+            {
+                Span<double> g = gradients.Slice(p * d, d);
+                for (int k = 0; k < kCount; k++)
+                {
+                    double rho = terms[p * kCount + k];
+                    if (rho != 0.0) VectorKernels.AddScaled(g, -rho, y.AsSpan((p * kCount + k) * d, d));
+                }
+            }
             return;
         }
-        (double[] whitening, double[] whitenedMeans) = Whitening();
-        if (t_whitened is null || t_whitened.Length < count * kd)
-        {
-            t_whitened = new double[count * kd];
-            t_weighted = new double[count * kd];
-        }
-        double[] z = t_whitened, weighted = t_weighted!;
-        Gemm.MultiplyTransposed(points[..(count * d)], count, whitening, kd, d, z);
-        Span<double> logTerms = kCount <= 128 ? stackalloc double[kCount] : new double[kCount];
+        double[] inverseVariances = InverseVariances();
         for (int p = 0; p < count; p++)
         {
-            Span<double> zp = z.AsSpan(p * kd, kd);
-            TensorPrimitives.Subtract(zp, whitenedMeans, zp);
-            for (int k = 0; k < kCount; k++) logTerms[k] = _logNormalisers[k] - 0.5 * TensorPrimitives.SumOfSquares<double>(zp.Slice(k * d, d));
-            double logPi = LogSumExp(logTerms);
-            logDensities[p] = logPi;
+            ReadOnlySpan<double> x = points.Slice(p * d, d);
             for (int k = 0; k < kCount; k++)
-                TensorPrimitives.Multiply(zp.Slice(k * d, d), -Math.Exp(logTerms[k] - logPi), weighted.AsSpan(p * kd + k * d, d));
+                terms[p * kCount + k] = _logNormalisers[k] - 0.5 * VectorKernels.WeightedSquaredDistance(x, ComponentMean(k), inverseVariances.AsSpan(k * d, d));
         }
-        gradients[..(count * d)].Clear();
-        Gemm.AddProduct(weighted, kd, 1, count, kd, whitening, d, gradients[..(count * d)]);
+        VectorKernels.SoftmaxRows(terms, count, kCount, logDensities, sums);
+        gradients.Clear();
+        for (int p = 0; p < count; p++)
+        {
+            ReadOnlySpan<double> x = points.Slice(p * d, d);
+            Span<double> g = gradients.Slice(p * d, d);
+            for (int k = 0; k < kCount; k++)
+            {
+                double rho = terms[p * kCount + k];
+                if (rho != 0.0) VectorKernels.AddWeightedDifference(g, rho, inverseVariances.AsSpan(k * d, d), ComponentMean(k), x);
+            }
+        }
     }
 
-    private (double[] Whitening, double[] WhitenedMeans) Whitening()
+    private static double[] Rent(ref double[]? buffer, int length)
     {
-        if (_whitening is not null) return (_whitening, _whitenedMeans!);
+        if (buffer is null || buffer.Length < length) buffer = new double[length];
+        return buffer;
+    }
+
+    // Isotropic and diagonal kinds: 1/σ²_ki as a K×d block (an isotropic row repeats its one value).
+    private double[] InverseVariances()
+    {
+        if (_inverseVariances is not null) return _inverseVariances;
+        int d = Dimension;
+        var inverse = new double[ComponentCount * d];
+        for (int k = 0; k < ComponentCount; k++)
+            for (int i = 0; i < d; i++)
+                inverse[k * d + i] = 1.0 / (Kind == CovarianceKind.Isotropic ? _covariance[k] : _covariance[k * d + i]);
+        System.Threading.Volatile.Write(ref _inverseVariances, inverse);
+        return inverse;
+    }
+
+    // Full kind: the precisions side by side, Q = [Σ_1⁻¹ … Σ_K⁻¹] (d × K·d, so X·Q gives every Σ_k⁻¹x_p), and Σ_k⁻¹μ_k (K×d).
+    private (double[] Columns, double[] Means) PrecisionBlocks()
+    {
+        if (_precisionColumns is not null) return (_precisionColumns, _precisionMeans!);
         int d = Dimension, kCount = ComponentCount;
-        var w = new double[kCount * d * d];
-        var wm = new double[kCount * d];
+        double[] precisions = _precisions ??= BuildPrecisions();
+        var columns = new double[d * kCount * d];
+        var means = new double[kCount * d];
         for (int k = 0; k < kCount; k++)
         {
-            Dense.InvertLower(_covariance.AsSpan(k * d * d, d * d), d, w.AsSpan(k * d * d, d * d));
-            for (int i = 0; i < d; i++) wm[k * d + i] = TensorPrimitives.Dot(w.AsSpan(k * d * d + i * d, d), ComponentMean(k));
+            ReadOnlySpan<double> block = precisions.AsSpan(k * d * d, d * d);
+            for (int i = 0; i < d; i++)
+            {
+                block.Slice(i * d, d).CopyTo(columns.AsSpan(i * kCount * d + k * d, d));
+                means[k * d + i] = TensorPrimitives.Dot(block.Slice(i * d, d), ComponentMean(k));
+            }
         }
-        // Publish the means first: a thread that sees _whitening also sees _whitenedMeans.
-        _whitenedMeans = wm;
-        System.Threading.Volatile.Write(ref _whitening, w);
-        return (w, wm);
+        // Publish the means first: a thread that sees the columns also sees the means.
+        _precisionMeans = means;
+        System.Threading.Volatile.Write(ref _precisionColumns, columns);
+        return (columns, means);
     }
 
     /// <inheritdoc/>

@@ -20,6 +20,32 @@ public class IsotropicGaussianMixtureTests
         }
     }
 
+    [Theory]
+    [InlineData(2, 3, 9)]
+    [InlineData(1, 1, 2)]
+    [InlineData(13, 20, 7)]
+    public void Batched_density_and_score_equal_point_by_point(int d, int components, int count)
+    {
+        var rng = new Xoshiro256StarStar((ulong)(d + 31 * components));
+        var q = IsotropicGaussianMixture.Initialize(rng, components, d, 5, 0.7);
+        var points = new double[count * d];
+        rng.FillStandardNormal(points);
+        for (int i = 0; i < points.Length; i++) points[i] *= 6; // some points far from every component
+        double[] logNormalisers = new double[components], precisions = new double[components];
+        MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
+        double[] logDensities = new double[count], scores = new double[count * d], score = new double[d];
+        MixtureKernel.LogDensityAndScoreBatch(q.Means, logNormalisers, precisions, d, points, count, logDensities, scores,
+            new double[count * components + 4], new double[count]);
+        for (int p = 0; p < count; p++)
+        {
+            double lq = q.LogDensityAndScore(points.AsSpan(p * d, d), score);
+            Assert.True(Math.Abs(lq - logDensities[p]) <= 1e-12 * (1 + Math.Abs(lq)), $"point {p}: log density {logDensities[p]} vs {lq}");
+            double scale = 1 + score.Max(Math.Abs);
+            for (int i = 0; i < d; i++)
+                Assert.True(Math.Abs(score[i] - scores[p * d + i]) <= 1e-12 * scale, $"point {p}, coordinate {i}: score {scores[p * d + i]} vs {score[i]}");
+        }
+    }
+
     [Fact]
     public void Log_density_is_the_log_of_the_average_component_density()
     {

@@ -127,13 +127,19 @@ public class TargetTests
     }
 
     [Theory]
-    [InlineData(2, 5, 9)]
-    [InlineData(7, 3, 13)]
-    [InlineData(20, 10, 40)]
-    public void Batched_full_covariance_mixture_equals_point_by_point(int d, int components, int count)
+    [InlineData(CovarianceKind.Full, 2, 5, 9)]
+    [InlineData(CovarianceKind.Full, 7, 3, 13)]
+    [InlineData(CovarianceKind.Full, 20, 10, 40)]
+    [InlineData(CovarianceKind.Full, 3, 1, 2)]
+    [InlineData(CovarianceKind.Diagonal, 2, 5, 9)]
+    [InlineData(CovarianceKind.Diagonal, 11, 4, 13)]
+    [InlineData(CovarianceKind.Diagonal, 1, 1, 1)]
+    [InlineData(CovarianceKind.Isotropic, 2, 5, 9)]
+    [InlineData(CovarianceKind.Isotropic, 9, 3, 7)]
+    public void Batched_mixture_equals_point_by_point(CovarianceKind kind, int d, int components, int count)
     {
         var rng = new Xoshiro256StarStar((ulong)(d * 100 + components));
-        var target = GaussianMixtureTarget.Random(rng, d, components, 10, 2, CovarianceKind.Full);
+        var target = GaussianMixtureTarget.Random(rng, d, components, 10, 2, kind);
         var points = new double[count * d];
         rng.FillStandardNormal(points);
         for (int i = 0; i < points.Length; i++) points[i] *= 8; // far from some modes: tiny responsibilities

@@ -1,0 +1,180 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Wasserflow.LinearAlgebra;
+
+/// <summary>
+/// Fused per-row kernels of the batched density and score evaluations: one pass over short vectors (d = 2 … 20 is
+/// common) where a chain of <see cref="TensorPrimitives"/> calls would cost more in call overhead than in arithmetic.
+/// Each sum is one <see cref="Vector256{T}"/> accumulator reduced by <see cref="Gemm.HorizontalSum"/>, then a
+/// sequential scalar tail, so results do not depend on the JIT tier or on where a row sits in a batch.
+/// </summary>
+internal static class VectorKernels
+{
+    /// <summary>Σ_i w_i (x_i − m_i)².</summary>
+    public static double WeightedSquaredDistance(ReadOnlySpan<double> x, ReadOnlySpan<double> m, ReadOnlySpan<double> w)
+    {
+        int n = x.Length;
+        if (m.Length < n || w.Length < n) throw new ArgumentException("vectors differ in length.");
+        ref double x0 = ref MemoryMarshal.GetReference(x);
+        ref double m0 = ref MemoryMarshal.GetReference(m);
+        ref double w0 = ref MemoryMarshal.GetReference(w);
+        double s = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            Vector256<double> acc = Vector256<double>.Zero;
+            for (; i + 3 < n; i += 4)
+            {
+                Vector256<double> t = Vector256.LoadUnsafe(ref x0, (nuint)i) - Vector256.LoadUnsafe(ref m0, (nuint)i);
+                acc = Vector256.FusedMultiplyAdd(t * t, Vector256.LoadUnsafe(ref w0, (nuint)i), acc);
+            }
+            s = Gemm.HorizontalSum(acc);
+        }
+        for (; i < n; i++)
+        {
+            double t = Unsafe.Add(ref x0, i) - Unsafe.Add(ref m0, i);
+            s += t * t * Unsafe.Add(ref w0, i);
+        }
+        return s;
+    }
+
+    /// <summary>Σ_i (x_i − m_i)².</summary>
+    public static double SquaredDistance(ReadOnlySpan<double> x, ReadOnlySpan<double> m)
+    {
+        int n = x.Length;
+        if (m.Length < n) throw new ArgumentException("vectors differ in length.");
+        ref double x0 = ref MemoryMarshal.GetReference(x);
+        ref double m0 = ref MemoryMarshal.GetReference(m);
+        double s = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            Vector256<double> acc = Vector256<double>.Zero;
+            for (; i + 3 < n; i += 4)
+            {
+                Vector256<double> t = Vector256.LoadUnsafe(ref x0, (nuint)i) - Vector256.LoadUnsafe(ref m0, (nuint)i);
+                acc = Vector256.FusedMultiplyAdd(t, t, acc);
+            }
+            s = Gemm.HorizontalSum(acc);
+        }
+        for (; i < n; i++)
+        {
+            double t = Unsafe.Add(ref x0, i) - Unsafe.Add(ref m0, i);
+            s += t * t;
+        }
+        return s;
+    }
+
+    /// <summary>u ← y − c (in place allowed: u may be y), and returns Σ_i (x_i − m_i) u_i.</summary>
+    public static double ShiftAndDot(ReadOnlySpan<double> x, ReadOnlySpan<double> m, ReadOnlySpan<double> y, ReadOnlySpan<double> c, Span<double> u)
+    {
+        int n = x.Length;
+        if (m.Length < n || y.Length < n || c.Length < n || u.Length < n) throw new ArgumentException("vectors differ in length.");
+        ref double x0 = ref MemoryMarshal.GetReference(x);
+        ref double m0 = ref MemoryMarshal.GetReference(m);
+        ref double y0 = ref MemoryMarshal.GetReference(y);
+        ref double c0 = ref MemoryMarshal.GetReference(c);
+        ref double u0 = ref MemoryMarshal.GetReference(u);
+        double s = 0;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            Vector256<double> acc = Vector256<double>.Zero;
+            for (; i + 3 < n; i += 4)
+            {
+                Vector256<double> t = Vector256.LoadUnsafe(ref y0, (nuint)i) - Vector256.LoadUnsafe(ref c0, (nuint)i);
+                t.StoreUnsafe(ref u0, (nuint)i);
+                acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x0, (nuint)i) - Vector256.LoadUnsafe(ref m0, (nuint)i), t, acc);
+            }
+            s = Gemm.HorizontalSum(acc);
+        }
+        for (; i < n; i++)
+        {
+            double t = Unsafe.Add(ref y0, i) - Unsafe.Add(ref c0, i);
+            Unsafe.Add(ref u0, i) = t;
+            s += (Unsafe.Add(ref x0, i) - Unsafe.Add(ref m0, i)) * t;
+        }
+        return s;
+    }
+
+    /// <summary>g_i += a · w_i (m_i − x_i).</summary>
+    public static void AddWeightedDifference(Span<double> g, double a, ReadOnlySpan<double> w, ReadOnlySpan<double> m, ReadOnlySpan<double> x)
+    {
+        int n = g.Length;
+        if (w.Length < n || m.Length < n || x.Length < n) throw new ArgumentException("vectors differ in length.");
+        ref double g0 = ref MemoryMarshal.GetReference(g);
+        ref double w0 = ref MemoryMarshal.GetReference(w);
+        ref double m0 = ref MemoryMarshal.GetReference(m);
+        ref double x0 = ref MemoryMarshal.GetReference(x);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> av = Vector256.Create(a);
+            for (; i + 3 < n; i += 4)
+            {
+                Vector256<double> t = (Vector256.LoadUnsafe(ref m0, (nuint)i) - Vector256.LoadUnsafe(ref x0, (nuint)i)) * Vector256.LoadUnsafe(ref w0, (nuint)i);
+                Vector256.FusedMultiplyAdd(av, t, Vector256.LoadUnsafe(ref g0, (nuint)i)).StoreUnsafe(ref g0, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+            Unsafe.Add(ref g0, i) += a * ((Unsafe.Add(ref m0, i) - Unsafe.Add(ref x0, i)) * Unsafe.Add(ref w0, i));
+    }
+
+    /// <summary>g_i += a · u_i.</summary>
+    public static void AddScaled(Span<double> g, double a, ReadOnlySpan<double> u)
+    {
+        int n = g.Length;
+        if (u.Length < n) throw new ArgumentException("vectors differ in length.");
+        ref double g0 = ref MemoryMarshal.GetReference(g);
+        ref double u0 = ref MemoryMarshal.GetReference(u);
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> av = Vector256.Create(a);
+            for (; i + 3 < n; i += 4)
+                Vector256.FusedMultiplyAdd(av, Vector256.LoadUnsafe(ref u0, (nuint)i), Vector256.LoadUnsafe(ref g0, (nuint)i)).StoreUnsafe(ref g0, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref g0, i) += a * Unsafe.Add(ref u0, i);
+    }
+
+    /// <summary>
+    /// Turns each row of an m×n block of log terms into its softmax in place and writes the row's log-sum-exp.
+    /// The exponentials are taken in one vectorised call over the whole block, padded to at least one vector so that
+    /// every element goes through the same code path (a short span would take a scalar path that rounds differently).
+    /// </summary>
+    /// <param name="terms">m·n log terms, row-major, followed by at least 4 spare slots.</param>
+    /// <param name="m">Rows.</param>
+    /// <param name="n">Terms per row.</param>
+    /// <param name="logSumExp">m outputs.</param>
+    /// <param name="sums">m outputs: Σ exp(term − row max), before normalisation (≥ 1).</param>
+    public static void SoftmaxRows(Span<double> terms, int m, int n, Span<double> logSumExp, Span<double> sums)
+    {
+        if (terms.Length < m * n + 4 || logSumExp.Length < m || sums.Length < m) throw new ArgumentException("buffers are smaller than their shapes.");
+        for (int r = 0; r < m; r++)
+        {
+            Span<double> row = terms.Slice(r * n, n);
+            double max = row[0];
+            for (int j = 1; j < n; j++) if (row[j] > max) max = row[j];
+            // A row of −∞ (a point no component reaches) keeps its −∞ log density; the non-finite check reports it.
+            double shift = double.IsNegativeInfinity(max) ? 0 : max;
+            for (int j = 0; j < n; j++) row[j] -= shift;
+            logSumExp[r] = shift;
+        }
+        int length = m * n;
+        terms.Slice(length, 4).Clear();
+        TensorPrimitives.Exp(terms[..Math.Max(length, 4)], terms[..Math.Max(length, 4)]);
+        for (int r = 0; r < m; r++)
+        {
+            Span<double> row = terms.Slice(r * n, n);
+            double sum = 0;
+            for (int j = 0; j < n; j++) sum += row[j];
+            sums[r] = sum;
+            logSumExp[r] += Math.Log(sum);
+            double inverse = 1.0 / sum;
+            for (int j = 0; j < n; j++) row[j] *= inverse;
+        }
+    }
+}
