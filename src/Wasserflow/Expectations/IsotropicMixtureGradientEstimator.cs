@@ -33,6 +33,7 @@ public sealed class IsotropicMixtureGradientEstimator
     private readonly ParallelOptions _parallelOptions;
     private readonly int _chunks;
     private readonly double[] _means;
+    private readonly double[] _meansTransposed;
     private readonly double[] _variances;
     private readonly double[] _logNormalisers;
     private readonly double[] _precisions;
@@ -67,6 +68,7 @@ public sealed class IsotropicMixtureGradientEstimator
         _logQ = new double[total];
         _componentObjective = new double[components];
         _means = new double[components * d];
+        _meansTransposed = new double[components * d];
         _variances = new double[components];
         _logNormalisers = new double[components];
         _precisions = new double[components];
@@ -117,6 +119,7 @@ public sealed class IsotropicMixtureGradientEstimator
         means.CopyTo(_means);
         variances.CopyTo(_variances);
         MixtureKernel.Prepare(_variances, d, _logNormalisers, _precisions);
+        MixtureKernel.Transpose(_means, n, d, _meansTransposed);
         // Draw every component's points, evaluate the target on all N·B of them at once (a batched target sees one
         // large batch), then form each component's residuals and gradients.
         int total = n * SamplesPerComponent;
@@ -152,7 +155,7 @@ public sealed class IsotropicMixtureGradientEstimator
     {
         (int first, int last) = ChunkRange(chunk);
         int b = SamplesPerComponent, d = _target.Dimension, count = (last - first) * b;
-        MixtureKernel.LogDensityAndScoreBatch(_means, _logNormalisers, _precisions, d, _points.AsSpan(first * b * d, count * d), count,
+        MixtureKernel.LogDensityAndScoreBatch(_means, _meansTransposed, _logNormalisers, _precisions, d, _points.AsSpan(first * b * d, count * d), count,
             _logQ.AsSpan(first * b, count), _residual.AsSpan(first * b * d, count * d), _scratch[chunk], _rowScratch[chunk]);
         for (int i = first; i < last; i++) Score(i);
     }

@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
 
@@ -238,23 +241,28 @@ internal static class MixtureKernel
         return max + Math.Log(sum) - Math.Log(n);
     }
 
+    /// <summary>The N×d means as d×N (column j holds m_j), the layout of <see cref="LogDensityAndScoreBatch"/>.</summary>
+    public static void Transpose(ReadOnlySpan<double> means, int n, int d, Span<double> meansTransposed)
+    {
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < d; i++) meansTransposed[i * n + j] = means[j * d + i];
+    }
+
     /// <summary>
     /// log q and ∇log q at <paramref name="count"/> points (rows of <paramref name="points"/>) at once, with the
-    /// constants of <see cref="Prepare"/>: the N log terms of every point, one softmax over the whole block, then all
-    /// scores as one product, ∇log q(x_p) = Σ_j w_pj m_j − (Σ_j w_pj) x_p with w_pj = r_pj/ε_j.
-    /// <paramref name="work"/> holds count·N + 4 numbers, <paramref name="rowScratch"/> count.
+    /// constants of <see cref="Prepare"/> and the means in both layouts: the N log terms of every point (vectorised
+    /// over components, four at a time), one softmax over the whole block, then all scores as one product,
+    /// ∇log q(x_p) = Σ_j w_pj m_j − (Σ_j w_pj) x_p with w_pj = r_pj/ε_j. <paramref name="work"/> holds count·N + 4
+    /// numbers, <paramref name="rowScratch"/> count.
     /// </summary>
-    public static void LogDensityAndScoreBatch(ReadOnlySpan<double> means, ReadOnlySpan<double> logNormalisers,
-        ReadOnlySpan<double> precisions, int d, ReadOnlySpan<double> points, int count, Span<double> logDensities,
-        Span<double> scores, Span<double> work, Span<double> rowScratch)
+    public static void LogDensityAndScoreBatch(ReadOnlySpan<double> means, ReadOnlySpan<double> meansTransposed,
+        ReadOnlySpan<double> logNormalisers, ReadOnlySpan<double> precisions, int d, ReadOnlySpan<double> points, int count,
+        Span<double> logDensities, Span<double> scores, Span<double> work, Span<double> rowScratch)
     {
         int n = precisions.Length;
-        for (int p = 0; p < count; p++)
-        {
-            ReadOnlySpan<double> x = points.Slice(p * d, d);
-            Span<double> row = work.Slice(p * n, n);
-            for (int j = 0; j < n; j++) row[j] = logNormalisers[j] - 0.5 * precisions[j] * VectorKernels.SquaredDistance(x, means.Slice(j * d, d));
-        }
+        if (means.Length < n * d || meansTransposed.Length < n * d || points.Length < count * d || work.Length < count * n + 4)
+            throw new ArgumentException("buffers are smaller than their shapes.");
+        for (int p = 0; p < count; p++) LogTerms(meansTransposed, logNormalisers, precisions, d, points.Slice(p * d, d), work.Slice(p * n, n));
         VectorKernels.SoftmaxRows(work, count, n, logDensities, rowScratch);
         double logN = Math.Log(n);
         for (int p = 0; p < count; p++) logDensities[p] -= logN;
@@ -262,19 +270,65 @@ internal static class MixtureKernel
         for (int p = 0; p < count; p++)
         {
             Span<double> row = work.Slice(p * n, n);
-            double total = 0;
-            for (int j = 0; j < n; j++)
-            {
-                double w = row[j] * precisions[j];
-                row[j] = w;
-                total += w;
-            }
-            rowScratch[p] = total;
+            TensorPrimitives.Multiply(row, precisions, row);
+            rowScratch[p] = VectorKernels.Sum(row);
         }
         scores = scores[..(count * d)];
+        if (d < SmallDimension)
+        {
+            // A handful of coordinates: d dot products of length N per point against the transposed means (the
+            // product's kernels are built for wide rows and would run one scalar chain per coordinate).
+            for (int p = 0; p < count; p++)
+            {
+                ReadOnlySpan<double> w = work.Slice(p * n, n);
+                for (int i = 0; i < d; i++)
+                    scores[p * d + i] = VectorKernels.Dot(w, meansTransposed.Slice(i * n, n)) - rowScratch[p] * points[p * d + i];
+            }
+            return;
+        }
         scores.Clear();
         Gemm.AddProduct(work, n, 1, count, n, means, d, scores);
         for (int p = 0; p < count; p++) VectorKernels.AddScaled(scores.Slice(p * d, d), -rowScratch[p], points.Slice(p * d, d));
+    }
+
+    private const int SmallDimension = 8;
+
+    // ℓ_j = log c_j − ½ (1/ε_j) ‖x − m_j‖² for all j, four components per vector (the means held d×N).
+    private static void LogTerms(ReadOnlySpan<double> meansTransposed, ReadOnlySpan<double> logNormalisers, ReadOnlySpan<double> precisions,
+        int d, ReadOnlySpan<double> x, Span<double> row)
+    {
+        int n = row.Length, j = 0;
+        if (precisions.Length < n || logNormalisers.Length < n || meansTransposed.Length < n * d || x.Length < d)
+            throw new ArgumentException("buffers are smaller than their shapes.");
+        ref double t0 = ref MemoryMarshal.GetReference(meansTransposed);
+        ref double p0 = ref MemoryMarshal.GetReference(precisions);
+        ref double l0 = ref MemoryMarshal.GetReference(logNormalisers);
+        ref double r0 = ref MemoryMarshal.GetReference(row);
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> minusHalf = Vector256.Create(-0.5);
+            for (; j + 3 < n; j += 4)
+            {
+                Vector256<double> acc = Vector256<double>.Zero;
+                for (int i = 0; i < d; i++)
+                {
+                    Vector256<double> t = Vector256.LoadUnsafe(ref t0, (nuint)(i * n + j)) - Vector256.Create(x[i]);
+                    acc = Vector256.FusedMultiplyAdd(t, t, acc);
+                }
+                Vector256<double> scale = minusHalf * Vector256.LoadUnsafe(ref p0, (nuint)j);
+                Vector256.FusedMultiplyAdd(scale, acc, Vector256.LoadUnsafe(ref l0, (nuint)j)).StoreUnsafe(ref r0, (nuint)j);
+            }
+        }
+        for (; j < n; j++)
+        {
+            double s = 0;
+            for (int i = 0; i < d; i++)
+            {
+                double t = Unsafe.Add(ref t0, i * n + j) - x[i];
+                s += t * t;
+            }
+            row[j] = Math.FusedMultiplyAdd(-0.5 * precisions[j], s, logNormalisers[j]);
+        }
     }
 
     /// <summary>‖a − b‖², with a plain loop for short vectors where a vectorised call costs more than it saves.</summary>

@@ -140,6 +140,12 @@ internal static class VectorKernels
         for (; i < n; i++) Unsafe.Add(ref g0, i) += a * Unsafe.Add(ref u0, i);
     }
 
+    // Terms more than 700 below their row's maximum are raised to −700 before the exponential: exp(−700) ≈ 1e−304
+    // is as invisible next to the maximum's 1 as the true value, and below about −708 the vectorised exp falls back to
+    // the scalar library routine's slow underflow path for the whole vector (measured 3–4× slower when 20% of the
+    // terms are that small, as they are whenever components are far apart).
+    private const double ExpFloor = -700;
+
     /// <summary>
     /// Turns each row of an m×n block of log terms into its softmax in place and writes the row's log-sum-exp.
     /// The exponentials are taken in one vectorised call over the whole block, padded to at least one vector so that
@@ -156,11 +162,10 @@ internal static class VectorKernels
         for (int r = 0; r < m; r++)
         {
             Span<double> row = terms.Slice(r * n, n);
-            double max = row[0];
-            for (int j = 1; j < n; j++) if (row[j] > max) max = row[j];
+            double max = Max(row);
             // A row of −∞ (a point no component reaches) keeps its −∞ log density; the non-finite check reports it.
             double shift = double.IsNegativeInfinity(max) ? 0 : max;
-            for (int j = 0; j < n; j++) row[j] -= shift;
+            AddAndClamp(row, -shift, ExpFloor);
             logSumExp[r] = shift;
         }
         int length = m * n;
@@ -169,12 +174,87 @@ internal static class VectorKernels
         for (int r = 0; r < m; r++)
         {
             Span<double> row = terms.Slice(r * n, n);
-            double sum = 0;
-            for (int j = 0; j < n; j++) sum += row[j];
+            double sum = Sum(row);
             sums[r] = sum;
             logSumExp[r] += Math.Log(sum);
-            double inverse = 1.0 / sum;
-            for (int j = 0; j < n; j++) row[j] *= inverse;
+            Scale(row, 1.0 / sum);
         }
+    }
+
+    /// <summary>max_i v_i (−∞ for an empty span).</summary>
+    public static double Max(ReadOnlySpan<double> v)
+    {
+        int n = v.Length, i = 0;
+        double max = double.NegativeInfinity;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            ref double v0 = ref MemoryMarshal.GetReference(v);
+            Vector256<double> acc = Vector256.LoadUnsafe(ref v0);
+            for (i = 4; i + 3 < n; i += 4) acc = Vector256.Max(acc, Vector256.LoadUnsafe(ref v0, (nuint)i));
+            Vector128<double> pair = Vector128.Max(acc.GetLower(), acc.GetUpper());
+            max = Math.Max(pair.ToScalar(), pair.GetElement(1));
+        }
+        for (; i < n; i++) if (v[i] > max) max = v[i];
+        return max;
+    }
+
+    /// <summary>Σ_i a_i b_i, one vector accumulator then the scalar tail.</summary>
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        int n = a.Length, i = 0;
+        if (b.Length < n) throw new ArgumentException("vectors differ in length.");
+        double s = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            ref double a0 = ref MemoryMarshal.GetReference(a);
+            ref double b0 = ref MemoryMarshal.GetReference(b);
+            Vector256<double> acc = Vector256<double>.Zero;
+            for (; i + 3 < n; i += 4) acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a0, (nuint)i), Vector256.LoadUnsafe(ref b0, (nuint)i), acc);
+            s = Gemm.HorizontalSum(acc);
+        }
+        for (; i < n; i++) s += a[i] * b[i];
+        return s;
+    }
+
+    /// <summary>Σ_i v_i, one vector accumulator then the scalar tail.</summary>
+    public static double Sum(ReadOnlySpan<double> v)
+    {
+        int n = v.Length, i = 0;
+        double s = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            ref double v0 = ref MemoryMarshal.GetReference(v);
+            Vector256<double> acc = Vector256<double>.Zero;
+            for (; i + 3 < n; i += 4) acc += Vector256.LoadUnsafe(ref v0, (nuint)i);
+            s = Gemm.HorizontalSum(acc);
+        }
+        for (; i < n; i++) s += v[i];
+        return s;
+    }
+
+    /// <summary>v_i ← max(v_i + a, floor).</summary>
+    public static void AddAndClamp(Span<double> v, double a, double floor)
+    {
+        int n = v.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref double v0 = ref MemoryMarshal.GetReference(v);
+            Vector256<double> av = Vector256.Create(a), fv = Vector256.Create(floor);
+            for (; i + 3 < n; i += 4) Vector256.Max(Vector256.LoadUnsafe(ref v0, (nuint)i) + av, fv).StoreUnsafe(ref v0, (nuint)i);
+        }
+        for (; i < n; i++) v[i] = Math.Max(v[i] + a, floor);
+    }
+
+    /// <summary>v_i ← a · v_i.</summary>
+    public static void Scale(Span<double> v, double a)
+    {
+        int n = v.Length, i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref double v0 = ref MemoryMarshal.GetReference(v);
+            Vector256<double> av = Vector256.Create(a);
+            for (; i + 3 < n; i += 4) (Vector256.LoadUnsafe(ref v0, (nuint)i) * av).StoreUnsafe(ref v0, (nuint)i);
+        }
+        for (; i < n; i++) v[i] *= a;
     }
 }

@@ -24,6 +24,7 @@ public class IsotropicGaussianMixtureTests
     [InlineData(2, 3, 9)]
     [InlineData(1, 1, 2)]
     [InlineData(13, 20, 7)]
+    [InlineData(4, 6, 5)]
     public void Batched_density_and_score_equal_point_by_point(int d, int components, int count)
     {
         var rng = new Xoshiro256StarStar((ulong)(d + 31 * components));
@@ -34,7 +35,9 @@ public class IsotropicGaussianMixtureTests
         double[] logNormalisers = new double[components], precisions = new double[components];
         MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
         double[] logDensities = new double[count], scores = new double[count * d], score = new double[d];
-        MixtureKernel.LogDensityAndScoreBatch(q.Means, logNormalisers, precisions, d, points, count, logDensities, scores,
+        var transposed = new double[components * d];
+        MixtureKernel.Transpose(q.Means, components, d, transposed);
+        MixtureKernel.LogDensityAndScoreBatch(q.Means, transposed, logNormalisers, precisions, d, points, count, logDensities, scores,
             new double[count * components + 4], new double[count]);
         for (int p = 0; p < count; p++)
         {
