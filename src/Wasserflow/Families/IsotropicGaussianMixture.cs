@@ -294,8 +294,7 @@ internal static class MixtureKernel
             }
             return;
         }
-        scores.Clear();
-        Gemm.AddProduct(work, n, 1, count, n, means, d, scores);
+        Gemm.Multiply(work, n, 1, count, n, means, d, scores);
         for (int p = 0; p < count; p++) VectorKernels.AddScaled(scores.Slice(p * d, d), -rowScratch[p], points.Slice(p * d, d));
     }
 

@@ -40,7 +40,14 @@ internal static class Gemm
     /// C (m×n) += op(A) · B, where op(A)(i, p) = a[i·strideI + p·strideP] for p &lt; depth and B is depth×n; C and B
     /// row-major and densely packed. A·B: strides (depth, 1); Aᵀ·B with A stored depth×m: strides (1, m).
     /// </summary>
-    public static void AddProduct(ReadOnlySpan<double> a, int strideI, int strideP, int m, int depth, ReadOnlySpan<double> b, int n, Span<double> c)
+    public static void AddProduct(ReadOnlySpan<double> a, int strideI, int strideP, int m, int depth, ReadOnlySpan<double> b, int n, Span<double> c) =>
+        Product(a, strideI, strideP, m, depth, b, n, c, accumulate: true);
+
+    /// <summary>C (m×n) = op(A) · B, as <see cref="AddProduct"/> but overwriting C (no pass to clear it first).</summary>
+    public static void Multiply(ReadOnlySpan<double> a, int strideI, int strideP, int m, int depth, ReadOnlySpan<double> b, int n, Span<double> c) =>
+        Product(a, strideI, strideP, m, depth, b, n, c, accumulate: false);
+
+    private static void Product(ReadOnlySpan<double> a, int strideI, int strideP, int m, int depth, ReadOnlySpan<double> b, int n, Span<double> c, bool accumulate)
     {
         if (b.Length < depth * n || c.Length < m * n) throw new ArgumentException("matrix buffers are smaller than their shapes.");
         if (m > 0 && depth > 0 && a.Length <= (m - 1) * strideI + (depth - 1) * strideP) throw new ArgumentException("A is smaller than its shape.");
@@ -52,16 +59,16 @@ internal static class Gemm
         int i = 0;
         for (; i + 3 < m; i += 4)
         {
-            for (int j = 0; j < wideEnd; j += 12) Outer4x12(ref a0, i, strideI, strideP, depth, ref b0, n, j, ref c0);
+            for (int j = 0; j < wideEnd; j += 12) Outer4x12(ref a0, i, strideI, strideP, depth, ref b0, n, j, ref c0, accumulate);
             for (int j = wideEnd; j < vectorEnd; j += 4)
-                for (int r = 0; r < 4; r++) OuterRowVector(ref a0, (i + r) * strideI, strideP, depth, ref b0, n, j, ref c0, (i + r) * n);
+                for (int r = 0; r < 4; r++) OuterRowVector(ref a0, (i + r) * strideI, strideP, depth, ref b0, n, j, ref c0, (i + r) * n, accumulate);
             for (int j = vectorEnd; j < n; j++)
-                for (int r = 0; r < 4; r++) OuterScalar(ref a0, (i + r) * strideI, strideP, depth, ref b0, n, j, ref c0, (i + r) * n);
+                for (int r = 0; r < 4; r++) OuterScalar(ref a0, (i + r) * strideI, strideP, depth, ref b0, n, j, ref c0, (i + r) * n, accumulate);
         }
         for (; i < m; i++)
         {
-            for (int j = 0; j < vectorEnd; j += 4) OuterRowVector(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n);
-            for (int j = vectorEnd; j < n; j++) OuterScalar(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n);
+            for (int j = 0; j < vectorEnd; j += 4) OuterRowVector(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n, accumulate);
+            for (int j = vectorEnd; j < n; j++) OuterScalar(ref a0, i * strideI, strideP, depth, ref b0, n, j, ref c0, i * n, accumulate);
         }
     }
 
@@ -137,8 +144,8 @@ internal static class Gemm
         row[0] = t0; row[1] = t1; row[2] = t2; row[3] = t3;
     }
 
-    // C[i..i+3, j..j+11] += Σ_p op(A)[i..i+3, p] B[p, j..j+11], the 4×12 block of C held in 12 accumulators.
-    private static void Outer4x12(ref double a0, int i, int strideI, int strideP, int depth, ref double b0, int n, int j, ref double c0)
+    // C[i..i+3, j..j+11] (+)= Σ_p op(A)[i..i+3, p] B[p, j..j+11], the 4×12 block of C held in 12 accumulators.
+    private static void Outer4x12(ref double a0, int i, int strideI, int strideP, int depth, ref double b0, int n, int j, ref double c0, bool accumulate)
     {
         Vector256<double> c00 = Vector256<double>.Zero, c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         Vector256<double> c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
@@ -158,31 +165,38 @@ internal static class Gemm
             av = Vector256.Create(Unsafe.Add(ref a0, ap + 3 * strideI));
             c30 = Vector256.FusedMultiplyAdd(av, b0v, c30); c31 = Vector256.FusedMultiplyAdd(av, b1v, c31); c32 = Vector256.FusedMultiplyAdd(av, b2v, c32);
         }
-        AddTo(ref c0, i * n + j, c00, c01, c02);
-        AddTo(ref c0, (i + 1) * n + j, c10, c11, c12);
-        AddTo(ref c0, (i + 2) * n + j, c20, c21, c22);
-        AddTo(ref c0, (i + 3) * n + j, c30, c31, c32);
+        Store(ref c0, i * n + j, c00, c01, c02, accumulate);
+        Store(ref c0, (i + 1) * n + j, c10, c11, c12, accumulate);
+        Store(ref c0, (i + 2) * n + j, c20, c21, c22, accumulate);
+        Store(ref c0, (i + 3) * n + j, c30, c31, c32, accumulate);
     }
 
-    private static void AddTo(ref double c0, int offset, Vector256<double> v0, Vector256<double> v1, Vector256<double> v2)
+    private static void Store(ref double c0, int offset, Vector256<double> v0, Vector256<double> v1, Vector256<double> v2, bool accumulate)
     {
-        (Vector256.LoadUnsafe(ref c0, (nuint)offset) + v0).StoreUnsafe(ref c0, (nuint)offset);
-        (Vector256.LoadUnsafe(ref c0, (nuint)(offset + 4)) + v1).StoreUnsafe(ref c0, (nuint)(offset + 4));
-        (Vector256.LoadUnsafe(ref c0, (nuint)(offset + 8)) + v2).StoreUnsafe(ref c0, (nuint)(offset + 8));
+        if (accumulate)
+        {
+            v0 += Vector256.LoadUnsafe(ref c0, (nuint)offset);
+            v1 += Vector256.LoadUnsafe(ref c0, (nuint)(offset + 4));
+            v2 += Vector256.LoadUnsafe(ref c0, (nuint)(offset + 8));
+        }
+        v0.StoreUnsafe(ref c0, (nuint)offset);
+        v1.StoreUnsafe(ref c0, (nuint)(offset + 4));
+        v2.StoreUnsafe(ref c0, (nuint)(offset + 8));
     }
 
-    private static void OuterRowVector(ref double a0, int ai, int strideP, int depth, ref double b0, int n, int j, ref double c0, int ci)
+    private static void OuterRowVector(ref double a0, int ai, int strideP, int depth, ref double b0, int n, int j, ref double c0, int ci, bool accumulate)
     {
         Vector256<double> acc = Vector256<double>.Zero;
         for (int p = 0; p < depth; p++)
             acc = Vector256.FusedMultiplyAdd(Vector256.Create(Unsafe.Add(ref a0, ai + p * strideP)), Vector256.LoadUnsafe(ref b0, (nuint)(p * n + j)), acc);
-        (Vector256.LoadUnsafe(ref c0, (nuint)(ci + j)) + acc).StoreUnsafe(ref c0, (nuint)(ci + j));
+        if (accumulate) acc += Vector256.LoadUnsafe(ref c0, (nuint)(ci + j));
+        acc.StoreUnsafe(ref c0, (nuint)(ci + j));
     }
 
-    private static void OuterScalar(ref double a0, int ai, int strideP, int depth, ref double b0, int n, int j, ref double c0, int ci)
+    private static void OuterScalar(ref double a0, int ai, int strideP, int depth, ref double b0, int n, int j, ref double c0, int ci, bool accumulate)
     {
         double acc = 0;
         for (int p = 0; p < depth; p++) acc += Unsafe.Add(ref a0, ai + p * strideP) * Unsafe.Add(ref b0, p * n + j);
-        Unsafe.Add(ref c0, ci + j) += acc;
+        Unsafe.Add(ref c0, ci + j) = accumulate ? Unsafe.Add(ref c0, ci + j) + acc : acc;
     }
 }

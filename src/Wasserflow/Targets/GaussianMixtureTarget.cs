@@ -355,8 +355,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         {
             (double[] precisionColumns, double[] precisionMeans) = PrecisionBlocks();
             double[] y = Rent(ref t_projected, count * kCount * d);
-            y.AsSpan(0, count * kCount * d).Clear();
-            Gemm.AddProduct(points, d, 1, count, d, precisionColumns, kCount * d, y);
+            Gemm.Multiply(points, d, 1, count, d, precisionColumns, kCount * d, y);
             for (int p = 0; p < count; p++)
             {
                 ReadOnlySpan<double> x = points.Slice(p * d, d);

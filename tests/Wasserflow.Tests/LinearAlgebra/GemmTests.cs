@@ -26,7 +26,7 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void AddProduct_adds_A_times_B_and_A_transposed_times_B(int m, int n, int depth)
+    public void AddProduct_adds_and_Multiply_writes_A_times_B_and_A_transposed_times_B(int m, int n, int depth)
     {
         var rng = new Xoshiro256StarStar((ulong)(m * 1000 + n * 10 + depth + 7));
         double[] a = Random(rng, m * depth), b = Random(rng, depth * n), start = Random(rng, m * n);
@@ -36,8 +36,10 @@ public class GemmTests
             for (int p = 0; p < depth; p++) transposed[p * m + i] = a[i * depth + p];
         var c1 = (double[])start.Clone();
         var c2 = (double[])start.Clone();
+        var c3 = (double[])start.Clone(); // overwritten: the start values must not leak into it
         Gemm.AddProduct(a, depth, 1, m, depth, b, n, c1);
         Gemm.AddProduct(transposed, 1, m, m, depth, b, n, c2);
+        Gemm.Multiply(a, depth, 1, m, depth, b, n, c3);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
@@ -45,6 +47,8 @@ public class GemmTests
                 for (int p = 0; p < depth; p++) expected += a[i * depth + p] * b[p * n + j];
                 Assert.True(Math.Abs(c1[i * n + j] - expected) <= 1e-12 * (1 + Math.Abs(expected)), $"A·B [{i},{j}] = {c1[i * n + j]}, expected {expected}");
                 Assert.True(Math.Abs(c2[i * n + j] - expected) <= 1e-12 * (1 + Math.Abs(expected)), $"(Aᵀ)ᵀ·B [{i},{j}] = {c2[i * n + j]}, expected {expected}");
+                double product = expected - start[i * n + j];
+                Assert.True(Math.Abs(c3[i * n + j] - product) <= 1e-12 * (1 + Math.Abs(expected)), $"A·B (overwrite) [{i},{j}] = {c3[i * n + j]}, expected {product}");
             }
     }
 
