@@ -221,14 +221,14 @@ internal sealed class FullMixtureKernel
             if (logTerms[k] > max) max = logTerms[k];
         }
         double sum = 0;
-        for (int k = 0; k < _k; k++) sum += Math.Exp(logTerms[k] - max);
+        for (int k = 0; k < _k; k++) sum += VectorKernels.ExpFlushed(logTerms[k] - max);
         double logP = max + Math.Log(sum);
         if (score.IsEmpty) return logP;
         score.Clear();
         Span<double> w = scratch.Slice(_k + _k * d + d, d);
         for (int k = 0; k < _k; k++)
         {
-            double rho = Math.Exp(logTerms[k] - logP);
+            double rho = VectorKernels.ExpFlushed(logTerms[k] - logP);
             if (rho == 0.0) continue;
             // Σ_k⁻¹(x − m_k) = R_k⁻ᵀ z_k.
             ReadOnlySpan<double> inv = _inverseFactors.AsSpan(k * d * d, d * d);

@@ -206,6 +206,7 @@ internal static class MixtureKernel
             if (l > max) max = l;
         }
         TensorPrimitives.Subtract(terms, max, terms);
+        TensorPrimitives.Max(terms, VectorKernels.ExpFloor, terms); // keeps the vectorised exp off its slow underflow path
         TensorPrimitives.Exp(terms, terms);              // unnormalised responsibilities, the largest is 1
         if (score.IsEmpty)
             return max + Math.Log(TensorPrimitives.Sum(terms)) - Math.Log(n);

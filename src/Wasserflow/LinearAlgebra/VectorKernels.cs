@@ -144,7 +144,13 @@ internal static class VectorKernels
     // is as invisible next to the maximum's 1 as the true value, and below about −708 the vectorised exp falls back to
     // the scalar library routine's slow underflow path for the whole vector (measured 3–4× slower when 20% of the
     // terms are that small, as they are whenever components are far apart).
-    private const double ExpFloor = -700;
+    public const double ExpFloor = -700;
+
+    /// <summary>
+    /// exp(x), flushed to 0 below <see cref="ExpFloor"/> (for log-sum-exp weights relative to their maximum, where such
+    /// a term is below double resolution anyway): the C library's exp takes a slow error-reporting path on underflow.
+    /// </summary>
+    public static double ExpFlushed(double x) => x < ExpFloor ? 0.0 : Math.Exp(x);
 
     /// <summary>
     /// Turns each row of an m×n block of log terms into its softmax in place and writes the row's log-sum-exp.

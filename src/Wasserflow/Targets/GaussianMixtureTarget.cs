@@ -327,7 +327,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         gradient.Clear();
         for (int k = 0; k < kCount; k++)
         {
-            double responsibility = Math.Exp(logTerms[k] - logPi);
+            double responsibility = VectorKernels.ExpFlushed(logTerms[k] - logPi);
             if (responsibility == 0.0) continue;
             Span<double> z = work.Slice(kCount + k * d, d);
             for (int i = 0; i < d; i++) gradient[i] -= responsibility * z[i];
@@ -460,7 +460,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         hessian.Clear();
         for (int k = 0; k < kCount; k++)
         {
-            double rho = Math.Exp(logTerms[k] - logPi);
+            double rho = VectorKernels.ExpFlushed(logTerms[k] - logPi);
             if (rho == 0.0) continue;
             ReadOnlySpan<double> z = work.AsSpan(kCount + k * d, d);
             for (int i = 0; i < d; i++)
@@ -613,7 +613,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         double max = TensorPrimitives.Max(values);
         if (double.IsNegativeInfinity(max)) return max;
         double s = 0;
-        foreach (double v in values) s += Math.Exp(v - max);
+        foreach (double v in values) s += VectorKernels.ExpFlushed(v - max);
         return max + Math.Log(s);
     }
 }
