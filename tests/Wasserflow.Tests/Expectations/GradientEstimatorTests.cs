@@ -83,14 +83,19 @@ public class GradientEstimatorTests
         Assert.True(se < 0.05 * Math.Abs(expected) + 1e-3, $"{what}: standard error {se} too large to test {expected}");
     }
 
-    [Fact]
-    public void Same_key_gives_the_same_numbers_for_any_degree_of_parallelism()
+    // Each case has N²·B·d ≥ 2·10⁵, so the parallel estimator really splits the work (and the batched kernels see
+    // chunks of different sizes, in both layouts of the mixture kernel: d ≤ 8 and above).
+    [Theory]
+    [InlineData(CovarianceKind.Diagonal, 50, 20)]
+    [InlineData(CovarianceKind.Diagonal, 2, 101)]
+    [InlineData(CovarianceKind.Full, 20, 33)]
+    public void Same_key_gives_the_same_numbers_for_any_degree_of_parallelism(CovarianceKind kind, int d, int n)
     {
-        var target = GaussianMixtureTarget.Random(new Xoshiro256StarStar(5), 50, 4, 3, 2, CovarianceKind.Diagonal);
-        var q = Wasserflow.Families.IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(6), 20, 50, 3, 2);
-        var serial = new IsotropicMixtureGradientEstimator(target, 20, 10, maxDegreeOfParallelism: 1);
-        var parallel = new IsotropicMixtureGradientEstimator(target, 20, 10, maxDegreeOfParallelism: 4);
-        double[] gm1 = new double[20 * 50], gv1 = new double[20], gm2 = new double[20 * 50], gv2 = new double[20];
+        var target = GaussianMixtureTarget.Random(new Xoshiro256StarStar(5), d, 4, 3, 2, kind);
+        var q = Wasserflow.Families.IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(6), n, d, 3, 2);
+        var serial = new IsotropicMixtureGradientEstimator(target, n, 10, maxDegreeOfParallelism: 1);
+        var parallel = new IsotropicMixtureGradientEstimator(target, n, 10, maxDegreeOfParallelism: 4);
+        double[] gm1 = new double[n * d], gv1 = new double[n], gm2 = new double[n * d], gv2 = new double[n];
         double o1 = serial.Estimate(q.Means, q.Variances, new Xoshiro256StarStar(9), gm1, gv1);
         double o2 = parallel.Estimate(q.Means, q.Variances, new Xoshiro256StarStar(9), gm2, gv2);
         Assert.Equal(gm1, gm2);
