@@ -201,7 +201,7 @@ internal static class MixtureKernel
         double max = double.NegativeInfinity;
         for (int j = 0; j < n; j++)
         {
-            double l = logNormalisers[j] - 0.5 * precisions[j] * SquaredDistance(x, means.Slice(j * d, d));
+            double l = logNormalisers[j] - 0.5 * precisions[j] * VectorKernels.SquaredDistance(x, means.Slice(j * d, d));
             terms[j] = l;
             if (l > max) max = l;
         }
@@ -346,18 +346,5 @@ internal static class MixtureKernel
             }
             row[j] = Math.FusedMultiplyAdd(-0.5 * precisions[j], s, logNormalisers[j]);
         }
-    }
-
-    /// <summary>‖a − b‖², with a plain loop for short vectors where a vectorised call costs more than it saves.</summary>
-    public static double SquaredDistance(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
-    {
-        if (a.Length <= 8)
-        {
-            double s = 0;
-            for (int i = 0; i < a.Length; i++) { double t = a[i] - b[i]; s += t * t; }
-            return s;
-        }
-        double dist = TensorPrimitives.Distance(a, b);
-        return dist * dist;
     }
 }

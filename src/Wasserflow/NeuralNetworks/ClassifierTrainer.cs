@@ -220,7 +220,7 @@ public sealed class ClassifierTrainer
         {
             var (signature, state, epochs) = ReadHeader(reader, path);
             if (signature != expected)
-                throw new DataFormatException($"{path}: written for another network or settings ({signature}); this run is {expected}.");
+                throw new DataFormatException($"{path}: written for another network or settings: {Differences(signature, expected)}.");
             if (epochs < 0 || epochs > Options.Epochs) throw new DataFormatException($"{path}: {epochs} finished epochs, more than the {Options.Epochs} asked for.");
             var history = new List<EpochRecord>(epochs);
             for (int i = 0; i < epochs; i++)
@@ -284,6 +284,19 @@ public sealed class ClassifierTrainer
         foreach (int y in data.Labels) Mix((ulong)y);
         for (int i = 0; i < data.Features.Length; i += 997) Mix(BitConverter.DoubleToUInt64Bits(data.Features[i]));
         return hash;
+    }
+
+    // The fields of two signatures that differ, each as the checkpoint has it and as this run has it.
+    private static string Differences(string checkpoint, string run)
+    {
+        string[] a = checkpoint.Split(';'), b = run.Split(';');
+        var parts = new List<string>();
+        for (int i = 0; i < Math.Max(a.Length, b.Length); i++)
+        {
+            string x = i < a.Length ? a[i] : "nothing", y = i < b.Length ? b[i] : "nothing";
+            if (x != y) parts.Add($"'{x}' in the checkpoint, '{y}' in this run");
+        }
+        return string.Join("; ", parts);
     }
 
     // What must match between a checkpoint and the run resuming it.
