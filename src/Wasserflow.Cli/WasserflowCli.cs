@@ -182,6 +182,11 @@ public static class WasserflowCli
         return command;
     }
 
+    // "5,10,20" → [5, 10, 20]; the range check is the options' own.
+    private static int[] ParseComponents(string list) =>
+        [.. list.Split(',', StringSplitOptions.TrimEntries).Select(item => int.TryParse(item, NumberStyles.Integer, CultureInfo.InvariantCulture, out int k)
+            ? k : throw new ConfigException($"components: '{item}' is not a whole number (expected a list such as 5,10,20)"))];
+
     private static Command ExperimentCommand(TextWriter output, TextWriter error, bool interactive)
     {
         var all = BuresWassersteinExperiments.Names.Concat(NetworkExperiments.Names).ToList();
@@ -196,9 +201,10 @@ public static class WasserflowCli
         var threads = new Option<int?>("--threads") { Description = "gm-* only: training runs (networks × seeds) at the same time, one per thread (default 1; results do not depend on it)" };
         var parts = new Option<int?>("--parts") { Description = "gm-* only: split each GM layer's components into N parts trained on N threads (default 1)" };
         var resume = new Option<bool>("--resume") { Description = "gm-* only: continue each run from its checkpoint in <output>/checkpoints" };
+        var components = new Option<string?>("--components") { Description = "gm-components only: the K of each network, comma-separated (default 5,10,20)" };
         var command = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
         command.Arguments.Add(name);
-        foreach (Option option in new Option[] { outputOption, seed, dataset, data, epochs, seeds, trainLimit, threads, parts, resume }) command.Options.Add(option);
+        foreach (Option option in new Option[] { outputOption, seed, dataset, data, epochs, seeds, trainLimit, threads, parts, resume, components }) command.Options.Add(option);
         command.SetAction(parse =>
         {
             string experiment = parse.GetValue(name)!.ToLowerInvariant();
@@ -208,7 +214,7 @@ public static class WasserflowCli
             bool network = NetworkExperiments.Names.Contains(experiment);
             if (!network)
             {
-                foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, threads, parts, resume })
+                foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, threads, parts, resume, components })
                     if (parse.GetResult(option) is { Implicit: false })
                         throw new ConfigException($"{option.Name}: applies only to the gm-* experiments, not to '{experiment}'");
             }
@@ -228,6 +234,7 @@ public static class WasserflowCli
                     Seed = parse.GetValue(seed),
                     CheckpointFolder = Path.Combine(folder, "checkpoints"),
                     Resume = parse.GetValue(resume),
+                    Components = parse.GetValue(components) is { } list ? ParseComponents(list) : null,
                 };
                 options.Validate();
                 result = Progress.Train(interactive, sink => NetworkExperiments.Run(experiment, options, sink, line => error.WriteLine(line)));

@@ -207,6 +207,20 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Gm_components_runs_only_the_K_asked_for()
+    {
+        string data = Out("idx4");
+        Wasserflow.Tests.Data.DatasetsTests.WriteIdxSet(data, 60, 20, seed: 7);
+        string output = Out("ks");
+        var (code, stdout, err) = Run("experiment", "gm-components", "--dataset", "idx", "--data", data, "--epochs", "1", "--components", "3, 2", "-o", output);
+        Assert.True(code == 0, err);
+        string[] arms = [.. File.ReadAllLines(Path.Combine(output, "results.csv")).Skip(1).Select(l => l.Split(',')[0]).Distinct()];
+        Assert.Equal(["GM K=3", "GM K=2"], arms);
+        Assert.Contains("GM K=2: test error after epoch 1", stdout);
+        Assert.True(File.Exists(Path.Combine(output, "checkpoints", "gm-k-3-seed0.ckpt")));
+    }
+
+    [Fact]
     public void Concurrent_gm_runs_give_the_numbers_of_sequential_runs()
     {
         string data = Out("idx2");
@@ -242,6 +256,11 @@ public sealed class CliTests : IDisposable
     [InlineData("gm-components --dataset idx --data /nonexistent-wasserflow", "does not exist")]
     [InlineData("gm-components --threads 0", "threads")]
     [InlineData("gm-components --parts 0", "parts")]
+    [InlineData("gm-components --components 5,x", "'x' is not a whole number")]
+    [InlineData("gm-components --components 0", "K must be ≥ 1")]
+    [InlineData("gm-components --components 5,5", "appears twice")]
+    [InlineData("gm-stacked --components 5", "applies only to gm-components")]
+    [InlineData("logistic-laplace --components 5", "--components")]
     public void Bad_gm_experiment_inputs_exit_2_with_one_line(string args, string expected)
     {
         string output = Out("bad");
