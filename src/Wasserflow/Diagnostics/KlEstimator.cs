@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics.Tensors;
 using Wasserflow.Families;
 using Wasserflow.Randomness;
@@ -31,34 +32,69 @@ public static class KlEstimator
         ArgumentOutOfRangeException.ThrowIfLessThan(draws, 1);
         int n = q.ComponentCount, d = q.Dimension;
         int perComponent = Math.Max(1, draws / n);
-        double[] x = new double[d];
-        double[] scratch = new double[n];
-        double[] logNormalisers = new double[n], precisions = new double[n];
-        MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
-        double mean = 0, variance = 0;
-        for (int j = 0; j < n; j++)
+        // Points go in blocks of at most 256 (and about 64 K numbers), evaluated with the batched kernels; the draws are
+        // made point by point, so the random stream is the same for any block size.
+        int block = Math.Clamp(65536 / d, 1, Math.Min(256, perComponent));
+        bool batched = target is IBatchedTarget;
+        var pool = ArrayPool<double>.Shared;
+        double[] points = pool.Rent(block * d), logQ = pool.Rent(block), logPi = pool.Rent(block), rows = pool.Rent(block);
+        double[] gradients = pool.Rent(batched ? block * d : 1), work = pool.Rent(block * n + 4);
+        double[] constants = pool.Rent(2 * n + n * d);
+        try
         {
-            double sd = Math.Sqrt(q.Variances[j]);
-            double sum = 0, sumSq = 0;
-            for (int s = 0; s < perComponent; s++)
+            Span<double> logNormalisers = constants.AsSpan(0, n), precisions = constants.AsSpan(n, n), transposed = constants.AsSpan(2 * n, n * d);
+            MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
+            MixtureKernel.Transpose(q.Means, n, d, transposed);
+            double mean = 0, variance = 0;
+            for (int j = 0; j < n; j++)
             {
-                rng.FillStandardNormal(x);
-                TensorPrimitives.MultiplyAdd(x, sd, q.ComponentMean(j), x);
-                double logQ = MixtureKernel.LogDensityAndScore(q.Means, logNormalisers, precisions, d, x, Span<double>.Empty, scratch);
-                double logPi = target.LogDensity(x);
-                if (!double.IsFinite(logPi))
-                    throw new TargetEvaluationException($"target '{target.Name}' returned log density {logPi} at x = {TargetEvaluator.Format(x)}");
-                double term = logQ - logPi;
-                sum += term;
-                sumSq += term * term;
+                double sd = Math.Sqrt(q.Variances[j]);
+                double sum = 0, sumSq = 0;
+                for (int start = 0; start < perComponent; start += block)
+                {
+                    int count = Math.Min(block, perComponent - start);
+                    for (int s = 0; s < count; s++)
+                    {
+                        Span<double> x = points.AsSpan(s * d, d);
+                        rng.FillStandardNormal(x);
+                        TensorPrimitives.MultiplyAdd(x, sd, q.ComponentMean(j), x);
+                    }
+                    MixtureKernel.LogDensityAndScoreBatch(q.Means, transposed, logNormalisers, precisions, d, points.AsSpan(0, count * d), count,
+                        logQ, Span<double>.Empty, work, rows);
+                    if (batched)
+                        TargetEvaluator.LogDensityAndGradient(target, points.AsSpan(0, count * d), count, logPi, gradients);
+                    else
+                        for (int s = 0; s < count; s++)
+                        {
+                            logPi[s] = target.LogDensity(points.AsSpan(s * d, d));
+                            if (!double.IsFinite(logPi[s]))
+                                throw new TargetEvaluationException($"target '{target.Name}' returned log density {logPi[s]} at x = {TargetEvaluator.Format(points.AsSpan(s * d, d))}");
+                        }
+                    for (int s = 0; s < count; s++)
+                    {
+                        double term = logQ[s] - logPi[s];
+                        sum += term;
+                        sumSq += term * term;
+                    }
+                }
+                double m = sum / perComponent;
+                double v = perComponent > 1 ? Math.Max(0, (sumSq - perComponent * m * m) / (perComponent - 1)) : 0;
+                mean += m / n;
+                variance += v / perComponent / ((double)n * n);
             }
-            double m = sum / perComponent;
-            double v = perComponent > 1 ? Math.Max(0, (sumSq - perComponent * m * m) / (perComponent - 1)) : 0;
-            mean += m / n;
-            variance += v / perComponent / ((double)n * n);
+            bool exact = target.LogNormalizer.HasValue;
+            return new KlEstimate(mean + (target.LogNormalizer ?? 0.0), Math.Sqrt(variance), perComponent * n, exact);
         }
-        bool exact = target.LogNormalizer.HasValue;
-        return new KlEstimate(mean + (target.LogNormalizer ?? 0.0), Math.Sqrt(variance), perComponent * n, exact);
+        finally
+        {
+            pool.Return(points);
+            pool.Return(logQ);
+            pool.Return(logPi);
+            pool.Return(rows);
+            pool.Return(gradients);
+            pool.Return(work);
+            pool.Return(constants);
+        }
     }
 
     /// <summary>

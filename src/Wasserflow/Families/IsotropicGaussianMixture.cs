@@ -275,6 +275,7 @@ internal static class MixtureKernel
         VectorKernels.SoftmaxRows(work, count, n, logDensities, rowScratch);
         double logN = Math.Log(n);
         for (int p = 0; p < count; p++) logDensities[p] -= logN;
+        if (scores.IsEmpty) return;
         // w_pj = r_pj / ε_j in place; rowScratch_p = Σ_j w_pj.
         for (int p = 0; p < count; p++)
         {
