@@ -272,7 +272,7 @@ internal static class MixtureKernel
             if (d <= SmallDimension) LogTermsTransposed(meansTransposed, logNormalisers, precisions, d, x, work.Slice(p * n, n));
             else LogTermsByRow(means, logNormalisers, precisions, d, x, work.Slice(p * n, n));
         }
-        VectorKernels.SoftmaxRows(work, count, n, logDensities, rowScratch);
+        VectorKernels.SoftmaxRows(work, count, n, logDensities);
         double logN = Math.Log(n);
         for (int p = 0; p < count; p++) logDensities[p] -= logN;
         if (scores.IsEmpty) return;

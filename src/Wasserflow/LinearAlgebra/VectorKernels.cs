@@ -161,10 +161,9 @@ internal static class VectorKernels
     /// <param name="m">Rows.</param>
     /// <param name="n">Terms per row.</param>
     /// <param name="logSumExp">m outputs.</param>
-    /// <param name="sums">m outputs: Σ exp(term − row max), before normalisation (≥ 1).</param>
-    public static void SoftmaxRows(Span<double> terms, int m, int n, Span<double> logSumExp, Span<double> sums)
+    public static void SoftmaxRows(Span<double> terms, int m, int n, Span<double> logSumExp)
     {
-        if (terms.Length < m * n + 4 || logSumExp.Length < m || sums.Length < m) throw new ArgumentException("buffers are smaller than their shapes.");
+        if (terms.Length < m * n + 4 || logSumExp.Length < m) throw new ArgumentException("buffers are smaller than their shapes.");
         for (int r = 0; r < m; r++)
         {
             Span<double> row = terms.Slice(r * n, n);
@@ -181,7 +180,6 @@ internal static class VectorKernels
         {
             Span<double> row = terms.Slice(r * n, n);
             double sum = Sum(row);
-            sums[r] = sum;
             logSumExp[r] += Math.Log(sum);
             Scale(row, 1.0 / sum);
         }

@@ -38,7 +38,6 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
 
     // Per-thread work buffers of the batched path, so that concurrent chunks never share them.
     [ThreadStatic] private static double[]? t_terms;
-    [ThreadStatic] private static double[]? t_sums;
     [ThreadStatic] private static double[]? t_projected;
 
     private GaussianMixtureTarget(string name, int dimension, CovarianceKind kind, double[] weights, double[] means, double[] covariance)
@@ -349,7 +348,6 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         if (points.Length < count * d || logDensities.Length < count || gradients.Length < count * d)
             throw new ArgumentException("buffers are smaller than count × dimension.");
         double[] terms = Rent(ref t_terms, count * kCount + 4);
-        double[] sums = Rent(ref t_sums, count);
         gradients = gradients[..(count * d)];
         if (Kind == CovarianceKind.Full)
         {
@@ -365,7 +363,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
                     terms[p * kCount + k] = _logNormalisers[k] - 0.5 * VectorKernels.ShiftAndDot(x, ComponentMean(k), u, precisionMeans.AsSpan(k * d, d), u);
                 }
             }
-            VectorKernels.SoftmaxRows(terms, count, kCount, logDensities, sums);
+            VectorKernels.SoftmaxRows(terms, count, kCount, logDensities);
             gradients.Clear();
             for (int p = 0; p < count; p++)
             {
@@ -385,7 +383,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             for (int k = 0; k < kCount; k++)
                 terms[p * kCount + k] = _logNormalisers[k] - 0.5 * VectorKernels.WeightedSquaredDistance(x, ComponentMean(k), inverseVariances.AsSpan(k * d, d));
         }
-        VectorKernels.SoftmaxRows(terms, count, kCount, logDensities, sums);
+        VectorKernels.SoftmaxRows(terms, count, kCount, logDensities);
         gradients.Clear();
         for (int p = 0; p < count; p++)
         {
