@@ -146,6 +146,10 @@ internal static class VectorKernels
     // terms are that small, as they are whenever components are far apart).
     public const double ExpFloor = -700;
 
+    // exp(−699): weights below it (those raised to the floor, and the few just above it) become exact zeros after the
+    // exponential, as they would by underflow, so that callers can skip them.
+    private static readonly double FlushBelow = Math.Exp(ExpFloor + 1);
+
     /// <summary>
     /// exp(x), flushed to 0 below <see cref="ExpFloor"/> (for log-sum-exp weights relative to their maximum, where such
     /// a term is below double resolution anyway): the C library's exp takes a slow error-reporting path on underflow.
@@ -179,7 +183,7 @@ internal static class VectorKernels
         for (int r = 0; r < m; r++)
         {
             Span<double> row = terms.Slice(r * n, n);
-            double sum = Sum(row);
+            double sum = FlushAndSum(row, FlushBelow);
             logSumExp[r] += Math.Log(sum);
             Scale(row, 1.0 / sum);
         }
@@ -233,6 +237,32 @@ internal static class VectorKernels
             s = Gemm.HorizontalSum(acc);
         }
         for (; i < n; i++) s += v[i];
+        return s;
+    }
+
+    /// <summary>Sets every v_i below <paramref name="threshold"/> to 0 and returns Σ_i v_i of what remains.</summary>
+    public static double FlushAndSum(Span<double> v, double threshold)
+    {
+        int n = v.Length, i = 0;
+        double s = 0;
+        if (Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            ref double v0 = ref MemoryMarshal.GetReference(v);
+            Vector256<double> acc = Vector256<double>.Zero, t = Vector256.Create(threshold);
+            for (; i + 3 < n; i += 4)
+            {
+                Vector256<double> x = Vector256.LoadUnsafe(ref v0, (nuint)i);
+                x = Vector256.ConditionalSelect(Vector256.LessThan(x, t), Vector256<double>.Zero, x);
+                x.StoreUnsafe(ref v0, (nuint)i);
+                acc += x;
+            }
+            s = Gemm.HorizontalSum(acc);
+        }
+        for (; i < n; i++)
+        {
+            if (v[i] < threshold) v[i] = 0;
+            s += v[i];
+        }
         return s;
     }
 
