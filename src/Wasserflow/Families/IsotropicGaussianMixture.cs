@@ -20,6 +20,8 @@ public sealed class IsotropicGaussianMixture
 {
     private readonly double[] _means;
     private readonly double[] _variances;
+    private readonly double[] _meansTransposed;           // d×N, for the shared kernel
+    private readonly double[] _logNormalisers, _precisions; // −(d/2) log(2πε_j) and 1/ε_j
 
     private IsotropicGaussianMixture(double[] means, double[] variances)
     {
@@ -27,6 +29,11 @@ public sealed class IsotropicGaussianMixture
         _variances = variances;
         ComponentCount = variances.Length;
         Dimension = means.Length / variances.Length;
+        _meansTransposed = new double[means.Length];
+        MixtureKernel.Transpose(means, ComponentCount, Dimension, _meansTransposed);
+        _logNormalisers = new double[ComponentCount];
+        _precisions = new double[ComponentCount];
+        MixtureKernel.Prepare(variances, Dimension, _logNormalisers, _precisions);
     }
 
     /// <summary>A mixture from N×d means (row-major) and N variances.</summary>
@@ -86,8 +93,7 @@ public sealed class IsotropicGaussianMixture
     public double LogDensity(ReadOnlySpan<double> x)
     {
         CheckDimension(x);
-        Span<double> scratch = ComponentCount <= 512 ? stackalloc double[ComponentCount] : new double[ComponentCount];
-        return MixtureKernel.LogDensityAndScore(_means, _variances, Dimension, x, Span<double>.Empty, scratch);
+        return Evaluate(x, Span<double>.Empty);
     }
 
     /// <summary>Writes the score ∇log q(x) into <paramref name="score"/> and returns log q(x).</summary>
@@ -95,8 +101,17 @@ public sealed class IsotropicGaussianMixture
     {
         CheckDimension(x);
         if (score.Length != Dimension) throw new ArgumentException($"score has length {score.Length}, not {Dimension}.", nameof(score));
-        Span<double> scratch = ComponentCount <= 512 ? stackalloc double[ComponentCount] : new double[ComponentCount];
-        return MixtureKernel.LogDensityAndScore(_means, _variances, Dimension, x, score, scratch);
+        return Evaluate(x, score);
+    }
+
+    // One point through the batched kernel that the gradient and KL estimators use.
+    private double Evaluate(ReadOnlySpan<double> x, Span<double> score)
+    {
+        int n = ComponentCount;
+        Span<double> work = n <= 508 ? stackalloc double[n + 4] : new double[n + 4];
+        Span<double> single = stackalloc double[2]; // the log density and the kernel's per-point scratch
+        MixtureKernel.LogDensityAndScoreBatch(_means, _meansTransposed, _logNormalisers, _precisions, Dimension, x, 1, single[..1], score, work, single[1..]);
+        return single[0];
     }
 
     /// <summary>Draws <c>destination.Length / d</c> points (rows) from q: a uniform component, then a Gaussian draw.</summary>
@@ -176,70 +191,6 @@ internal static class MixtureKernel
             logNormalisers[j] = -halfDLog2Pi - 0.5 * d * Math.Log(variances[j]);
             precisions[j] = 1.0 / variances[j];
         }
-    }
-
-    /// <summary>
-    /// log q(x) for the uniform isotropic mixture; when <paramref name="score"/> is not empty, also ∇log q(x).
-    /// <paramref name="scratch"/> holds N numbers (it receives the responsibilities).
-    /// </summary>
-    public static double LogDensityAndScore(ReadOnlySpan<double> means, ReadOnlySpan<double> variances, int d,
-        ReadOnlySpan<double> x, Span<double> score, Span<double> scratch)
-    {
-        int n = variances.Length;
-        Span<double> constants = n <= 256 ? stackalloc double[2 * n] : new double[2 * n];
-        Prepare(variances, d, constants[..n], constants[n..]);
-        return LogDensityAndScore(means, constants[..n], constants[n..], d, x, score, scratch);
-    }
-
-    /// <summary>As the overload above, with the constants of <see cref="Prepare"/> supplied.</summary>
-    public static double LogDensityAndScore(ReadOnlySpan<double> means, ReadOnlySpan<double> logNormalisers,
-        ReadOnlySpan<double> precisions, int d, ReadOnlySpan<double> x, Span<double> score, Span<double> scratch)
-    {
-        int n = precisions.Length;
-        Span<double> terms = scratch[..n];
-        // ℓ_j = −‖x − m_j‖²/(2ε_j) − (d/2) log(2πε_j)
-        double max = double.NegativeInfinity;
-        for (int j = 0; j < n; j++)
-        {
-            double l = logNormalisers[j] - 0.5 * precisions[j] * VectorKernels.SquaredDistance(x, means.Slice(j * d, d));
-            terms[j] = l;
-            if (l > max) max = l;
-        }
-        TensorPrimitives.Subtract(terms, max, terms);
-        TensorPrimitives.Max(terms, VectorKernels.ExpFloor, terms); // keeps the vectorised exp off its slow underflow path
-        TensorPrimitives.Exp(terms, terms);              // unnormalised responsibilities, the largest is 1
-        if (score.IsEmpty)
-            return max + Math.Log(TensorPrimitives.Sum(terms)) - Math.Log(n);
-
-        // ∇log q = −Σ_j r_j (x − m_j)/ε_j = Σ_j w_j m_j − (Σ_j w_j) x with w_j = r_j / ε_j (normalised below).
-        double sum = 0, totalWeight = 0;
-        if (d <= 4)
-        {
-            Span<double> acc = stackalloc double[4];
-            acc.Clear();
-            for (int j = 0; j < n; j++)
-            {
-                double e = terms[j];
-                sum += e;
-                double w = e * precisions[j];
-                totalWeight += w;
-                ReadOnlySpan<double> m = means.Slice(j * d, d);
-                for (int i = 0; i < d; i++) acc[i] += w * m[i];
-            }
-            double inv = 1.0 / sum;
-            for (int i = 0; i < d; i++) score[i] = (acc[i] - totalWeight * x[i]) * inv;
-        }
-        else
-        {
-            sum = TensorPrimitives.Sum(terms);
-            TensorPrimitives.Multiply(terms, precisions, terms);
-            TensorPrimitives.Multiply(terms, 1.0 / sum, terms);
-            totalWeight = TensorPrimitives.Sum(terms);
-            TensorPrimitives.Multiply(x, -totalWeight, score);
-            for (int j = 0; j < n; j++)
-                if (terms[j] != 0.0) TensorPrimitives.MultiplyAdd(means.Slice(j * d, d), terms[j], score, score);
-        }
-        return max + Math.Log(sum) - Math.Log(n);
     }
 
     /// <summary>The N×d means as d×N (column j holds m_j), the layout of <see cref="LogDensityAndScoreBatch"/>.</summary>

@@ -31,9 +31,9 @@ internal static class Gemm
         for (int j = 0; j < blockedColumns; j += 4)
             for (int i = 0; i < blockedRows; i += 4) Dots4x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
         for (int i = 0; i < blockedRows; i++)
-            for (int j = blockedColumns; j < n; j++) c[i * n + j] = Dot(ref a0, i * k, ref b0, j * k, k);
+            for (int j = blockedColumns; j < n; j++) c[i * n + j] = VectorKernels.Dot(a.Slice(i * k, k), b.Slice(j * k, k));
         for (int i = blockedRows; i < m; i++)
-            for (int j = 0; j < n; j++) c[i * n + j] = Dot(ref a0, i * k, ref b0, j * k, k);
+            for (int j = 0; j < n; j++) c[i * n + j] = VectorKernels.Dot(a.Slice(i * k, k), b.Slice(j * k, k));
     }
 
     /// <summary>
@@ -80,21 +80,6 @@ internal static class Gemm
     {
         Vector128<double> pair = v.GetLower() + v.GetUpper();
         return pair.ToScalar() + pair.GetElement(1);
-    }
-
-    private static double Dot(ref double a0, int aOffset, ref double b0, int bOffset, int k)
-    {
-        double s = 0;
-        int p = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<double> acc = Vector256<double>.Zero;
-            for (; p + 3 < k; p += 4)
-                acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a0, (nuint)(aOffset + p)), Vector256.LoadUnsafe(ref b0, (nuint)(bOffset + p)), acc);
-            s = HorizontalSum(acc);
-        }
-        for (; p < k; p++) s += Unsafe.Add(ref a0, aOffset + p) * Unsafe.Add(ref b0, bOffset + p);
-        return s;
     }
 
     // c[i..i+3, j..j+3] = A[i..i+3, :] · B[j..j+3, :]ᵀ with 16 accumulators.

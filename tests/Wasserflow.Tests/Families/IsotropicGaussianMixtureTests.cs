@@ -25,7 +25,7 @@ public class IsotropicGaussianMixtureTests
     [InlineData(1, 1, 2)]
     [InlineData(13, 20, 7)]
     [InlineData(4, 6, 5)]
-    public void Batched_density_and_score_equal_point_by_point(int d, int components, int count)
+    public void Batched_density_and_score_equal_a_direct_sum_over_components(int d, int components, int count)
     {
         var rng = new Xoshiro256StarStar((ulong)(d + 31 * components));
         var q = IsotropicGaussianMixture.Initialize(rng, components, d, 5, 0.7);
@@ -34,15 +34,30 @@ public class IsotropicGaussianMixtureTests
         for (int i = 0; i < points.Length; i++) points[i] *= 6; // some points far from every component
         double[] logNormalisers = new double[components], precisions = new double[components];
         MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
-        double[] logDensities = new double[count], scores = new double[count * d], score = new double[d];
         var transposed = new double[components * d];
         MixtureKernel.Transpose(q.Means, components, d, transposed);
+        double[] logDensities = new double[count], scores = new double[count * d];
         MixtureKernel.LogDensityAndScoreBatch(q.Means, transposed, logNormalisers, precisions, d, points, count, logDensities, scores,
             new double[count * components + 4], new double[count]);
         for (int p = 0; p < count; p++)
         {
-            double lq = q.LogDensityAndScore(points.AsSpan(p * d, d), score);
+            // Written out: ℓ_j = −‖x − m_j‖²/(2ε_j) − (d/2) log(2πε_j), log q = logsumexp ℓ − log N,
+            // ∇log q = Σ_j r_j (m_j − x)/ε_j with r = softmax(ℓ).
+            double[] x = points[(p * d)..((p + 1) * d)], l = new double[components];
+            for (int j = 0; j < components; j++)
+            {
+                double e = q.Variances[j], dist = 0;
+                for (int i = 0; i < d; i++) dist += (x[i] - q.ComponentMean(j)[i]) * (x[i] - q.ComponentMean(j)[i]);
+                l[j] = -dist / (2 * e) - 0.5 * d * Math.Log(2 * Math.PI * e);
+            }
+            double max = l.Max(), sum = l.Sum(v => Math.Exp(v - max));
+            double lq = max + Math.Log(sum) - Math.Log(components);
+            var score = new double[d];
+            for (int j = 0; j < components; j++)
+                for (int i = 0; i < d; i++) score[i] += Math.Exp(l[j] - max) / sum * (q.ComponentMean(j)[i] - x[i]) / q.Variances[j];
             Assert.True(Math.Abs(lq - logDensities[p]) <= 1e-12 * (1 + Math.Abs(lq)), $"point {p}: log density {logDensities[p]} vs {lq}");
+            double single = q.LogDensity(x); // the public per-point path shares the kernel
+            Assert.True(Math.Abs(lq - single) <= 1e-12 * (1 + Math.Abs(lq)), $"point {p}: LogDensity {single} vs {lq}");
             double scale = 1 + score.Max(Math.Abs);
             for (int i = 0; i < d; i++)
                 Assert.True(Math.Abs(score[i] - scores[p * d + i]) <= 1e-12 * scale, $"point {p}, coordinate {i}: score {scores[p * d + i]} vs {score[i]}");
