@@ -120,6 +120,59 @@ internal static class Dense
         }
     }
 
+    /// <summary>
+    /// Overwrites the square d×d matrix <paramref name="a"/> (row-major) with the orthogonal factor of its Householder
+    /// QR factorisation A = Q R, with the signs fixed so that R has a non-negative diagonal: Q·diag(sign R_jj), sign 0
+    /// counted as +1. This is the retraction onto O(d) of rotational VI (../specs/rovi-mfvi.md §5): without the sign
+    /// fix the columns would flip at random.
+    /// </summary>
+    public static void OrthogonalFactor(Span<double> a, int d)
+    {
+        var v = new double[d * d];   // Householder vectors, one per column, v_j in rows j.. of column j
+        var sign = new double[d];
+        var reflected = new bool[d];
+        for (int j = 0; j < d; j++)
+        {
+            double norm = 0;
+            for (int i = j; i < d; i++) norm += a[i * d + j] * a[i * d + j];
+            norm = Math.Sqrt(norm);
+            if (norm == 0) { sign[j] = 1; continue; }
+            double alpha = a[j * d + j] > 0 ? -norm : norm;  // R_jj = α; reflect away from x to avoid cancellation
+            sign[j] = alpha < 0 ? -1 : 1;
+            reflected[j] = true;
+            double vnorm = 0;
+            for (int i = j; i < d; i++)
+            {
+                double vi = a[i * d + j] - (i == j ? alpha : 0);
+                v[i * d + j] = vi;
+                vnorm += vi * vi;
+            }
+            vnorm = Math.Sqrt(vnorm);
+            for (int i = j; i < d; i++) v[i * d + j] /= vnorm;
+            for (int c = j; c < d; c++)
+            {
+                double dot = 0;
+                for (int i = j; i < d; i++) dot += v[i * d + j] * a[i * d + c];
+                for (int i = j; i < d; i++) a[i * d + c] -= 2 * dot * v[i * d + j];
+            }
+        }
+        // Q = H_0 H_1 … H_{d−1}: apply the reflections to I from the last one back.
+        a[..(d * d)].Clear();
+        for (int i = 0; i < d; i++) a[i * d + i] = 1;
+        for (int j = d - 1; j >= 0; j--)
+        {
+            if (!reflected[j]) continue;
+            for (int c = 0; c < d; c++)
+            {
+                double dot = 0;
+                for (int i = j; i < d; i++) dot += v[i * d + j] * a[i * d + c];
+                for (int i = j; i < d; i++) a[i * d + c] -= 2 * dot * v[i * d + j];
+            }
+        }
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j < d; j++) a[i * d + j] *= sign[j];
+    }
+
     /// <summary>S = L Lᵀ for lower-triangular L (row-major d×d).</summary>
     public static void LowerTimesTranspose(ReadOnlySpan<double> l, int d, Span<double> s)
     {

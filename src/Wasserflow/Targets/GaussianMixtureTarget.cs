@@ -293,6 +293,22 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         }
     }
 
+    /// <summary>
+    /// Writes the posterior component probabilities r_k(x) = w_k N_k(x)/π(x) (the responsibilities, summing to 1) into
+    /// <paramref name="responsibilities"/> (length K).
+    /// </summary>
+    public void Responsibilities(ReadOnlySpan<double> x, Span<double> responsibilities)
+    {
+        CheckDimension(x);
+        if (responsibilities.Length < ComponentCount) throw new ArgumentException($"need room for {ComponentCount} responsibilities.");
+        Span<double> z = Dimension <= 64 ? stackalloc double[Dimension] : new double[Dimension];
+        Span<double> logTerms = responsibilities[..ComponentCount];
+        for (int k = 0; k < ComponentCount; k++)
+            logTerms[k] = _logNormalisers[k] - 0.5 * Mahalanobis(k, x, z, gradient: false);
+        double total = LogSumExp(logTerms);
+        for (int k = 0; k < ComponentCount; k++) logTerms[k] = Math.Exp(logTerms[k] - total);
+    }
+
     /// <inheritdoc/>
     public double LogDensityAndGradient(ReadOnlySpan<double> x, Span<double> gradient)
     {

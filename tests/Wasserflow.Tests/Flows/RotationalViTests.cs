@@ -1,0 +1,287 @@
+using Wasserflow.Baselines;
+using Wasserflow.Diagnostics;
+using Wasserflow.Families;
+using Wasserflow.Flows;
+using Wasserflow.LinearAlgebra;
+using Wasserflow.Randomness;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Tests.Flows;
+
+public class RotationalViTests
+{
+    // The settings of paper 003 §3.1 used here (spec §8): (i) one correlated Gaussian, (iii) two unit Gaussians off the
+    // axes, (iv) two far-apart unit Gaussians on the diagonal.
+    internal static GaussianMixtureTarget SettingOne() => GaussianMixtureTarget.Gaussian([0.0, 0.0], [1.8, 1.2, 1.2, 1.0], "setting (i)");
+
+    internal static GaussianMixtureTarget SettingThree() =>
+        GaussianMixtureTarget.Create([0.5, 0.5], [-2.5, -1.5, 2, 1], CovarianceKind.Full, [1.0, 0, 0, 1, 1, 0, 0, 1], "setting (iii)");
+
+    internal static GaussianMixtureTarget SettingFour() =>
+        GaussianMixtureTarget.Create([0.5, 0.5], [-8.0, -8, 8, 8], CovarianceKind.Full, [1.0, 0, 0, 1, 1, 0, 0, 1], "setting (iv)");
+
+    [Fact]
+    public void Orthogonal_factor_is_orthogonal_and_leaves_an_upper_triangular_factor_with_nonnegative_diagonal()
+    {
+        var rng = new Xoshiro256StarStar(3);
+        foreach (int d in new[] { 1, 2, 3, 7 })
+        {
+            var a = new double[d * d];
+            rng.FillStandardNormal(a);
+            var q = (double[])a.Clone();
+            Dense.OrthogonalFactor(q, d);
+            for (int i = 0; i < d; i++)
+                for (int j = 0; j < d; j++)
+                {
+                    double qtq = 0, r = 0;
+                    for (int k = 0; k < d; k++)
+                    {
+                        qtq += q[k * d + i] * q[k * d + j];
+                        r += q[k * d + i] * a[k * d + j]; // R = Qᵀ A
+                    }
+                    Assert.Equal(i == j ? 1.0 : 0.0, qtq, 12);
+                    if (i > j) Assert.True(Math.Abs(r) < 1e-12, $"d = {d}: R[{i},{j}] = {r} below the diagonal");
+                    if (i == j) Assert.True(r >= 0, $"d = {d}: R[{i},{i}] = {r} is negative (sign fix missing)");
+                }
+        }
+        // An orthogonal input comes back unchanged up to round-off (the retraction fixes O(d) with positive R).
+        double[] rotation = RotationalVi.HaarRotation(new Xoshiro256StarStar(4), 4);
+        var again = (double[])rotation.Clone();
+        Dense.OrthogonalFactor(again, 4);
+        for (int k = 0; k < 16; k++) Assert.Equal(rotation[k], again[k], 12);
+    }
+
+    [Fact]
+    public void Batch_gradients_match_finite_differences_of_the_batch_objective()
+    {
+        // F_batch(O, v, λ) = mean_n V(O T(x_n)) + Σ_i N(λ_i) on a fixed batch: its gradients are exactly spec §3's
+        // estimators. O is perturbed as a free matrix (the Euclidean gradient mean g yᵀ).
+        var dictionary = PolyhedralDictionary.GaussianQuantile(10, 0.02);
+        var target = SettingThree();
+        int d = 2, n = dictionary.Size;
+        var rng = new Xoshiro256StarStar(11);
+        var batch = new RotationalVi.MonteCarloBatch(target, dictionary, 40);
+        var x = new double[40 * d];
+        rng.FillStandardNormal(x);
+        batch.SetPoints(x);
+        double[] rotation = RotationalVi.HaarRotation(rng, d);
+        double[] offset = [0.3, -0.7];
+        var lambda = new double[d * n];
+        for (int a = 0; a < lambda.Length; a++) lambda[a] = 0.05 + 0.3 * rng.NextDouble();
+        var scratch = new double[n];
+        double Objective()
+        {
+            double value = batch.Evaluate(rotation, offset, lambda, meanField: false, rotation: false);
+            for (int i = 0; i < d; i++) value += dictionary.NegativeLogDerivative(lambda.AsSpan(i * n, n), scratch);
+            return value;
+        }
+        batch.Evaluate(rotation, offset, lambda, meanField: true, rotation: true);
+        var lambdaGradient = (double[])batch.PotentialGradient.Clone();
+        for (int i = 0; i < d; i++)
+        {
+            dictionary.NegativeLogDerivative(lambda.AsSpan(i * n, n), scratch);
+            for (int a = 0; a < n; a++) lambdaGradient[i * n + a] += scratch[a];
+        }
+        TestSupport.AssertBackwardMatchesFiniteDifferences(
+        [
+            ("v", offset, (double[])batch.OffsetGradient.Clone()),
+            ("λ", lambda, lambdaGradient),
+            ("O", rotation, (double[])batch.RotationGradient.Clone()),
+        ], Objective);
+    }
+
+    [Fact]
+    public void Forward_backward_step_satisfies_the_optimality_conditions_of_its_subproblem()
+    {
+        // argmin_{λ ≥ 0} ⟨g, λ⟩ + N(λ) + ‖λ − λ₀‖²_Q/(2τ): at the solution γ = g + ∇N + Q(λ − λ₀)/τ is 0 where λ > 0 and
+        // ≥ 0 where λ = 0 (KKT). A g pushing some weights below zero makes the bound active.
+        var dictionary = PolyhedralDictionary.GaussianQuantile(12, 0.01);
+        int n = dictionary.Size;
+        var rng = new Xoshiro256StarStar(17);
+        var step = new PolyhedralStep(dictionary);
+        for (int trial = 0; trial < 5; trial++)
+        {
+            var old = new double[n];
+            for (int a = 0; a < n; a++) old[a] = rng.NextDouble() < 0.5 ? 0 : 0.2 * rng.NextDouble();
+            var g = new double[n];
+            for (int a = 0; a < n; a++) g[a] = 0.5 * (rng.NextDouble() - 0.5);
+            var lambda = (double[])old.Clone();
+            step.ForwardBackward(lambda, g, 0.01);
+            var gamma = new double[n];
+            dictionary.NegativeLogDerivative(lambda, gamma);
+            int active = 0;
+            for (int a = 0; a < n; a++)
+            {
+                double q = 0;
+                for (int b = 0; b < n; b++) q += dictionary.Gram[a * n + b] * (lambda[b] - old[b]);
+                gamma[a] += g[a] + q / 0.01;
+            }
+            for (int a = 0; a < n; a++)
+            {
+                Assert.True(lambda[a] >= 0);
+                if (lambda[a] > 0) Assert.True(Math.Abs(gamma[a]) < 1e-6, $"trial {trial}: γ[{a}] = {gamma[a]} with λ = {lambda[a]} > 0");
+                else { active++; Assert.True(gamma[a] > -1e-6, $"trial {trial}: γ[{a}] = {gamma[a]} < 0 at the bound"); }
+            }
+            Assert.True(active > 0, "the test should exercise the bound");
+        }
+    }
+
+    [Fact]
+    public void Lawson_hanson_solves_the_nonnegative_quadratic_program()
+    {
+        var dictionary = PolyhedralDictionary.Uniform(2.0, 0.4, steps: true);
+        int n = dictionary.Size;
+        var rng = new Xoshiro256StarStar(23);
+        var y = new double[n];
+        for (int a = 0; a < n; a++) y[a] = rng.NextDouble() - 0.5;
+        var b = new double[n];
+        for (int a = 0; a < n; a++)
+            for (int c = 0; c < n; c++) b[a] += dictionary.Gram[a * n + c] * y[c];
+        var lambda = new double[n];
+        PolyhedralStep.NonNegativeLeastSquares(dictionary.Gram, n, b, lambda);
+        int active = 0;
+        for (int a = 0; a < n; a++)
+        {
+            double w = b[a]; // w = b − Qλ: 0 on the passive set, ≤ 0 on the active set
+            for (int c = 0; c < n; c++) w -= dictionary.Gram[a * n + c] * lambda[c];
+            Assert.True(lambda[a] >= 0);
+            if (lambda[a] > 0) Assert.True(Math.Abs(w) < 1e-9, $"w[{a}] = {w} with λ > 0");
+            else { active++; Assert.True(w < 1e-9, $"w[{a}] = {w} > 0 at the bound"); }
+        }
+        Assert.True(active > 0 && active < n);
+    }
+
+    private static double[] Draw(RotatedProduct fit, int count, ulong seed)
+    {
+        var z = new double[count * fit.Dimension];
+        fit.Sample(new Xoshiro256StarStar(seed), count, z);
+        return z;
+    }
+
+    [Fact]
+    public void Setting_one_mfvi_reaches_the_closed_form_optimum_and_rovi_finds_the_eigenvectors()
+    {
+        // Spec §8 check 1. The MFVI optimum of N(0, Σ) is the product of N(0, 1/(Σ⁻¹)_ii): KL 0.8047, sds 0.600, 0.447.
+        var target = SettingOne();
+        double exact = MeanFieldTheory.GaussianMeanFieldKl([1.8, 1.2, 1.2, 1.0], 2);
+        Assert.Equal(0.8047, exact, 4);
+        var mfvi = RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Restarts = 2, Threads = 2, Seed = 1 }).Best;
+        Assert.True(Math.Abs(mfvi.FreeEnergy - exact) < 0.01, $"MFVI F̂ = {mfvi.FreeEnergy} ± {mfvi.StandardError}, closed form {exact}");
+        double[] z = Draw(mfvi.Fit, 100_000, 5);
+        for (int i = 0; i < 2; i++)
+        {
+            double mean = 0, square = 0;
+            for (int p = 0; p < 100_000; p++) { mean += z[p * 2 + i]; square += z[p * 2 + i] * z[p * 2 + i]; }
+            mean /= 100_000;
+            double sd = Math.Sqrt(square / 100_000 - mean * mean);
+            Assert.True(Math.Abs(sd - (i == 0 ? 0.600 : 0.447)) < 0.02, $"marginal {i}: sd {sd}");
+        }
+        var rovi = RotationalVi.Fit(target, new RotationalViOptions { Restarts = 2, Threads = 2, Seed = 1 }).Best;
+        Assert.True(rovi.FreeEnergy <= 0.02, $"RoVI F̂ = {rovi.FreeEnergy}");
+        // Eigenvectors of Σ: (0.811, 0.585) and (−0.585, 0.811).
+        Assert.True(ModeDiagnostics.AlignmentAngle(rovi.Fit.Rotation, [0.8110, 0.5850]) < 2);
+        Assert.True(ModeDiagnostics.AlignmentAngle(rovi.Fit.Rotation, [-0.5850, 0.8110]) < 2);
+    }
+
+    // From v₀ ~ N(0, 2²I) (spec default) whether a restart splits the mass evenly depends on where v₀ falls relative to
+    // the valley: the split is set in the first few hundred iterations, and mass then cannot cross a valley this deep
+    // (docs/experiments.md measures how often 8 default restarts succeed). These checks start every restart at v₀ = 0,
+    // between the modes, with Haar rotations, so that what they test is the flow, not the draw of v₀.
+    [Fact]
+    public void Setting_four_mfvi_collapses_and_rovi_splits_the_mass_evenly()
+    {
+        // Spec §8 check 4: MFVI KL = log 2 with (almost) all mass on one mode; RoVI F̂ ≤ 0.05 with both masses in [0.4, 0.6].
+        var target = SettingFour();
+        var mfvi = RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Restarts = 2, Threads = 2, Seed = 2 }).Best;
+        Assert.True(Math.Abs(mfvi.FreeEnergy - Math.Log(2)) < 0.01, $"MFVI F̂ = {mfvi.FreeEnergy}");
+        double[] masses = ModeDiagnostics.ModeMasses(target, Draw(mfvi.Fit, 20_000, 6), 20_000);
+        Assert.True(masses.Min() < 0.01, $"MFVI masses {masses[0]}, {masses[1]}");
+        var result = RotationalVi.Fit(target, new RotationalViOptions { Restarts = 4, Threads = 2, Seed = 2, InitialSpread = 0 });
+        foreach (var restart in result.Restarts)
+        {
+            Assert.True(restart.FreeEnergy <= 0.05, $"RoVI restart {restart.Index}: F̂ = {restart.FreeEnergy}");
+            masses = ModeDiagnostics.ModeMasses(target, Draw(restart.Fit, 20_000, 7), 20_000);
+            Assert.InRange(masses[0], 0.4, 0.6);
+            Assert.InRange(masses[1], 0.4, 0.6);
+            Assert.True(ModeDiagnostics.AlignmentAngle(restart.Fit.Rotation, [1.0, 1.0]) < 2);
+        }
+    }
+
+    [Fact]
+    public void Setting_three_mfvi_keeps_a_minority_mode_small_and_rovi_recovers_both()
+    {
+        // Spec §8 check 3: MFVI F̂ = 0.624 ± 0.01 with minority mass < 0.1; RoVI F̂ ≤ 0.02, masses in [0.4, 0.6], O within
+        // 2° of the direction (0.874, 0.486) between the means.
+        var target = SettingThree();
+        var mfvi = RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Restarts = 4, Threads = 2, Seed = 1 }).Best;
+        Assert.True(Math.Abs(mfvi.FreeEnergy - 0.624) < 0.01, $"MFVI F̂ = {mfvi.FreeEnergy}");
+        double[] masses = ModeDiagnostics.ModeMasses(target, Draw(mfvi.Fit, 20_000, 8), 20_000);
+        Assert.True(masses.Min() < 0.1, $"MFVI masses {masses[0]}, {masses[1]}");
+        var rovi = RotationalVi.Fit(target, new RotationalViOptions { Restarts = 2, Threads = 2, Seed = 1, InitialSpread = 0 }).Best;
+        Assert.True(rovi.FreeEnergy <= 0.02, $"RoVI F̂ = {rovi.FreeEnergy}");
+        masses = ModeDiagnostics.ModeMasses(target, Draw(rovi.Fit, 20_000, 9), 20_000);
+        Assert.InRange(masses[0], 0.4, 0.6);
+        Assert.True(ModeDiagnostics.AlignmentAngle(rovi.Fit.Rotation, [0.874, 0.486]) < 2);
+    }
+
+    [Fact]
+    public void Same_seed_gives_the_same_numbers_whatever_the_thread_count()
+    {
+        var options = new RotationalViOptions { Restarts = 3, MaxIterations = 60, EvaluateEvery = 20, EvaluationSamples = 500, FinalSamples = 2000, Seed = 9 };
+        var one = RotationalVi.Fit(SettingThree(), options);
+        var two = RotationalVi.Fit(SettingThree(), options with { Threads = 2 });
+        for (int r = 0; r < 3; r++)
+        {
+            Assert.Equal(one.Restarts[r].FreeEnergy, two.Restarts[r].FreeEnergy);
+            Assert.Equal(one.Restarts[r].Fit.Weights.ToArray(), two.Restarts[r].Fit.Weights.ToArray());
+        }
+        Assert.NotEqual(one.Restarts[0].FreeEnergy, RotationalVi.Fit(SettingThree(), options with { Seed = 10 }).Restarts[0].FreeEnergy);
+    }
+
+    [Fact]
+    public void Theory_functions_reproduce_the_specs_values()
+    {
+        // Prop. 3.1 for setting (vii): 0.0912, attained by O = I (v₁ = e₁ along the means).
+        var (bound, rotation) = MeanFieldTheory.RotationBound([-3.0, 0], [3.0, 0], [1.5, 0.5, 0.5, 1.0]);
+        Assert.Equal(0.5 * (Math.Log(1.25) + Math.Log(0.8) + Math.Log(1.2)), bound, 12);
+        Assert.Equal(0.0912, bound, 4);
+        Assert.True(ModeDiagnostics.AlignmentAngle(rotation, [1.0, 0]) < 1e-6);
+        Assert.Equal(0.0, MeanFieldTheory.RotationBound([1.0, 2], [1.0, 2], [1.5, 0.5, 0.5, 1.0]).Bound);
+        // Cor. 2.7 corrected: K₀ = 0.8047, K₁ = 0.1438 give w* = 0.6595 (the printed K₀/(K₀ + K₁) would give 0.848).
+        double k0 = MeanFieldTheory.GaussianMeanFieldKl([1.8, 1.2, 1.2, 1.0], 2), k1 = MeanFieldTheory.GaussianMeanFieldKl([1.0, -0.5, -0.5, 1.0], 2);
+        Assert.Equal(0.1438, k1, 4);
+        Assert.Equal(0.6595, MeanFieldTheory.CollapseThreshold(k0, k1), 4);
+        // Thm 2.3 certificate for ½N(−m𝟙, I) + ½N(m𝟙, I): m = 2 gives 0.249, m = 1 is not applicable (spec §9 table).
+        Assert.Equal(0.249, MeanFieldTheory.QuadrantMassBound(0.045, Math.Log(2) + 0.6841)!.Value, 3);
+        Assert.Null(MeanFieldTheory.QuadrantMassBound(0.292, Math.Log(2) + 0.2226));
+    }
+
+    [Fact]
+    public void Langevin_samples_a_gaussian_and_stays_in_its_basin()
+    {
+        // ULA on N(m, Σ) with h = 0.01 has stationary covariance Σ + O(h): the sample mean and variances agree to a few SE.
+        var target = SettingOne();
+        double[] x = Langevin.Sample(target, [0.0, 0.0], 4000, 1500, 0.01, seed: 3, threads: 2);
+        double m0 = 0, v0 = 0;
+        for (int c = 0; c < 4000; c++) { m0 += x[2 * c]; v0 += x[2 * c] * x[2 * c]; }
+        m0 /= 4000;
+        v0 = v0 / 4000 - m0 * m0;
+        Assert.True(Math.Abs(m0) < 4 * Math.Sqrt(1.8 / 4000), $"mean {m0}");
+        Assert.True(Math.Abs(v0 - 1.8) < 0.15, $"variance {v0}"); // SE of the variance ≈ 1.8·√(2/4000) = 0.04, plus O(h) bias
+        double[] far = Langevin.Sample(SettingFour(), [8.0, 8.0], 500, 500, 0.01, seed: 4);
+        Assert.Equal(0.0, ModeDiagnostics.ModeMasses(SettingFour(), far, 500)[0]);
+        Assert.Equal(far, Langevin.Sample(SettingFour(), [8.0, 8.0], 500, 500, 0.01, seed: 4, threads: 2));
+    }
+
+    [Fact]
+    public void Bad_settings_and_targets_give_clear_errors()
+    {
+        Assert.Contains("batch size", Assert.Throws<ArgumentException>(() => RotationalVi.Fit(SettingOne(), new RotationalViOptions { BatchSize = 1 })).Message);
+        Assert.Contains("η_O", Assert.Throws<ArgumentException>(() => RotationalVi.Fit(SettingOne(), new RotationalViOptions { RotationStepSize = double.NaN })).Message);
+        var bad = new DelegateTarget(2, _ => 0, (x, g) => { g[0] = double.NaN; g[1] = 0; return 0; }, "nan-target", validateGradient: false);
+        var error = Assert.Throws<TargetEvaluationException>(() => RotationalVi.Fit(bad, new RotationalViOptions { Restarts = 1, MaxIterations = 5 }));
+        Assert.Contains("nan-target", error.Message);
+        Assert.Throws<ArgumentException>(() => new PolyhedralDictionary([0.0, 0.0, 1.0], []));
+        Assert.Throws<ArgumentException>(() => new RotatedProduct(PolyhedralDictionary.GaussianQuantile(4), [1.0, 0, 0, 2.0], [0.0, 0], new double[2 * 9]));
+    }
+}
