@@ -189,7 +189,7 @@ public static class WasserflowCli
 
     private static Command ExperimentCommand(TextWriter output, TextWriter error, bool interactive)
     {
-        var all = BuresWassersteinExperiments.Names.Concat(NetworkExperiments.Names).ToList();
+        var all = BuresWassersteinExperiments.Names.Concat(ModeCollapseExperiments.Names).Concat(NetworkExperiments.Names).ToList();
         var name = new Argument<string>("name") { Description = "experiment: " + string.Join(", ", all) };
         var outputOption = new Option<string?>("--output", "-o") { Description = "output folder (default runs/<name>)" };
         var seed = new Option<ulong>("--seed") { Description = "seed of every run", DefaultValueFactory = _ => 0 };
@@ -198,7 +198,7 @@ public static class WasserflowCli
         var epochs = new Option<int?>("--epochs") { Description = "gm-* only: epochs per run (default: the experiment's)" };
         var seeds = new Option<int?>("--seeds") { Description = "gm-* only: runs per network for error bars (default 1; the paper: 5)" };
         var trainLimit = new Option<int?>("--train-limit") { Description = "gm-* only: use the first N training images" };
-        var threads = new Option<int?>("--threads") { Description = "gm-* only: training runs (networks × seeds) at the same time, one per thread (default 1; results do not depend on it)" };
+        var threads = new Option<int?>("--threads") { Description = "gm-* and mode-collapse only: runs (networks × seeds, or restarts) at the same time, one per thread (default 1; results do not depend on it)" };
         var parts = new Option<int?>("--parts") { Description = "gm-* only: split each GM layer's components into N parts trained on N threads (default 1)" };
         var resume = new Option<bool>("--resume") { Description = "gm-* only: continue each run from its checkpoint in <output>/checkpoints" };
         var components = new Option<string?>("--components") { Description = "gm-components only: the K of each network, comma-separated (default 5,10,20)" };
@@ -211,12 +211,12 @@ public static class WasserflowCli
             if (!all.Contains(experiment))
                 throw new ConfigException($"experiment: unknown name '{experiment}'; expected one of {string.Join(", ", all)}");
             string folder = parse.GetValue(outputOption) ?? Path.Combine("runs", experiment);
-            bool network = NetworkExperiments.Names.Contains(experiment);
+            bool network = NetworkExperiments.Names.Contains(experiment), modeCollapse = ModeCollapseExperiments.Names.Contains(experiment);
             if (!network)
             {
                 foreach (Option option in new Option[] { dataset, data, epochs, seeds, trainLimit, threads, parts, resume, components })
-                    if (parse.GetResult(option) is { Implicit: false })
-                        throw new ConfigException($"{option.Name}: applies only to the gm-* experiments, not to '{experiment}'");
+                    if (parse.GetResult(option) is { Implicit: false } && !(modeCollapse && option == threads))
+                        throw new ConfigException($"{option.Name}: applies only to the gm-* experiments{(option == threads ? " and mode-collapse" : "")}, not to '{experiment}'");
             }
             AtomicFiles.EnsureWritable(folder);
             ExperimentOutput result;
@@ -238,6 +238,12 @@ public static class WasserflowCli
                 };
                 options.Validate();
                 result = Progress.Train(interactive, sink => NetworkExperiments.Run(experiment, options, sink, line => error.WriteLine(line)));
+            }
+            else if (modeCollapse)
+            {
+                int count = parse.GetValue(threads) ?? 1;
+                if (count < 1) throw new ConfigException($"threads: must be ≥ 1 (got {count})");
+                result = ModeCollapseExperiments.Run(experiment, parse.GetValue(seed), count, line => error.WriteLine(line));
             }
             else
             {

@@ -293,7 +293,7 @@ public static class RotationalVi
     }
 
     // One restart: its stream, its state and its buffers.
-    private sealed class Run
+    internal sealed class Run
     {
         private readonly ITarget _target;
         private readonly PolyhedralDictionary _dictionary;
@@ -376,6 +376,13 @@ public static class RotationalVi
             double a = MeanOf(last), b = MeanOf(previous);
             double se = Math.Sqrt((VarianceOf(last, a) + VarianceOf(previous, b)) / Window);
             return Math.Abs(a - b) < Math.Max(_o.Tolerance, 2 * se);
+        }
+
+        /// <summary>One iteration (MFVI step, then the rotation step when rotating), as <see cref="Execute"/> runs it.</summary>
+        internal void Step()
+        {
+            bool warned = true;
+            Iterate(ref warned);
         }
 
         private void Iterate(ref bool warnedCurvature)

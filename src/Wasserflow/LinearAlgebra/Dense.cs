@@ -128,9 +128,12 @@ internal static class Dense
     /// </summary>
     public static void OrthogonalFactor(Span<double> a, int d)
     {
-        var v = new double[d * d];   // Householder vectors, one per column, v_j in rows j.. of column j
-        var sign = new double[d];
-        var reflected = new bool[d];
+        // Householder vectors, one per column (v_j in rows j.. of column j), and the signs of R's diagonal (0: no reflection).
+        Span<double> v = d <= 32 ? stackalloc double[d * d] : new double[d * d];
+        Span<double> sign = d <= 32 ? stackalloc double[d] : new double[d];
+        Span<bool> reflected = d <= 32 ? stackalloc bool[d] : new bool[d];
+        v.Clear();
+        reflected.Clear();
         for (int j = 0; j < d; j++)
         {
             double norm = 0;

@@ -132,6 +132,44 @@ public static class Plots
         return svg.ToString();
     }
 
+    /// <summary>One panel of <see cref="SamplesOverTarget"/>: a label, points (rows of n×2) and their colour.</summary>
+    public sealed record PointPanel(string Label, double[] Points, string Color);
+
+    /// <summary>
+    /// Side-by-side panels, each the target's density (grid-normalised heat map) with one method's sample points over it
+    /// (at most <paramref name="maxPoints"/> per panel, the first ones).
+    /// </summary>
+    public static string SamplesOverTarget(ITarget target, Box2D box, string title, IReadOnlyList<PointPanel> panels, int maxPoints = 700, int cells = 50)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(panels);
+        const double panel = 260, margin = 40, gap = 44;
+        var svg = new Svg(panels.Count * panel + (panels.Count - 1) * gap + 2 * margin, panel + 2 * margin + 20);
+        svg.Text(svg.Width / 2, 22, title, 15, "middle");
+        var logPi = new double[cells * cells];
+        GridKl.EvaluateTarget(target, box, cells, logPi);
+        double max = logPi.Max();
+        double sx = panel / (box.XMax - box.XMin), sy = panel / (box.YMax - box.YMin), cw = panel / cells;
+        for (int index = 0; index < panels.Count; index++)
+        {
+            double ox = margin + index * (panel + gap), oy = margin + 10;
+            for (int a = 0; a < cells; a++)
+                for (int b = 0; b < cells; b++)
+                    svg.Rect(ox + a * cw, oy + panel - (b + 1) * cw, cw + 0.3, cw + 0.3, Color(Math.Exp(logPi[a * cells + b] - max)));
+            double[] points = panels[index].Points;
+            for (int p = 0; p < Math.Min(maxPoints, points.Length / 2); p++)
+            {
+                double x = points[2 * p], y = points[2 * p + 1];
+                if (x < box.XMin || x > box.XMax || y < box.YMin || y > box.YMax) continue;
+                svg.Circle(ox + (x - box.XMin) * sx, oy + panel - (y - box.YMin) * sy, 1.3, panels[index].Color, 0.8, panels[index].Color);
+            }
+            svg.Rect(ox, oy, panel, panel, "none", "#444");
+            svg.Text(ox + panel / 2, oy + panel + 28, panels[index].Label, 13, "middle");
+            Ticks(svg, ox, oy, panel, box);
+        }
+        return svg.ToString();
+    }
+
     private static void Ticks(Svg svg, double ox, double oy, double panel, Box2D box)
     {
         for (int k = 0; k <= 4; k++)

@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using Wasserflow.Baselines;
+using Wasserflow.Diagnostics;
+using Wasserflow.Families;
+using Wasserflow.Flows;
+using Wasserflow.Randomness;
+using Wasserflow.Reports;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Experiments;
+
+/// <summary>
+/// The experiment of paper 003 §3.1 (Figure 3) as one named run, <c>mode-collapse</c>: on the six two-component
+/// Gaussian mixtures of the paper and a seventh of ours (../specs/rovi-mfvi.md §8), polyhedral MFVI and rotational VI
+/// (8 restarts each, spec defaults), Langevin (ULA, 10⁴ chains from the origin) and exact samples, compared by free
+/// energy, mode masses, marginal W₁ and the rotation's alignment, beside the paper's findings and the spec's prototype.
+/// </summary>
+public static class ModeCollapseExperiments
+{
+    /// <summary>The experiment names, as on the command line.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["mode-collapse"];
+
+    /// <summary>One setting: weights, means (K×2), covariances (K×2×2), what the paper says and what the spec's prototype measured.</summary>
+    public sealed record Setting(string Name, double[] Weights, double[] Means, double[] Covariances, string Paper, string Prototype);
+
+    /// <summary>The seven settings of spec §8 ((vi)'s covariance symmetrised as the spec assumes; (vii) is the spec's).</summary>
+    public static IReadOnlyList<Setting> Settings { get; } =
+    [
+        new("(i)", [1.0], [0, 0], [1.8, 1.2, 1.2, 1.0],
+            "MFVI underdispersed, RoVI exact", "MFVI 0.8049 (closed form 0.8047), RoVI −0.0007"),
+        new("(ii)", [0.4, 0.6], [-2.5, 0, 2.5, 0], [1, 0, 0, 1, 1, 0, 0, 1],
+            "all three recover the target", "MFVI / RoVI 0.0003, masses 0.39 / 0.61; LMC 0.404 (exact 0.391)"),
+        new("(iii)", [0.5, 0.5], [-2.5, -1.5, 2, 1], [1, 0, 0, 1, 1, 0, 0, 1],
+            "RoVI captures both modes, MFVI collapses", "MFVI 0.6245 (0.931 / 0.069), RoVI 0.0057 (0.465 / 0.535); LMC 0.474"),
+        new("(iv)", [0.5, 0.5], [-8, -8, 8, 8], [1, 0, 0, 1, 1, 0, 0, 1],
+            "LMC and RoVI recover both modes, MFVI collapses", "MFVI 0.6924 (1 / 0), RoVI 0.0083 (0.487 / 0.513); LMC 0.506"),
+        new("(v)", [0.5, 0.5], [-2, -2, 2.5, 2], [1.8, -0.6, -0.6, 1.2, 0.7, 0, 0, 1.1],
+            "RoVI matches LMC marginals, MFVI underdispersed", "MFVI 0.720 (0.986 / 0.014), RoVI 0.130 (0.66 / 0.34); LMC 0.598"),
+        new("(vi)", [0.5, 0.5], [-5, -5, 2.5, 2], [2, -0.6, -0.6, 2, 0.7, 0, 0, 1.1],
+            "all three collapse", "MFVI 0.692 (0 / 1), RoVI 0.391 (0.115 / 0.885); LMC 0.001"),
+        new("(vii)", [0.5, 0.5], [-3, 0, 3, 0], [1.5, 0.5, 0.5, 1, 1.5, 0.5, 0.5, 1],
+            "(not in the paper) Prop. 3.1 bound 0.0912", "RoVI 0.0829 ≤ bound 0.0912"),
+    ];
+
+    /// <summary>
+    /// Runs the experiment; <paramref name="threads"/> restarts (and Langevin blocks) run at once, without changing the
+    /// numbers. <paramref name="progress"/> receives one line per finished setting.
+    /// </summary>
+    /// <exception cref="ConfigException">Unknown name.</exception>
+    public static ExperimentOutput Run(string name, ulong seed = 0, int threads = 1, Action<string>? progress = null)
+    {
+        if (name != "mode-collapse") throw new ConfigException($"experiment: unknown name '{name}'; expected one of {string.Join(", ", Names)}");
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        const int Draws = 10_000;
+        var files = new Dictionary<string, string>();
+        var summary = new List<string>();
+        var rows = new List<string[]>();
+        var csv = new StringBuilder("setting,method,free_energy,standard_error,restarts,mass_1,mass_2,w1_x,w1_y,angle_degrees\n");
+        var timings = new StringBuilder("setting,method,seconds\n");
+        var body = new StringBuilder();
+        for (int index = 0; index < Settings.Count; index++)
+        {
+            Setting s = Settings[index];
+            var target = GaussianMixtureTarget.Create(s.Weights, s.Means, CovarianceKind.Full, s.Covariances, $"setting {s.Name}");
+            ulong stream = Xoshiro256StarStar.Mix(seed, (ulong)(10 * index));
+            double[] exact = new double[Draws * 2];
+            var exactRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(stream, 1));
+            for (int p = 0; p < Draws; p++) target.Sample(exactRng, exact.AsSpan(2 * p, 2));
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var mfvi = RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 2) });
+            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},MFVI,{clock.Elapsed.TotalSeconds:F2}\n"));
+            clock.Restart();
+            var rovi = RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 3) });
+            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},RoVI,{clock.Elapsed.TotalSeconds:F2}\n"));
+            clock.Restart();
+            double[] lmc = Langevin.Sample(target, [0.0, 0.0], Draws, 5000, 0.01, Xoshiro256StarStar.Mix(stream, 4), threads);
+            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},LMC,{clock.Elapsed.TotalSeconds:F2}\n"));
+
+            double[] direction = s.Weights.Length == 2 ? [s.Means[2] - s.Means[0], s.Means[3] - s.Means[1]] : LeadingEigenvector(s.Covariances);
+            string bound = "";
+            if (s.Weights.Length == 2 && s.Covariances.Take(4).SequenceEqual(s.Covariances.Skip(4)))
+                bound = " Prop. 3.1 bound " + F(Math.Max(0, MeanFieldTheory.RotationBound(s.Means.AsSpan(0, 2), s.Means.AsSpan(2, 2), s.Covariances.AsSpan(0, 4)).Bound), 4) + "."; // ≥ 0 exactly; round-off gives −1e−17
+            else if (s.Weights.Length == 1)
+                bound = " Closed-form MFVI optimum " + F(MeanFieldTheory.GaussianMeanFieldKl(s.Covariances, 2), 4) + ".";
+
+            var panels = new List<Plots.PointPanel> { new("exact", exact, "#ffffff") };
+            foreach (var (method, result, samples, color) in new (string, RotationalViResult?, double[]?, string)[]
+                     { ("LMC", null, lmc, "#ff9f1c"), ("MFVI", mfvi, null, "#ff3030"), ("RoVI", rovi, null, "#4fa3ff") })
+            {
+                double[] points = samples ?? Draw(result!.Best.Fit, Draws, Xoshiro256StarStar.Mix(stream, 5));
+                double[] masses = s.Weights.Length == 2 ? ModeDiagnostics.ModeMasses(target, points, Draws) : [1.0];
+                double[] w1 = ModeDiagnostics.MarginalWasserstein1(points, exact, Draws, 2);
+                string massText = masses.Length == 2 ? $"{F(masses[0], 3)} / {F(masses[1], 3)}" : "—";
+                string free = result is null ? "—" : $"{F(result.Best.FreeEnergy, 4)} ± {F(result.Best.StandardError, 4)}";
+                string all = result is null ? "—" : string.Join(", ", result.Restarts.Select(r => r.FreeEnergy).Order().Select(v => F(v, 3)));
+                double angle = result is not null && method == "RoVI" ? ModeDiagnostics.AlignmentAngle(result.Best.Fit.Rotation, direction) : double.NaN;
+                rows.Add([s.Name, method, free, all, massText, $"{F(w1[0], 2)}, {F(w1[1], 2)}", double.IsNaN(angle) ? "—" : F(angle, 2) + "°",
+                    method == "LMC" ? s.Paper : method == "MFVI" ? s.Prototype + "." + bound : ""]);
+                csv.Append(string.Create(CultureInfo.InvariantCulture,
+                    $"{s.Name},{method},{(result is null ? "" : result.Best.FreeEnergy.ToString("R", CultureInfo.InvariantCulture))},{(result is null ? "" : result.Best.StandardError.ToString("R", CultureInfo.InvariantCulture))},\"{all}\",{masses[0]:R},{(masses.Length == 2 ? masses[1] : 0):R},{w1[0]:R},{w1[1]:R},{(double.IsNaN(angle) ? "" : angle.ToString("R", CultureInfo.InvariantCulture))}\n"));
+                panels.Add(new($"{method}{(result is null ? "" : ", F̂ " + F(result.Best.FreeEnergy, 3))}", points, color));
+                foreach (string warning in result?.Best.Warnings ?? []) summary.Add($"{s.Name} {method}: warning: {warning}");
+            }
+            summary.Add($"{s.Name}: MFVI F̂ {F(mfvi.Best.FreeEnergy, 4)}, RoVI F̂ {F(rovi.Best.FreeEnergy, 4)} (restarts {string.Join(", ", rovi.Restarts.Select(r => r.FreeEnergy).Order().Select(v => F(v, 3)))}){bound}");
+            progress?.Invoke(summary[^1]);
+            string file = $"setting-{index + 1}.svg";
+            files[file] = Plots.SamplesOverTarget(target, BoxAround(s), $"setting {s.Name}: {s.Paper}", panels);
+            body.Append($"<h2>Setting {WebUtility.HtmlEncode(s.Name)}</h2>\n<img src=\"{file}\"/>\n");
+        }
+        string intro = "<p>Paper 003 §3.1 (Figure 3): two-component Gaussian mixtures in R² (spec ../specs/rovi-mfvi.md §8). "
+            + "MFVI and RoVI: default dictionary (Q40 with midpoint steps, α = 0.1), forward–backward step τ = 0.01, η_O = 0.01, "
+            + "N = 1000, T ≤ 3000 with the window stop rule, 8 restarts (RoVI's first from O = I, the others Haar), v₀ ~ N(0, 2²I); "
+            + "F̂ (= KL, the targets are normalised) on 4·10⁵ fresh draws. LMC: ULA with h = 0.01, 10⁴ chains from the origin, "
+            + "5000 steps. Masses: fraction of 10⁴ draws whose responsibility for a component exceeds ½. W₁: per-coordinate "
+            + "distance between 10⁴ draws and 10⁴ exact samples. Angle: RoVI's best rotation against the direction between the "
+            + "means (the leading eigenvector of Σ in (i)). The last column gives the paper's finding and the spec's prototype "
+            + "(Python, 4·10⁵-sample F̂).</p>\n";
+        body.Insert(0, intro + Html.Table(["setting", "method", "F̂ ± SE (best restart)", "F̂ of every restart", "mode masses", "marginal W₁", "angle", "paper / prototype"], rows));
+        files["results.csv"] = csv.ToString();
+        files["timings.csv"] = timings.ToString();
+        files["report.html"] = Html.Page("Mode collapse of mean-field VI and rotational VI (paper 003, Figure 3)", body.ToString());
+        return new ExperimentOutput(name, files, summary);
+    }
+
+    private static string F(double v, int digits) => v.ToString("F" + digits, CultureInfo.InvariantCulture);
+
+    private static double[] Draw(RotatedProduct fit, int count, ulong seed)
+    {
+        var z = new double[count * fit.Dimension];
+        fit.Sample(new Xoshiro256StarStar(seed), count, z);
+        return z;
+    }
+
+    private static double[] LeadingEigenvector(double[] covariance)
+    {
+        var evd = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.DenseOfRowMajor(2, 2, covariance).Evd(MathNet.Numerics.LinearAlgebra.Symmetricity.Symmetric);
+        return evd.EigenVectors.Column(1).ToArray(); // eigenvalues ascending
+    }
+
+    private static Box2D BoxAround(Setting s)
+    {
+        double xMin = double.PositiveInfinity, xMax = double.NegativeInfinity, yMin = double.PositiveInfinity, yMax = double.NegativeInfinity;
+        for (int k = 0; k < s.Weights.Length; k++)
+        {
+            double sx = 3.5 * Math.Sqrt(s.Covariances[4 * k]), sy = 3.5 * Math.Sqrt(s.Covariances[4 * k + 3]);
+            xMin = Math.Min(xMin, s.Means[2 * k] - sx); xMax = Math.Max(xMax, s.Means[2 * k] + sx);
+            yMin = Math.Min(yMin, s.Means[2 * k + 1] - sy); yMax = Math.Max(yMax, s.Means[2 * k + 1] + sy);
+        }
+        double half = 0.5 * Math.Max(xMax - xMin, yMax - yMin), cx = 0.5 * (xMin + xMax), cy = 0.5 * (yMin + yMax);
+        return new Box2D(cx - half, cx + half, cy - half, cy + half);
+    }
+}
