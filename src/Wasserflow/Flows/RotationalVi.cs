@@ -37,7 +37,7 @@ public sealed record RotationalViOptions
     /// <summary>τ of step (B), also the step of v.</summary>
     public double StepSize { get; init; } = 0.01;
 
-    /// <summary>η_MF of step (A).</summary>
+    /// <summary>η_MF of step (A); κτ = η_MF once the curvature cap is active, so keep it ≤ 1 (a warning says when κτ &gt; 1).</summary>
     public double MeanFieldRate { get; init; } = 1e-3;
 
     /// <summary>L of step (A): τ = η_MF/max(L, κ), and v moves by η_MF/L.</summary>
@@ -401,10 +401,11 @@ public static class RotationalVi
                 for (int i = 0; i < d; i++)
                 {
                     double kappa = _step.ProjectedGradient(_lambda.AsSpan(i * n, n), _batch.PotentialGradient.AsSpan(i * n, n), _o.MeanFieldRate, _o.Smoothness);
-                    if (!warnedCurvature && kappa > _o.Smoothness)
+                    double product = kappa * _o.MeanFieldRate / Math.Max(_o.Smoothness, kappa); // κτ ≤ η_MF with the cap
+                    if (!warnedCurvature && product > 1)
                     {
                         warnedCurvature = true;
-                        _warnings.Add($"the entropy's curvature κ = {kappa:G3} exceeds L = {_o.Smoothness:G3}: steps capped at η_MF/κ (spec §4 A).");
+                        _warnings.Add($"κτ = {product:G3} > 1 (entropy curvature κ = {kappa:G3}, τ = η_MF/max(L, κ)): the explicit step is past half its stability limit; use η_MF ≤ 1 (spec §4 A).");
                     }
                 }
                 vStep = _o.MeanFieldRate / _o.Smoothness;

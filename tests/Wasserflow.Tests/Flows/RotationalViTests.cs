@@ -284,4 +284,75 @@ public class RotationalViTests
         Assert.Throws<ArgumentException>(() => new PolyhedralDictionary([0.0, 0.0, 1.0], []));
         Assert.Throws<ArgumentException>(() => new RotatedProduct(PolyhedralDictionary.GaussianQuantile(4), [1.0, 0, 0, 2.0], [0.0, 0], new double[2 * 9]));
     }
+
+    [Fact]
+    public void Mfvi_collapses_onto_the_component_the_corrected_corollary_2_7_predicts()
+    {
+        // Spec §9: m₀ = (−8, −8), Σ₀ with K₀ = 0.8047; m₁ = (8, 8), Σ₁ with K₁ = 0.1438. Collapsing on P₀ costs K₀ − log w,
+        // on P₁ K₁ − log(1 − w); the winner switches at w* = 0.6595 (the paper's printed formula would put it at 0.848).
+        double k0 = MeanFieldTheory.GaussianMeanFieldKl([1.8, 1.2, 1.2, 1.0], 2), k1 = MeanFieldTheory.GaussianMeanFieldKl([1.0, -0.5, -0.5, 1.0], 2);
+        foreach (double w in new[] { 0.60, 0.64, 0.68, 0.75, 0.84 })
+        {
+            var target = GaussianMixtureTarget.Create([w, 1 - w], [-8.0, -8, 8, 8], CovarianceKind.Full, [1.8, 1.2, 1.2, 1.0, 1.0, -0.5, -0.5, 1.0]);
+            var best = RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, InitialSpread = 8, Threads = 2, Seed = 1, FinalSamples = 100_000 }).Best;
+            bool onP0 = best.Fit.Offset[0] < 0;
+            Assert.Equal(w > MeanFieldTheory.CollapseThreshold(k0, k1), onP0);
+            double predicted = onP0 ? k0 - Math.Log(w) : k1 - Math.Log(1 - w);
+            Assert.True(Math.Abs(best.FreeEnergy - predicted) < 0.01, $"w = {w}: F̂ = {best.FreeEnergy} ± {best.StandardError}, predicted {predicted}");
+        }
+    }
+
+    [Fact]
+    public void Ramps_alone_cannot_open_a_gap_so_the_best_restart_collapses()
+    {
+        // Spec §8 check 4, second part (a documented limitation): with [18]'s ramps-only dictionary U29, a restart started
+        // between the modes of (iv) does split the mass, but the ramp that carries it across the valley costs more than
+        // collapsing (F̂ > log 2), and the fit warns about it; from the default starts the best restart is collapsed.
+        var target = SettingFour();
+        var split = RotationalVi.Fit(target, new RotationalViOptions { Dictionary = PolyhedralDictionary.Uniform(), InitialSpread = 0, Restarts = 2, Threads = 2, Seed = 2, FinalSamples = 100_000 });
+        foreach (var restart in split.Restarts)
+        {
+            Assert.True(restart.FreeEnergy > Math.Log(2), $"restart {restart.Index}: F̂ = {restart.FreeEnergy}");
+            Assert.Contains(restart.Warnings, w => w.Contains("carrying mass across a gap"));
+        }
+        var best = RotationalVi.Fit(target, new RotationalViOptions { Dictionary = PolyhedralDictionary.Uniform(), Threads = 2, Seed = 2, FinalSamples = 100_000 }).Best;
+        Assert.True(Math.Abs(best.FreeEnergy - Math.Log(2)) < 0.02, $"best F̂ = {best.FreeEnergy}");
+    }
+
+    [Fact]
+    public void Projected_gradient_step_reaches_the_same_optimum_as_the_forward_backward_step()
+    {
+        // Mode (A), the paper's Algorithm 1 with the curvature cap, on [18]'s dictionary: η_MF = 1, L = 1000 (spec §6).
+        // Its stationary points are those of (B); it is slow (τ ≤ 1e−3), so this runs 12 000 iterations to the MFVI
+        // optimum of (i), 0.8047.
+        var result = RotationalVi.Fit(SettingOne(), new RotationalViOptions
+        {
+            Rotate = false,
+            Dictionary = PolyhedralDictionary.Uniform(),
+            Step = MeanFieldStepKind.ProjectedGradient,
+            MeanFieldRate = 1,
+            Smoothness = 1000,
+            MaxIterations = 12_000,
+            StopEarly = false,
+            Restarts = 1,
+            Seed = 1,
+            FinalSamples = 100_000,
+        }).Best;
+        Assert.True(Math.Abs(result.FreeEnergy - 0.8047) < 0.01, $"F̂ = {result.FreeEnergy} ± {result.StandardError}");
+        Assert.Empty(result.Warnings);
+        // η_MF = 4 puts κτ at 4: the fit says so.
+        var unstable = RotationalVi.Fit(SettingOne(), new RotationalViOptions
+        {
+            Rotate = false,
+            Dictionary = PolyhedralDictionary.Uniform(),
+            Step = MeanFieldStepKind.ProjectedGradient,
+            MeanFieldRate = 4,
+            Smoothness = 1000,
+            MaxIterations = 300,
+            Restarts = 1,
+            Seed = 1,
+            FinalSamples = 1000,
+        }).Best;
+        Assert.Contains(unstable.Warnings, w => w.Contains("κτ"));
+    }
 }
