@@ -25,6 +25,7 @@ public static class WasserflowCli
         ArgumentNullException.ThrowIfNull(error);
         var root = new RootCommand("Wasserflow: variational inference by Wasserstein gradient flows.");
         root.Subcommands.Add(FitCommand(output, error, interactive));
+        root.Subcommands.Add(RoviCommand(output, error));
         root.Subcommands.Add(DemoCommand(output, error, interactive));
         root.Subcommands.Add(ExperimentCommand(output, error, interactive));
         ParseResult parsed = root.Parse(args);
@@ -59,10 +60,47 @@ public static class WasserflowCli
         }
     }
 
-    private sealed record FitOptions(
-        Option<string?> Config, Option<string?> Target, Option<int?> Dimension, Option<int?> TargetComponents, Option<double?> TargetSpread,
+    // The options that name and shape a target, shared by `fit` and `rovi`.
+    private sealed record TargetOptions(
+        Option<string?> Target, Option<int?> Dimension, Option<int?> TargetComponents, Option<double?> TargetSpread,
         Option<double?> TargetScale, Option<string?> TargetCovariance, Option<ulong?> TargetSeed, Option<double?> FunnelVariance,
-        Option<double[]?> Skew, Option<int?> Points, Option<double?> Separation, Option<double?> PriorPrecision, Option<string?> Expectation,
+        Option<double[]?> Skew, Option<int?> Points, Option<double?> Separation, Option<double?> PriorPrecision)
+    {
+        public static TargetOptions Create() => new(
+                new Option<string?>("--target") { Description = "gmm (random Gaussian mixture, paper 000 App. E.2), funnel, sinh-arcsinh, bimodal, four-modes, logistic (paper 002 App. I)" },
+                new Option<int?>("--dimension", "-d") { Description = "dimension d (default 2)" },
+                new Option<int?>("--target-components") { Description = "gmm: number of target components (default 5)" },
+                new Option<double?>("--target-spread") { Description = "gmm: target means uniform in [-s_tg, s_tg]^d (default 8)" },
+                new Option<double?>("--target-scale") { Description = "gmm: covariance scale r_tg (default 5)" },
+                new Option<string?>("--target-covariance") { Description = "gmm: isotropic, diagonal or full (default full)" },
+                new Option<ulong?>("--target-seed") { Description = "gmm: seed of the random target (default 1)" },
+                new Option<double?>("--funnel-variance") { Description = "funnel: variance of x1 (default 1.2)" },
+                new Option<double[]?>("--skew") { Description = "sinh-arcsinh: two skews (default -0.2 -0.2)", AllowMultipleArgumentsPerToken = true },
+                new Option<int?>("--points") { Description = "logistic: data points n (default 10)" },
+                new Option<double?>("--separation") { Description = "logistic: class separation s (default 1.5)" },
+                new Option<double?>("--prior-precision") { Description = "logistic: precision of a N(0, I/λ) prior (default 0: flat)" });
+
+        public Option[] All => [Target, Dimension, TargetComponents, TargetSpread, TargetScale, TargetCovariance, TargetSeed, FunnelVariance, Skew, Points, Separation, PriorPrecision];
+
+        public FitConfig Apply(ParseResult parse, FitConfig config) => config with
+        {
+            Target = parse.GetValue(Target) ?? config.Target,
+            Dimension = parse.GetValue(Dimension) ?? config.Dimension,
+            TargetComponents = parse.GetValue(TargetComponents) ?? config.TargetComponents,
+            TargetSpread = parse.GetValue(TargetSpread) ?? config.TargetSpread,
+            TargetScale = parse.GetValue(TargetScale) ?? config.TargetScale,
+            TargetCovariance = parse.GetValue(TargetCovariance) ?? config.TargetCovariance,
+            TargetSeed = parse.GetValue(TargetSeed) ?? config.TargetSeed,
+            FunnelVariance = parse.GetValue(FunnelVariance) ?? config.FunnelVariance,
+            Skew = parse.GetValue(Skew) ?? config.Skew,
+            Points = parse.GetValue(Points) ?? config.Points,
+            Separation = parse.GetValue(Separation) ?? config.Separation,
+            PriorPrecision = parse.GetValue(PriorPrecision) ?? config.PriorPrecision,
+        };
+    }
+
+    private sealed record FitOptions(
+        Option<string?> Config, TargetOptions Targets, Option<string?> Expectation,
         Option<int?> Components, Option<string?> Algorithm, Option<double?> StepSize, Option<long?> Iterations,
         Option<int?> Samples, Option<int?> KlSamples, Option<int?> KlEvery, Option<double?> InitSpread, Option<double?> InitVariance,
         Option<ulong?> Seed, Option<int?> Threads, Option<string?> Output, Option<bool> NoStepControl);
@@ -71,18 +109,7 @@ public static class WasserflowCli
     {
         var o = new FitOptions(
             new Option<string?>("--config") { Description = "JSON file with any of the settings below (camelCase keys); flags override it" },
-            new Option<string?>("--target") { Description = "gmm (random Gaussian mixture, paper 000 App. E.2), funnel, sinh-arcsinh, bimodal, four-modes, logistic (paper 002 App. I)" },
-            new Option<int?>("--dimension", "-d") { Description = "dimension d (default 2)" },
-            new Option<int?>("--target-components") { Description = "gmm: number of target components (default 5)" },
-            new Option<double?>("--target-spread") { Description = "gmm: target means uniform in [-s_tg, s_tg]^d (default 8)" },
-            new Option<double?>("--target-scale") { Description = "gmm: covariance scale r_tg (default 5)" },
-            new Option<string?>("--target-covariance") { Description = "gmm: isotropic, diagonal or full (default full)" },
-            new Option<ulong?>("--target-seed") { Description = "gmm: seed of the random target (default 1)" },
-            new Option<double?>("--funnel-variance") { Description = "funnel: variance of x1 (default 1.2)" },
-            new Option<double[]?>("--skew") { Description = "sinh-arcsinh: two skews (default -0.2 -0.2)", AllowMultipleArgumentsPerToken = true },
-            new Option<int?>("--points") { Description = "logistic: data points n (default 10)" },
-            new Option<double?>("--separation") { Description = "logistic: class separation s (default 1.5)" },
-            new Option<double?>("--prior-precision") { Description = "logistic: precision of a N(0, I/λ) prior (default 0: flat)" },
+            TargetOptions.Create(),
             new Option<string?>("--expectation") { Description = "bw algorithms: cubature or mc (B = --samples draws) (default cubature)" },
             new Option<int?>("--components", "-n") { Description = "N, components of the variational mixture (default 5)" },
             new Option<string?>("--algorithm", "-a") { Description = "ibw, md, gd, ngd (isotropic mixtures); bw, bw-euler, bw-wfr, bw-sgd (full-covariance Gaussian particles) (default ibw)" },
@@ -98,29 +125,16 @@ public static class WasserflowCli
             new Option<string?>("--output", "-o") { Description = "output folder (default runs/fit)" },
             new Option<bool>("--no-step-control") { Description = "isotropic algorithms: the raw update, without halving a component's step on extreme draws" });
         var command = new Command("fit", "Fit a mixture of isotropic Gaussians (IBW, MD, GD, NGD) or of full-covariance Gaussians (Bures–Wasserstein flows) to a target.");
-        foreach (Option option in new Option[] { o.Config, o.Target, o.Dimension, o.TargetComponents, o.TargetSpread, o.TargetScale,
-            o.TargetCovariance, o.TargetSeed, o.FunnelVariance, o.Skew, o.Points, o.Separation, o.PriorPrecision, o.Expectation, o.Components, o.Algorithm, o.StepSize, o.Iterations, o.Samples,
-            o.KlSamples, o.KlEvery, o.InitSpread, o.InitVariance, o.Seed, o.Threads, o.Output, o.NoStepControl })
+        foreach (Option option in new Option[] { o.Config }.Concat(o.Targets.All).Concat(new Option[] { o.Expectation, o.Components, o.Algorithm, o.StepSize, o.Iterations, o.Samples,
+            o.KlSamples, o.KlEvery, o.InitSpread, o.InitVariance, o.Seed, o.Threads, o.Output, o.NoStepControl }))
             command.Options.Add(option);
         command.SetAction(parse =>
         {
             var config = new FitConfig();
             string? configPath = parse.GetValue(o.Config);
             if (configPath is not null) config = FitConfig.Load(configPath, config);
-            config = config with
+            config = o.Targets.Apply(parse, config) with
             {
-                Target = parse.GetValue(o.Target) ?? config.Target,
-                Dimension = parse.GetValue(o.Dimension) ?? config.Dimension,
-                TargetComponents = parse.GetValue(o.TargetComponents) ?? config.TargetComponents,
-                TargetSpread = parse.GetValue(o.TargetSpread) ?? config.TargetSpread,
-                TargetScale = parse.GetValue(o.TargetScale) ?? config.TargetScale,
-                TargetCovariance = parse.GetValue(o.TargetCovariance) ?? config.TargetCovariance,
-                TargetSeed = parse.GetValue(o.TargetSeed) ?? config.TargetSeed,
-                FunnelVariance = parse.GetValue(o.FunnelVariance) ?? config.FunnelVariance,
-                Skew = parse.GetValue(o.Skew) ?? config.Skew,
-                Points = parse.GetValue(o.Points) ?? config.Points,
-                Separation = parse.GetValue(o.Separation) ?? config.Separation,
-                PriorPrecision = parse.GetValue(o.PriorPrecision) ?? config.PriorPrecision,
                 Expectation = (parse.GetValue(o.Expectation) ?? config.Expectation).ToLowerInvariant(),
                 Components = parse.GetValue(o.Components) ?? config.Components,
                 Algorithm = (parse.GetValue(o.Algorithm) ?? config.Algorithm).ToLowerInvariant(),
@@ -152,6 +166,77 @@ public static class WasserflowCli
             FitOutcome outcome = Progress.Run(interactive, error, [config], (observer, c) => FitRun.Run(c, observer))[0];
             AtomicFiles.WriteAll(config.Output, FitRun.Files(outcome));
             return Summarise(output, error, [outcome], config.Output);
+        });
+        return command;
+    }
+
+    private static Command RoviCommand(TextWriter output, TextWriter error)
+    {
+        var targets = TargetOptions.Create();
+        var meanField = new Option<bool>("--mean-field") { Description = "polyhedral MFVI: keep the rotation at O = I" };
+        var restarts = new Option<int>("--restarts", "-r") { Description = "independent restarts; the lowest F̂ is reported (default 8)", DefaultValueFactory = _ => 8 };
+        var iterations = new Option<int>("--iterations") { Description = "iteration cap T (default 3000; the window rule may stop earlier)", DefaultValueFactory = _ => 3000 };
+        var fixedIterations = new Option<bool>("--no-early-stop") { Description = "run every restart for --iterations iterations" };
+        var batch = new Option<int>("--batch") { Description = "Monte Carlo draws N per iteration (default 1000)", DefaultValueFactory = _ => 1000 };
+        var stepSize = new Option<double>("--step-size") { Description = "τ of the forward–backward step and of v (default 0.01)", DefaultValueFactory = _ => 0.01 };
+        var rotationStep = new Option<double>("--rotation-step") { Description = "η_O, the rotation's step (default 0.01)", DefaultValueFactory = _ => 0.01 };
+        var dictionary = new Option<string>("--dictionary") { Description = "q40s (40 Gaussian-quantile ramps + midpoint steps), q40 (ramps only), u29 ([18]'s uniform ramps), u29s (default q40s)", DefaultValueFactory = _ => "q40s" };
+        var initSpread = new Option<double>("--init-spread") { Description = "initial offsets v₀ ~ N(0, s²I) (default 2)", DefaultValueFactory = _ => 2 };
+        var seed = new Option<ulong>("--seed") { Description = "seed of the run (default 0)", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int>("--threads") { Description = "restarts run at once (default 1; results do not depend on it)", DefaultValueFactory = _ => 1 };
+        var outputOption = new Option<string>("--output", "-o") { Description = "output folder (default runs/rovi)", DefaultValueFactory = _ => "runs/rovi" };
+        var command = new Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.");
+        foreach (Option option in targets.All.Concat(new Option[] { meanField, restarts, iterations, fixedIterations, batch, stepSize, rotationStep, dictionary, initSpread, seed, threads, outputOption }))
+            command.Options.Add(option);
+        command.SetAction(parse =>
+        {
+            string folder = parse.GetValue(outputOption)!;
+            FitConfig config = targets.Apply(parse, new FitConfig { Output = folder });
+            config.Validate();
+            var family = parse.GetValue(dictionary)!.ToLowerInvariant() switch
+            {
+                "q40s" => Families.PolyhedralDictionary.GaussianQuantile(),
+                "q40" => Families.PolyhedralDictionary.GaussianQuantile(steps: false),
+                "u29" => Families.PolyhedralDictionary.Uniform(),
+                "u29s" => Families.PolyhedralDictionary.Uniform(steps: true),
+                string other => throw new ConfigException($"dictionary: unknown dictionary '{other}'; expected q40s, q40, u29 or u29s"),
+            };
+            var options = new Flows.RotationalViOptions
+            {
+                Dictionary = family,
+                Rotate = !parse.GetValue(meanField),
+                Restarts = parse.GetValue(restarts),
+                MaxIterations = parse.GetValue(iterations),
+                StopEarly = !parse.GetValue(fixedIterations),
+                BatchSize = parse.GetValue(batch),
+                StepSize = parse.GetValue(stepSize),
+                RotationStepSize = parse.GetValue(rotationStep),
+                InitialSpread = parse.GetValue(initSpread),
+                Seed = parse.GetValue(seed),
+                Threads = parse.GetValue(threads),
+            };
+            Targets.ITarget target = config.BuildTarget();
+            if (target is Targets.ITargetWithPropriety propriety && !propriety.CheckProper(out string? reason))
+                throw new ConfigException($"target: {reason}");
+            AtomicFiles.EnsureWritable(folder);
+            RotationalFitOutcome outcome;
+            try
+            {
+                outcome = RotationalFitRun.Run(target, options);
+            }
+            catch (Targets.TargetEvaluationException ex)
+            {
+                error.WriteLine($"error: {ex.Message} (nothing written)");
+                return RunFailed;
+            }
+            AtomicFiles.WriteAll(folder, RotationalFitRun.Files(outcome));
+            var best = outcome.Result.Best;
+            string quantity = target.LogNormalizer == 0 ? "KL" : "KL − log Z";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{(options.Rotate ? "RoVI" : "MFVI")} best of {options.Restarts} restarts: restart {best.Index}, {quantity} {best.FreeEnergy:G4} ± {best.StandardError:G2}, {best.Iterations} iterations"));
+            foreach (string warning in best.Warnings) error.WriteLine($"warning: {warning}");
+            output.WriteLine($"report: {Path.Combine(folder, "report.html")}");
+            return 0;
         });
         return command;
     }

@@ -273,4 +273,40 @@ public sealed class CliTests : IDisposable
         Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.False(File.Exists(Path.Combine(output, "report.html")));
     }
+
+    [Fact]
+    public void Rovi_writes_its_report_and_repeats_itself_bit_for_bit()
+    {
+        string[] common = ["rovi", "--target", "bimodal", "--restarts", "2", "--iterations", "120", "--batch", "200", "--seed", "3"];
+        var (code, output, err) = Run([.. common, "-o", Out("a")]);
+        Assert.True(code == 0, err);
+        Assert.Contains("RoVI best of 2 restarts", output);
+        foreach (string file in new[] { "result.json", "restarts.csv", "trace.csv", "trace.svg", "samples.svg", "report.html" })
+            Assert.True(File.Exists(Path.Combine(Out("a"), file)), file);
+        Assert.Equal(0, Run([.. common, "--threads", "2", "-o", Out("b")]).Code);
+        Assert.Equal(File.ReadAllText(Path.Combine(Out("a"), "result.json")), File.ReadAllText(Path.Combine(Out("b"), "result.json")));
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Out("a"), "result.json")));
+        Assert.Equal(2, json.RootElement.GetProperty("restarts").GetArrayLength());
+        Assert.Equal("RoVI", json.RootElement.GetProperty("method").GetString());
+        var (mfCode, mfOutput, _) = Run([.. common, "--mean-field", "-o", Out("c")]);
+        Assert.Equal(0, mfCode);
+        Assert.Contains("MFVI", mfOutput);
+    }
+
+    [Theory]
+    [InlineData("--dictionary foo", "dictionary: unknown dictionary 'foo'")]
+    [InlineData("--restarts 0", "restarts must be ≥ 1")]
+    [InlineData("--batch 1", "batch size must be ≥ 2")]
+    [InlineData("--step-size -1", "step size τ must be finite and > 0")]
+    [InlineData("--target nowhere", "target: unknown target 'nowhere'")]
+    [InlineData("--target bimodal -d 3", "dimension mismatch")]
+    public void Bad_rovi_inputs_exit_2_with_one_line_and_write_nothing(string args, string expected)
+    {
+        string output = Out("bad-rovi");
+        var (code, _, err) = Run([.. ("rovi " + args + " -o " + output).Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, err);
+        Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
+    }
 }

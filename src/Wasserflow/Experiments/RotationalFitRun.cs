@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Wasserflow.Diagnostics;
+using Wasserflow.Flows;
+using Wasserflow.Randomness;
+using Wasserflow.Reports;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Experiments;
+
+/// <summary>The outcome of a <c>wasserflow rovi</c> run: the target, the settings and every restart.</summary>
+public sealed record RotationalFitOutcome(ITarget Target, RotationalViOptions Options, RotationalViResult Result, double Seconds);
+
+/// <summary>
+/// Polyhedral MFVI or rotational VI on any target (paper 003; the `rovi` command): runs <see cref="RotationalVi.Fit"/>
+/// and writes result.json (settings, every restart's F̂ ± SE, iterations, O, v, λ), restarts.csv, trace.csv, trace.svg,
+/// samples.svg in 2-D and report.html.
+/// </summary>
+public static class RotationalFitRun
+{
+    /// <summary>Runs the fit.</summary>
+    /// <exception cref="ConfigException">An option is out of range (the message names it).</exception>
+    /// <exception cref="TargetEvaluationException">The target returned a non-finite value.</exception>
+    public static RotationalFitOutcome Run(ITarget target, RotationalViOptions options, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        try { options.Validate(); }
+        catch (ArgumentException ex) { throw new ConfigException(ex.Message); }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = RotationalVi.Fit(target, options, cancellation);
+        return new RotationalFitOutcome(target, options, result, clock.Elapsed.TotalSeconds);
+    }
+
+    private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    private static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+
+    /// <summary>The run's files, by name; everything but timings.json is the same for the same settings and seed.</summary>
+    public static Dictionary<string, string> Files(RotationalFitOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        var o = outcome.Options;
+        var restarts = outcome.Result.Restarts;
+        var best = outcome.Result.Best;
+        string method = o.Rotate ? "RoVI" : "MFVI";
+        string quantity = outcome.Target.LogNormalizer == 0 ? "KL" : "KL − log Z";
+        var files = new Dictionary<string, string>();
+
+        var json = new MemoryStream();
+        using (var w = new Utf8JsonWriter(json, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("target", outcome.Target.Name);
+            w.WriteNumber("dimension", outcome.Target.Dimension);
+            w.WriteString("method", method);
+            w.WriteString("dictionary", best.Fit.Dictionary.Name);
+            w.WriteString("step", o.Step == MeanFieldStepKind.ForwardBackward ? "forward-backward" : "projected-gradient");
+            w.WriteNumber("batchSize", o.BatchSize);
+            w.WriteNumber("maxIterations", o.MaxIterations);
+            w.WriteNumber("stepSize", o.StepSize);
+            w.WriteNumber("rotationStepSize", o.RotationStepSize);
+            w.WriteNumber("initialSpread", o.InitialSpread);
+            w.WriteNumber("restartCount", o.Restarts);
+            w.WriteNumber("seed", o.Seed);
+            w.WriteString("quantity", quantity);
+            w.WriteNumber("best", best.Index);
+            w.WriteStartArray("restarts");
+            foreach (var r in restarts)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("index", r.Index);
+                w.WriteNumber("freeEnergy", r.FreeEnergy);
+                w.WriteNumber("standardError", r.StandardError);
+                w.WriteNumber("iterations", r.Iterations);
+                w.WriteBoolean("converged", r.Converged);
+                Array("rotation", r.Fit.Rotation);
+                Array("offset", r.Fit.Offset);
+                Array("weights", r.Fit.Weights);
+                w.WriteStartArray("warnings");
+                foreach (string warning in r.Warnings) w.WriteStringValue(warning);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+
+            void Array(string name, ReadOnlySpan<double> values)
+            {
+                w.WriteStartArray(name);
+                foreach (double v in values) w.WriteNumberValue(v);
+                w.WriteEndArray();
+            }
+        }
+        files["result.json"] = Encoding.UTF8.GetString(json.ToArray()) + "\n";
+
+        var table = new StringBuilder("restart,free_energy,standard_error,iterations,converged\n");
+        var trace = new StringBuilder("restart,iteration,estimate\n");
+        var series = new List<Series>();
+        foreach (var r in restarts)
+        {
+            table.Append(CultureInfo.InvariantCulture, $"{r.Index},{F(r.FreeEnergy)},{F(r.StandardError)},{r.Iterations},{r.Converged}\n");
+            foreach (var (iteration, estimate) in r.Trace) trace.Append(CultureInfo.InvariantCulture, $"{r.Index},{iteration},{F(estimate)}\n");
+            if (r.Trace.Count > 0)
+                series.Add(new Series($"restart {r.Index}", r.Trace.Select(p => ((double)p.Iteration, p.Estimate)).ToList(), Plots.Palette[r.Index % Plots.Palette.Length]));
+        }
+        files["restarts.csv"] = table.ToString();
+        files["trace.csv"] = trace.ToString();
+        var body = new StringBuilder();
+        body.Append(CultureInfo.InvariantCulture, $"<p>{method} on {WebUtility.HtmlEncode(outcome.Target.Name)} (d = {outcome.Target.Dimension}); dictionary {best.Fit.Dictionary.Name}, ")
+            .Append(CultureInfo.InvariantCulture, $"N = {o.BatchSize}, τ = {G(o.StepSize)}, η_O = {G(o.RotationStepSize)}, at most {o.MaxIterations} iterations, {o.Restarts} restarts, seed {o.Seed}. ")
+            .Append(CultureInfo.InvariantCulture, $"Best restart: {best.Index}, {quantity} {G(best.FreeEnergy)} ± {G(best.StandardError)} on {o.FinalSamples} fresh draws.</p>\n");
+        body.Append(Html.Table(["restart", quantity + " ± SE", "iterations", "stopped by rule", "warnings"],
+            restarts.Select(r => new[] { r.Index.ToString(CultureInfo.InvariantCulture), $"{G(r.FreeEnergy)} ± {G(r.StandardError)}",
+                r.Iterations.ToString(CultureInfo.InvariantCulture), r.Converged ? "yes" : "no", string.Join(" ", r.Warnings) }).ToList()));
+        if (series.Count > 0)
+        {
+            bool positive = series.All(s => s.Points.All(p => p.Y > 0));
+            files["trace.svg"] = Plots.Lines(series, $"{method}: running estimate of {quantity}", "iteration", quantity, logX: false, logY: positive);
+            body.Append("<img src=\"trace.svg\"/>\n");
+        }
+        if (outcome.Target.Dimension == 2)
+        {
+            const int Count = 2000;
+            var z = new double[2 * Count];
+            best.Fit.Sample(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, 77)), Count, z);
+            double xMin = double.PositiveInfinity, xMax = double.NegativeInfinity, yMin = double.PositiveInfinity, yMax = double.NegativeInfinity;
+            for (int p = 0; p < Count; p++)
+            {
+                xMin = Math.Min(xMin, z[2 * p]); xMax = Math.Max(xMax, z[2 * p]);
+                yMin = Math.Min(yMin, z[2 * p + 1]); yMax = Math.Max(yMax, z[2 * p + 1]);
+            }
+            double half = 0.6 * Math.Max(xMax - xMin, yMax - yMin) + 1, cx = 0.5 * (xMin + xMax), cy = 0.5 * (yMin + yMax);
+            files["samples.svg"] = Plots.SamplesOverTarget(outcome.Target, new Box2D(cx - half, cx + half, cy - half, cy + half),
+                $"{method}: draws of the best restart over the target", [new Plots.PointPanel($"{method}, restart {best.Index}", z, "#4fa3ff")], maxPoints: Count);
+            body.Append("<img src=\"samples.svg\"/>\n");
+        }
+        files["report.html"] = Html.Page($"Wasserflow {method} on {outcome.Target.Name}", body.ToString());
+        files["timings.json"] = string.Create(CultureInfo.InvariantCulture, $"{{\"seconds\": {outcome.Seconds:F3}}}\n");
+        return files;
+    }
+}
