@@ -157,7 +157,9 @@ public static class RotationalVi
         var z = new double[Block * d];
         var gradients = new double[Block * d];
         var logDensities = new double[Block];
-        double sum = 0, sumSquares = 0;
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples, 2);
+        // Sums of V − V(first draw): the shift keeps the variance free of cancellation when V is large.
+        double sum = 0, sumSquares = 0, shift = double.NaN;
         for (int start = 0; start < samples; start += Block)
         {
             int count = Math.Min(Block, samples - start);
@@ -167,14 +169,15 @@ public static class RotationalVi
             for (int p = 0; p < count; p++)
             {
                 double v = -logDensities[p];
-                sum += v;
-                sumSquares += v * v;
+                if (double.IsNaN(shift)) shift = v;
+                sum += v - shift;
+                sumSquares += (v - shift) * (v - shift);
                 if (potentials is not null) potentials[start + p] = v;
             }
         }
         double mean = sum / samples;
         double variance = Math.Max(0, (sumSquares - samples * mean * mean) / (samples - 1));
-        return (mean + fit.NegativeLogDeterminant() - 0.5 * d * (1 + Math.Log(2 * Math.PI)), Math.Sqrt(variance / samples));
+        return (shift + mean + fit.NegativeLogDeterminant() - 0.5 * d * (1 + Math.Log(2 * Math.PI)), Math.Sqrt(variance / samples));
     }
 
     /// <summary>A Haar-distributed rotation: the sign-fixed QR factor of a d×d standard Gaussian matrix.</summary>
@@ -197,7 +200,7 @@ public static class RotationalVi
         private readonly ITarget _target;
         private readonly PolyhedralDictionary _dictionary;
         private readonly int _d, _n, _count;
-        private readonly double[] _x, _features, _y, _z, _g, _u, _logDensities;
+        private readonly double[] _x, _features, _y, _z, _g, _logDensities;
 
         public MonteCarloBatch(ITarget target, PolyhedralDictionary dictionary, int count)
         {
@@ -211,7 +214,6 @@ public static class RotationalVi
             _y = new double[count * _d];
             _z = new double[count * _d];
             _g = new double[count * _d];
-            _u = new double[count * _d];
             _logDensities = new double[count];
             OffsetGradient = new double[_d];
             PotentialGradient = new double[_d * _n];
