@@ -52,6 +52,12 @@ public sealed record RotationalViOptions
     /// <summary>s_v: initial offsets v₀ ~ N(0, s_v² I).</summary>
     public double InitialSpread { get; init; } = 2.0;
 
+    /// <summary>
+    /// Slope of the initial maps: S_i(t) = s₀·t, so μ₀ = N(O v₀, s₀² I) (spec: 1). A wide start overlaps several basins
+    /// at once (docs/experiments.md, paper 003).
+    /// </summary>
+    public double InitialScale { get; init; } = 1.0;
+
     /// <summary>Iterations between F̂ estimates (m).</summary>
     public int EvaluateEvery { get; init; } = 50;
 
@@ -92,6 +98,7 @@ public sealed record RotationalViOptions
         Positive(Smoothness, "L");
         Positive(RotationStepSize, "η_O");
         Positive(Tolerance, "tolerance");
+        Positive(InitialScale, "initial scale");
         if (!(InitialSpread >= 0) || !double.IsFinite(InitialSpread)) throw new ArgumentException($"initial spread must be finite and ≥ 0 (got {InitialSpread}).");
     }
 }
@@ -325,7 +332,7 @@ public static class RotationalVi
             _rng.FillStandardNormal(_offset);
             TensorPrimitives.Multiply(_offset, o.InitialSpread, _offset);
             _lambda = new double[d * n];
-            for (int i = 0; i < d; i++) _lambda[i * n] = Math.Max(0, 1 - dictionary.Alpha); // S(t) = t: μ₀ = N(O v₀, I)
+            for (int i = 0; i < d; i++) _lambda[i * n] = Math.Max(0, o.InitialScale - dictionary.Alpha); // S(t) = s₀t: μ₀ = N(O v₀, s₀²I)
             _projected = new double[d * d];
             _work = new double[d * d];
             _batch = new MonteCarloBatch(target, dictionary, o.BatchSize);
