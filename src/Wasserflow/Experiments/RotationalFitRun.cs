@@ -16,7 +16,7 @@ public sealed record RotationalFitOutcome(ITarget Target, RotationalViOptions Op
 /// <summary>
 /// Polyhedral MFVI or rotational VI on any target (paper 003; the `rovi` command): runs <see cref="RotationalVi.Fit"/>
 /// and writes result.json (settings, every restart's F̂ ± SE, iterations, O, v, λ), restarts.csv, trace.csv, trace.svg,
-/// samples.svg in 2-D and report.html.
+/// maps.svg (the fitted S_i), marginals.svg (exact densities of T#ρ's coordinates), samples.svg in 2-D and report.html.
 /// </summary>
 public static class RotationalFitRun
 {
@@ -121,6 +121,32 @@ public static class RotationalFitRun
             files["trace.svg"] = Plots.Lines(series, $"{method}: running estimate of {quantity}", "iteration", quantity, logX: false, logY: positive);
             body.Append("<img src=\"trace.svg\"/>\n");
         }
+        // The fitted maps S_i (steps show as jumps) and the exact densities of the unrotated marginals (T#ρ)_i.
+        int shown = Math.Min(6, outcome.Target.Dimension);
+        var maps = new List<Series>();
+        var densities = new List<Series>();
+        for (int i = 0; i < shown; i++)
+        {
+            ReadOnlySpan<double> lambda = best.Fit.CoordinateWeights(i);
+            var map = new List<(double, double)>();
+            for (int k = 0; k <= 700; k++)
+            {
+                double t = -3.5 + k * 0.01;
+                map.Add((t, best.Fit.Offset[i] + best.Fit.Dictionary.Map(lambda, t)));
+            }
+            maps.Add(new Series($"S_{i + 1}", map, Plots.Palette[i % Plots.Palette.Length]));
+            double lo = map[0].Item2, hi = map[^1].Item2, width = hi - lo;
+            var density = new List<(double, double)>();
+            for (int k = 0; k <= 400; k++)
+            {
+                double y = lo - 0.1 * width + k * 1.2 * width / 400;
+                density.Add((y, best.Fit.MarginalDensity(i, y)));
+            }
+            densities.Add(new Series($"coordinate {i + 1}", density, Plots.Palette[i % Plots.Palette.Length]));
+        }
+        files["maps.svg"] = Plots.Lines(maps, $"{method}: fitted maps v_i + S_i(t) (best restart)", "t (reference N(0, 1))", "v_i + S_i(t)", logX: false, logY: false);
+        files["marginals.svg"] = Plots.Lines(densities, $"{method}: exact marginal densities of T#ρ, before the rotation O", "y", "density", logX: false, logY: false);
+        body.Append("<img src=\"maps.svg\"/>\n<img src=\"marginals.svg\"/>\n");
         if (outcome.Target.Dimension == 2)
         {
             const int Count = 2000;

@@ -281,7 +281,7 @@ public sealed class CliTests : IDisposable
         var (code, output, err) = Run([.. common, "-o", Out("a")]);
         Assert.True(code == 0, err);
         Assert.Contains("RoVI best of 2 restarts", output);
-        foreach (string file in new[] { "result.json", "restarts.csv", "trace.csv", "trace.svg", "samples.svg", "report.html" })
+        foreach (string file in new[] { "result.json", "restarts.csv", "trace.csv", "trace.svg", "maps.svg", "marginals.svg", "samples.svg", "report.html" })
             Assert.True(File.Exists(Path.Combine(Out("a"), file)), file);
         Assert.Equal(0, Run([.. common, "--threads", "2", "-o", Out("b")]).Code);
         Assert.Equal(File.ReadAllText(Path.Combine(Out("a"), "result.json")), File.ReadAllText(Path.Combine(Out("b"), "result.json")));
