@@ -19,10 +19,10 @@ public sealed class PolyhedralDictionary
     private readonly double[] _knots, _widths, _binMass, _rampMean, _steps, _stepMean, _gram, _gramCholesky;
 
     /// <summary>
-    /// A dictionary on the given knots (strictly increasing, at least 2) with steps at <paramref name="steps"/> (any
-    /// finite points; none for ramps only) and slope floor <paramref name="alpha"/> &gt; 0.
+    /// A dictionary on the given knots (strictly increasing, at least 2) with steps at <paramref name="steps"/> (strictly
+    /// increasing finite points; none for ramps only) and slope floor <paramref name="alpha"/> &gt; 0.
     /// </summary>
-    /// <exception cref="ArgumentException">Knots not strictly increasing or not finite, a step not finite, or α ≤ 0.</exception>
+    /// <exception cref="ArgumentException">Knots or steps not strictly increasing or not finite, or α ≤ 0.</exception>
     public PolyhedralDictionary(ReadOnlySpan<double> knots, ReadOnlySpan<double> steps, double alpha = 0.1, string? name = null)
     {
         if (knots.Length < 2) throw new ArgumentException($"a dictionary needs at least 2 knots (got {knots.Length}).", nameof(knots));
@@ -31,8 +31,11 @@ public sealed class PolyhedralDictionary
             if (!double.IsFinite(knots[k])) throw new ArgumentException($"knot {k} is {knots[k]}.", nameof(knots));
             if (k > 0 && !(knots[k] > knots[k - 1])) throw new ArgumentException($"knots must increase strictly: knot {k} = {knots[k]} ≤ knot {k - 1} = {knots[k - 1]}.", nameof(knots));
         }
-        foreach (double s in steps)
-            if (!double.IsFinite(s)) throw new ArgumentException($"step position {s} is not finite.", nameof(steps));
+        for (int s = 0; s < steps.Length; s++)
+        {
+            if (!double.IsFinite(steps[s])) throw new ArgumentException($"step position {steps[s]} is not finite.", nameof(steps));
+            if (s > 0 && !(steps[s] > steps[s - 1])) throw new ArgumentException($"step positions must increase strictly: step {s} = {steps[s]} ≤ step {s - 1} = {steps[s - 1]}.", nameof(steps));
+        }
         if (!(alpha > 0) || !double.IsFinite(alpha)) throw new ArgumentException($"the slope floor α must be finite and > 0 (got {alpha}).", nameof(alpha));
         Alpha = alpha;
         _knots = knots.ToArray();
@@ -149,6 +152,39 @@ public sealed class PolyhedralDictionary
         }
         for (int j = 0; j < _steps.Length; j++)
             features[1 + Ramps + j] = (t > _steps[j] ? 1.0 : 0.0) - _stepMean[j];
+    }
+
+    /// <summary>E r_k, the centring constants of the ramps (index k − 1).</summary>
+    internal ReadOnlySpan<double> RampMeans => _rampMean;
+
+    /// <summary>P(t &gt; σ_j), the centring constants of the steps.</summary>
+    internal ReadOnlySpan<double> StepMeans => _stepMean;
+
+    /// <summary>
+    /// Where t falls, which fixes every atom's value: <paramref name="passed"/> ramps are at 1 (t ≥ t_{k+1}), ramp
+    /// number <paramref name="passed"/> (when &lt; J) is at <paramref name="fraction"/> ∈ [0, 1), the later ones at 0;
+    /// the first <paramref name="stepsBelow"/> steps are at 1 (σ_j &lt; t), the others at 0 (before centring). Binary
+    /// searches: O(log J + log M), where <see cref="Features"/> is O(n).
+    /// </summary>
+    internal void Locate(double t, out int passed, out double fraction, out int stepsBelow)
+    {
+        // passed = #{k ≥ 1: t_k ≤ t}.
+        int lo = 1, hi = _knots.Length; // answer in [lo − 1, hi − 1]
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_knots[mid] <= t) lo = mid + 1; else hi = mid;
+        }
+        passed = lo - 1;
+        fraction = passed < Ramps && t > _knots[passed] ? (t - _knots[passed]) / _widths[passed] : 0.0;
+        lo = 0;
+        hi = _steps.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (_steps[mid] < t) lo = mid + 1; else hi = mid;
+        }
+        stepsBelow = lo;
     }
 
     /// <summary>S(t) = α t + Σ_a λ_a f_a(t) for one coordinate's coefficients <paramref name="lambda"/> (length n).</summary>

@@ -207,7 +207,12 @@ public static class RotationalVi
         private readonly ITarget _target;
         private readonly PolyhedralDictionary _dictionary;
         private readonly int _d, _n, _count;
-        private readonly double[] _x, _features, _y, _z, _g, _logDensities;
+        private readonly double[] _x, _y, _z, _g, _logDensities;
+        // Where each x_pi falls in the dictionary (coordinate-major, i·N + p): the atoms' values follow from these, so
+        // y and the λ-gradient cost O(1) per point and coordinate plus O(n) per coordinate instead of O(n) per point.
+        private readonly int[] _passed, _below;
+        private readonly double[] _fraction;
+        private readonly double[] _rampPrefix, _stepPrefix, _passedSums, _fractionSums, _belowSums;
 
         public MonteCarloBatch(ITarget target, PolyhedralDictionary dictionary, int count)
         {
@@ -217,11 +222,19 @@ public static class RotationalVi
             _n = dictionary.Size;
             _count = count;
             _x = new double[count * _d];
-            _features = new double[_d * count * _n];
             _y = new double[count * _d];
             _z = new double[count * _d];
             _g = new double[count * _d];
             _logDensities = new double[count];
+            _passed = new int[count * _d];
+            _below = new int[count * _d];
+            _fraction = new double[count * _d];
+            int ramps = dictionary.Ramps, steps = dictionary.Steps;
+            _rampPrefix = new double[ramps + 1];
+            _stepPrefix = new double[steps + 1];
+            _passedSums = new double[ramps + 1];
+            _fractionSums = new double[ramps];
+            _belowSums = new double[steps + 1];
             OffsetGradient = new double[_d];
             PotentialGradient = new double[_d * _n];
             RotationGradient = new double[_d * _d];
@@ -236,26 +249,29 @@ public static class RotationalVi
         /// <summary>mean g yᵀ = ∂(mean V)/∂O, d×d, after <see cref="Evaluate"/> with the rotation gradient asked for.</summary>
         public double[] RotationGradient { get; }
 
-        /// <summary>Draws fresh x ~ N(0, I) and computes their features.</summary>
+        /// <summary>Draws fresh x ~ N(0, I) and locates them in the dictionary.</summary>
         public void Draw(Xoshiro256StarStar rng)
         {
             rng.FillStandardNormal(_x);
-            SetFeatures();
+            Locate();
         }
 
         /// <summary>Uses the given points x (N×d) instead of drawing.</summary>
         public void SetPoints(ReadOnlySpan<double> x)
         {
             x[..(_count * _d)].CopyTo(_x);
-            SetFeatures();
+            Locate();
         }
 
-        private void SetFeatures()
+        private void Locate()
         {
-            int d = _d, n = _n, b = _count;
+            int d = _d, b = _count;
             for (int i = 0; i < d; i++)
                 for (int p = 0; p < b; p++)
-                    _dictionary.Features(_x[p * d + i], _features.AsSpan((i * b + p) * n, n));
+                {
+                    int at = i * b + p;
+                    _dictionary.Locate(_x[p * d + i], out _passed[at], out _fraction[at], out _below[at]);
+                }
         }
 
         /// <summary>
@@ -264,13 +280,32 @@ public static class RotationalVi
         /// </summary>
         public double Evaluate(ReadOnlySpan<double> rotationMatrix, ReadOnlySpan<double> offset, ReadOnlySpan<double> lambda, bool meanField, bool rotation)
         {
-            int d = _d, n = _n, b = _count;
-            double alpha = _dictionary.Alpha;
+            int d = _d, n = _n, b = _count, ramps = _dictionary.Ramps, steps = _dictionary.Steps;
+            ReadOnlySpan<double> rampMeans = _dictionary.RampMeans, stepMeans = _dictionary.StepMeans;
             for (int i = 0; i < d; i++)
             {
+                // y = v + (α + λ₀)x + Σ_{k < passed} λ_k + λ_passed·fraction + Σ_{j < below} λ_{J+j} − Σ_a λ_a E f_a.
                 ReadOnlySpan<double> li = lambda.Slice(i * n, n);
+                double centre = 0;
+                _rampPrefix[0] = 0;
+                for (int k = 0; k < ramps; k++)
+                {
+                    _rampPrefix[k + 1] = _rampPrefix[k] + li[1 + k];
+                    centre += li[1 + k] * rampMeans[k];
+                }
+                _stepPrefix[0] = 0;
+                for (int j = 0; j < steps; j++)
+                {
+                    _stepPrefix[j + 1] = _stepPrefix[j] + li[1 + ramps + j];
+                    centre += li[1 + ramps + j] * stepMeans[j];
+                }
+                double slope = _dictionary.Alpha + li[0], shift = offset[i] - centre;
                 for (int p = 0; p < b; p++)
-                    _y[p * d + i] = offset[i] + alpha * _x[p * d + i] + TensorPrimitives.Dot(_features.AsSpan((i * b + p) * n, n), li);
+                {
+                    int at = i * b + p, passed = _passed[at];
+                    double partial = passed < ramps ? li[1 + passed] * _fraction[at] : 0.0;
+                    _y[p * d + i] = shift + slope * _x[p * d + i] + _rampPrefix[passed] + partial + _stepPrefix[_below[at]];
+                }
             }
             for (int p = 0; p < b; p++) RotatedProduct.Rotate(rotationMatrix, d, _y.AsSpan(p * d, d), _z.AsSpan(p * d, d));
             TargetEvaluator.LogDensityAndGradient(_target, _z, b, _logDensities, _g);
@@ -278,17 +313,42 @@ public static class RotationalVi
             double inverse = 1.0 / b;
             if (meanField)
             {
-                Array.Clear(OffsetGradient);
-                Array.Clear(PotentialGradient);
-                for (int p = 0; p < b; p++)
-                    for (int c = 0; c < d; c++)
+                for (int c = 0; c < d; c++)
+                {
+                    // u_c = (Oᵀg)_c per point, binned by where x_pc fell.
+                    Array.Clear(_passedSums);
+                    Array.Clear(_fractionSums);
+                    Array.Clear(_belowSums);
+                    double mean = 0, moment = 0;
+                    for (int p = 0; p < b; p++)
                     {
-                        double s = 0;
-                        for (int r = 0; r < d; r++) s += rotationMatrix[r * d + c] * _g[p * d + r];
-                        s *= inverse;
-                        OffsetGradient[c] += s;
-                        TensorPrimitives.MultiplyAdd(_features.AsSpan((c * b + p) * n, n), s, PotentialGradient.AsSpan(c * n, n), PotentialGradient.AsSpan(c * n, n));
+                        double u = 0;
+                        for (int r = 0; r < d; r++) u += rotationMatrix[r * d + c] * _g[p * d + r];
+                        u *= inverse;
+                        int at = c * b + p, passed = _passed[at];
+                        mean += u;
+                        moment += u * _x[p * d + c];
+                        _passedSums[passed] += u;
+                        if (passed < ramps) _fractionSums[passed] += u * _fraction[at];
+                        _belowSums[_below[at]] += u;
                     }
+                    OffsetGradient[c] = mean;
+                    Span<double> gradient = PotentialGradient.AsSpan(c * n, n);
+                    gradient[0] = moment;
+                    // Ramp k is 1 for points that passed more than k ramps: a suffix sum.
+                    double beyond = 0;
+                    for (int k = ramps - 1; k >= 0; k--)
+                    {
+                        beyond += _passedSums[k + 1];
+                        gradient[1 + k] = beyond + _fractionSums[k] - rampMeans[k] * mean;
+                    }
+                    beyond = 0;
+                    for (int j = steps - 1; j >= 0; j--)
+                    {
+                        beyond += _belowSums[j + 1];
+                        gradient[1 + ramps + j] = beyond - stepMeans[j] * mean;
+                    }
+                }
             }
             if (rotation)
             {
@@ -299,6 +359,9 @@ public static class RotationalVi
             }
             return -TensorPrimitives.Sum<double>(_logDensities) * inverse;
         }
+
+        /// <summary>The pushed points y = T_θ(x) of the last <see cref="Evaluate"/> (N×d).</summary>
+        internal ReadOnlySpan<double> Pushed => _y;
     }
 
     // One restart: its stream, its state and its buffers.

@@ -91,6 +91,52 @@ public class RotationalViTests
     }
 
     [Fact]
+    public void Batch_pushes_points_exactly_as_the_dictionary_maps_them()
+    {
+        // The batch computes y = T_θ(x) from where each x falls (prefix sums, O(1) per point); RotatedProduct.Push goes
+        // through Map (every atom). They must agree, including at knots, at steps and outside [t_0, t_J].
+        var dictionary = PolyhedralDictionary.GaussianQuantile(8, 0.02);
+        var target = SettingThree();
+        int d = 2, n = dictionary.Size, count = 64;
+        var rng = new Xoshiro256StarStar(13);
+        var x = new double[count * d];
+        rng.FillStandardNormal(x);
+        for (int k = 0; k < dictionary.Knots.Length; k++) x[2 * k] = dictionary.Knots[k];
+        for (int j = 0; j < dictionary.Steps; j++) x[2 * j + 1] = dictionary.StepPositions[j];
+        x[40] = -9; x[41] = 9; x[42] = 9; x[43] = -9;
+        var lambda = new double[d * n];
+        for (int a = 0; a < lambda.Length; a++) lambda[a] = rng.NextDouble() < 0.3 ? 0 : rng.NextDouble();
+        double[] rotation = RotationalVi.HaarRotation(rng, d), offset = [0.4, -1.1];
+        var batch = new RotationalVi.MonteCarloBatch(target, dictionary, count);
+        batch.SetPoints(x);
+        double meanV = batch.Evaluate(rotation, offset, lambda, meanField: true, rotation: false);
+        var fit = new RotatedProduct(dictionary, rotation, offset, lambda);
+        var y = new double[count * d];
+        var z = new double[count * d];
+        fit.Push(x, count, y, z);
+        for (int i = 0; i < count * d; i++) Assert.Equal(y[i], batch.Pushed[i], 12);
+        double direct = 0;
+        for (int p = 0; p < count; p++) direct -= target.LogDensity(z.AsSpan(2 * p, 2)) / count;
+        Assert.Equal(direct, meanV, 10);
+        // The λ-gradient from the bins equals mean u·f(x) over the atoms written out.
+        var f = new double[n];
+        var u = new double[d];
+        var g = new double[d];
+        var expected = new double[d * n];
+        for (int p = 0; p < count; p++)
+        {
+            target.LogDensityAndGradient(z.AsSpan(2 * p, 2), g);
+            for (int c = 0; c < d; c++) u[c] = -(rotation[c] * g[0] + rotation[d + c] * g[1]) / count; // (Oᵀ∇V)_c / N
+            for (int c = 0; c < d; c++)
+            {
+                dictionary.Features(x[p * d + c], f);
+                for (int a = 0; a < n; a++) expected[c * n + a] += u[c] * f[a];
+            }
+        }
+        for (int a = 0; a < d * n; a++) Assert.Equal(expected[a], batch.PotentialGradient[a], 12);
+    }
+
+    [Fact]
     public void Forward_backward_step_satisfies_the_optimality_conditions_of_its_subproblem()
     {
         // argmin_{λ ≥ 0} ⟨g, λ⟩ + N(λ) + ‖λ − λ₀‖²_Q/(2τ): at the solution γ = g + ∇N + Q(λ − λ₀)/τ is 0 where λ > 0 and
