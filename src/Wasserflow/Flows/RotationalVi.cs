@@ -58,6 +58,13 @@ public sealed record RotationalViOptions
     /// </summary>
     public double InitialScale { get; init; } = 1.0;
 
+    /// <summary>
+    /// A rotation (d×d row-major, orthogonal) for the first restart to start from instead of I: a warm start, such as the
+    /// rotation of Proposition 3.1 (<see cref="Diagnostics.MeanFieldTheory.RotationBound"/>) or principal directions
+    /// the user knows. The other restarts still start from Haar rotations. Ignored without rotation.
+    /// </summary>
+    public double[]? InitialRotation { get; init; }
+
     /// <summary>Iterations between F̂ estimates (m).</summary>
     public int EvaluateEvery { get; init; } = 50;
 
@@ -99,6 +106,18 @@ public sealed record RotationalViOptions
         Positive(RotationStepSize, "η_O");
         Positive(Tolerance, "tolerance");
         Positive(InitialScale, "initial scale");
+        if (InitialRotation is { } o)
+        {
+            int d = (int)Math.Round(Math.Sqrt(o.Length));
+            if (d * d != o.Length || d == 0) throw new ArgumentException($"initial rotation: {o.Length} numbers do not make a square matrix.");
+            for (int a = 0; a < d; a++)
+                for (int b = 0; b < d; b++)
+                {
+                    double dot = 0;
+                    for (int r = 0; r < d; r++) dot += o[r * d + a] * o[r * d + b];
+                    if (!(Math.Abs(dot - (a == b ? 1 : 0)) <= 1e-8)) throw new ArgumentException($"initial rotation: not orthogonal (column {a} · column {b} = {dot}).");
+                }
+        }
         if (!(InitialSpread >= 0) || !double.IsFinite(InitialSpread)) throw new ArgumentException($"initial spread must be finite and ≥ 0 (got {InitialSpread}).");
     }
 }
@@ -132,6 +151,8 @@ public static class RotationalVi
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.InitialRotation is { } rotation && rotation.Length != target.Dimension * target.Dimension)
+            throw new ArgumentException($"initial rotation: {rotation.Length} numbers, but the target has dimension {target.Dimension} (needs {target.Dimension * target.Dimension}).");
         var dictionary = options.Dictionary ?? PolyhedralDictionary.GaussianQuantile();
         var results = new RotationalViRestart[options.Restarts];
         try
@@ -389,8 +410,8 @@ public static class RotationalVi
             _n = dictionary.Size;
             _rng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, (ulong)index));
             int d = _d, n = _n;
-            // Restart 0 starts from O = I; the others from Haar (all of them stay at I without rotation).
-            _rotation = o.Rotate && index > 0 ? HaarRotation(_rng, d) : Identity(d);
+            // Restart 0 starts from O = I (or the given warm start); the others from Haar (all stay at I without rotation).
+            _rotation = !o.Rotate ? Identity(d) : index > 0 ? HaarRotation(_rng, d) : o.InitialRotation is { } start ? (double[])start.Clone() : Identity(d);
             _offset = new double[d];
             _rng.FillStandardNormal(_offset);
             TensorPrimitives.Multiply(_offset, o.InitialSpread, _offset);

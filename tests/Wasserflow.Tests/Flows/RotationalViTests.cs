@@ -414,4 +414,39 @@ public class RotationalViTests
         }).Best;
         Assert.Contains(unstable.Warnings, w => w.Contains("κτ"));
     }
+
+    [Fact]
+    public void Warm_start_from_the_rotation_of_proposition_3_1_reaches_its_bound()
+    {
+        // Setting (vii) (common Σ, bound 0.0912) in 2-D, and two unit Gaussians 8 apart on a random direction in
+        // d = 10, where Haar starts rarely find the direction (docs/experiments.md): one restart from Prop. 3.1's
+        // rotation, started between the modes, lands within 3 SE + 0.02 of the bound (0 in d = 10).
+        var (bound, rotation) = MeanFieldTheory.RotationBound([-3.0, 0], [3.0, 0], [1.5, 0.5, 0.5, 1.0]);
+        var seven = GaussianMixtureTarget.Create([0.5, 0.5], [-3.0, 0, 3, 0], CovarianceKind.Full, [1.5, 0.5, 0.5, 1, 1.5, 0.5, 0.5, 1]);
+        var fit = RotationalVi.Fit(seven, new RotationalViOptions { Restarts = 1, InitialRotation = rotation, InitialSpread = 0, Seed = 3 }).Best;
+        Assert.True(fit.FreeEnergy <= bound + 3 * fit.StandardError + 0.02, $"(vii): F̂ = {fit.FreeEnergy} ± {fit.StandardError}, bound {bound}");
+
+        const int D = 10;
+        var rng = new Xoshiro256StarStar(5);
+        var direction = new double[D];
+        rng.FillStandardNormal(direction);
+        double norm = Math.Sqrt(direction.Sum(v => v * v));
+        var means = new double[2 * D];
+        var covariances = new double[2 * D * D];
+        for (int i = 0; i < D; i++)
+        {
+            means[i] = -4 * direction[i] / norm;
+            means[D + i] = 4 * direction[i] / norm;
+            covariances[i * D + i] = 1;
+            covariances[D * D + i * D + i] = 1;
+        }
+        var far = GaussianMixtureTarget.Create([0.5, 0.5], means, CovarianceKind.Full, covariances);
+        var (zero, start) = MeanFieldTheory.RotationBound(means.AsSpan(0, D), means.AsSpan(D, D), covariances.AsSpan(0, D * D));
+        Assert.True(Math.Abs(zero) < 1e-12);
+        var warm = RotationalVi.Fit(far, new RotationalViOptions { Restarts = 1, InitialRotation = start, InitialSpread = 0, Seed = 3, FinalSamples = 100_000 }).Best;
+        Assert.True(warm.FreeEnergy <= 3 * warm.StandardError + 0.02, $"d = 10: F̂ = {warm.FreeEnergy} ± {warm.StandardError}");
+        Assert.True(ModeDiagnostics.AlignmentAngle(warm.Fit.Rotation, direction) < 2);
+        Assert.Contains("initial rotation", Assert.Throws<ArgumentException>(() => RotationalVi.Fit(seven, new RotationalViOptions { InitialRotation = [1.0, 0, 0, 2] })).Message);
+        Assert.Contains("dimension", Assert.Throws<ArgumentException>(() => RotationalVi.Fit(far, new RotationalViOptions { InitialRotation = rotation })).Message);
+    }
 }
