@@ -92,7 +92,7 @@ public static class WasserflowCli
             TargetCovariance = parse.GetValue(TargetCovariance) ?? config.TargetCovariance,
             TargetSeed = parse.GetValue(TargetSeed) ?? config.TargetSeed,
             FunnelVariance = parse.GetValue(FunnelVariance) ?? config.FunnelVariance,
-            Skew = parse.GetValue(Skew) ?? config.Skew,
+            Skew = parse.GetValue(Skew) is { Length: > 0 } skew ? skew : config.Skew, // an option without values parses as [], not null
             Points = parse.GetValue(Points) ?? config.Points,
             Separation = parse.GetValue(Separation) ?? config.Separation,
             PriorPrecision = parse.GetValue(PriorPrecision) ?? config.PriorPrecision,

@@ -309,4 +309,16 @@ public sealed class CliTests : IDisposable
         Assert.Single(err.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
     }
+
+    [Fact]
+    public void Sinh_arcsinh_target_works_with_its_default_skews()
+    {
+        // --skew not given must mean the documented default (−0.2, −0.2), not an empty list.
+        var (code, _, err) = Run("fit", "--target", "sinh-arcsinh", "--iterations", "20", "-o", Out("sa"));
+        Assert.True(code == 0, err);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Out("sa"), "result.json")));
+        Assert.Equal([-0.2, -0.2], json.RootElement.GetProperty("config").GetProperty("skew").EnumerateArray().Select(e => e.GetDouble()).ToArray());
+        var (roviCode, _, roviErr) = Run("rovi", "--target", "sinh-arcsinh", "--restarts", "1", "--iterations", "60", "--batch", "100", "-o", Out("sa-rovi"));
+        Assert.True(roviCode == 0, roviErr);
+    }
 }
