@@ -182,12 +182,13 @@ public static class WasserflowCli
         var rotationStep = new Option<double>("--rotation-step") { Description = "η_O, the rotation's step (default 0.01)", DefaultValueFactory = _ => 0.01 };
         var dictionary = new Option<string>("--dictionary") { Description = "q40s (40 Gaussian-quantile ramps + midpoint steps), q40 (ramps only), u29 ([18]'s uniform ramps), u29s (default q40s)", DefaultValueFactory = _ => "q40s" };
         var initSpread = new Option<double>("--init-spread") { Description = "initial offsets v₀ ~ N(0, s²I) (default 2)", DefaultValueFactory = _ => 2 };
+        var initCenter = new Option<double[]?>("--init-center") { Description = "centre of rotation c, d numbers: z = c + O·T(x), restarts start around it (default the origin); a rough guess of the target's mean helps", AllowMultipleArgumentsPerToken = true };
         var initScale = new Option<double>("--init-scale") { Description = "slope s₀ of the initial maps, μ₀ = N(O v₀, s₀²I) (default 1; 5 makes multimodal fits far more reliable, docs/experiments.md)", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "seed of the run (default 0)", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "restarts run at once (default 1; results do not depend on it)", DefaultValueFactory = _ => 1 };
         var outputOption = new Option<string>("--output", "-o") { Description = "output folder (default runs/rovi)", DefaultValueFactory = _ => "runs/rovi" };
         var command = new Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.");
-        foreach (Option option in targets.All.Concat(new Option[] { meanField, restarts, iterations, fixedIterations, batch, stepSize, rotationStep, dictionary, initSpread, initScale, seed, threads, outputOption }))
+        foreach (Option option in targets.All.Concat(new Option[] { meanField, restarts, iterations, fixedIterations, batch, stepSize, rotationStep, dictionary, initSpread, initCenter, initScale, seed, threads, outputOption }))
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -214,6 +215,7 @@ public static class WasserflowCli
                 RotationStepSize = parse.GetValue(rotationStep),
                 InitialSpread = parse.GetValue(initSpread),
                 InitialScale = parse.GetValue(initScale),
+                InitialCenter = parse.GetValue(initCenter) is { Length: > 0 } center ? center : null,
                 Seed = parse.GetValue(seed),
                 Threads = parse.GetValue(threads),
             };
@@ -225,6 +227,10 @@ public static class WasserflowCli
             try
             {
                 outcome = RotationalFitRun.Run(target, options);
+            }
+            catch (ArgumentException ex)
+            {
+                throw new ConfigException(ex.Message);
             }
             catch (Targets.TargetEvaluationException ex)
             {

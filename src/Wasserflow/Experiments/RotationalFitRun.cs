@@ -76,6 +76,7 @@ public static class RotationalFitRun
                 w.WriteNumber("standardError", r.StandardError);
                 w.WriteNumber("iterations", r.Iterations);
                 w.WriteBoolean("converged", r.Converged);
+                Array("center", r.Fit.Center);
                 Array("rotation", r.Fit.Rotation);
                 Array("offset", r.Fit.Offset);
                 Array("weights", r.Fit.Weights);

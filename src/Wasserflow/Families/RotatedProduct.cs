@@ -3,21 +3,23 @@ using Wasserflow.Randomness;
 namespace Wasserflow.Families;
 
 /// <summary>
-/// The rotated product measure of rotational VI (paper 003; ../specs/rovi-mfvi.md §1): the law of z = O·T_θ(x) with
-/// x ~ N(0, I_d), O orthogonal and T_θ(x)_i = v_i + S_i(x_i) a separable increasing map whose coordinates S_i are
-/// combinations of a <see cref="PolyhedralDictionary"/> with non-negative weights λ_i. O = I gives the mean-field
-/// (product) family of polyhedral MFVI. Immutable.
+/// The rotated product measure of rotational VI (paper 003; ../specs/rovi-mfvi.md §1): the law of z = c + O·T_θ(x) with
+/// x ~ N(0, I_d), O orthogonal, T_θ(x)_i = v_i + S_i(x_i) a separable increasing map whose coordinates S_i are
+/// combinations of a <see cref="PolyhedralDictionary"/> with non-negative weights λ_i, and c a fixed centre of rotation
+/// (the paper's family is c = 0; a centre near the target's mass keeps the rotation from swinging the mean O·v around
+/// the origin). O = I gives the mean-field (product) family of polyhedral MFVI. Immutable.
 /// </summary>
 public sealed class RotatedProduct
 {
-    private readonly double[] _rotation, _offset, _weights;
+    private readonly double[] _rotation, _offset, _weights, _center;
 
     /// <summary>
     /// The measure with rotation <paramref name="rotation"/> (d×d row-major, orthogonal), offsets v (length d) and weights λ
-    /// (d×n row-major, n = the dictionary's size, every entry ≥ 0).
+    /// (d×n row-major, n = the dictionary's size, every entry ≥ 0), rotating about <paramref name="center"/> (length d;
+    /// empty for the origin).
     /// </summary>
     /// <exception cref="ArgumentException">Sizes disagree, a value is not finite, a weight is negative, or O is not orthogonal to 1e−8.</exception>
-    public RotatedProduct(PolyhedralDictionary dictionary, ReadOnlySpan<double> rotation, ReadOnlySpan<double> offset, ReadOnlySpan<double> weights)
+    public RotatedProduct(PolyhedralDictionary dictionary, ReadOnlySpan<double> rotation, ReadOnlySpan<double> offset, ReadOnlySpan<double> weights, ReadOnlySpan<double> center = default)
     {
         ArgumentNullException.ThrowIfNull(dictionary);
         int d = offset.Length, n = dictionary.Size;
@@ -29,6 +31,9 @@ public sealed class RotatedProduct
                 throw new ArgumentException($"weight λ[{i / n}, {i % n}] = {weights[i]} must be finite and ≥ 0.");
         foreach (double v in offset)
             if (!double.IsFinite(v)) throw new ArgumentException($"an offset is {v}.");
+        if (!center.IsEmpty && center.Length != d) throw new ArgumentException($"the centre must hold d = {d} numbers, got {center.Length}.");
+        foreach (double v in center)
+            if (!double.IsFinite(v)) throw new ArgumentException($"a centre coordinate is {v}.");
         for (int a = 0; a < d; a++)
             for (int b = 0; b < d; b++)
             {
@@ -41,6 +46,7 @@ public sealed class RotatedProduct
         _rotation = rotation.ToArray();
         _offset = offset.ToArray();
         _weights = weights.ToArray();
+        _center = center.IsEmpty ? new double[d] : center.ToArray();
     }
 
     /// <summary>The dictionary shared by every coordinate.</summary>
@@ -52,7 +58,10 @@ public sealed class RotatedProduct
     /// <summary>O, d×d row-major.</summary>
     public ReadOnlySpan<double> Rotation => _rotation;
 
-    /// <summary>v, the mean of T_θ#ρ (so O·v is the mean of the measure).</summary>
+    /// <summary>c, the centre of rotation (zeros for the paper's family).</summary>
+    public ReadOnlySpan<double> Center => _center;
+
+    /// <summary>v, the mean of T_θ#ρ (so c + O·v is the mean of the measure).</summary>
     public ReadOnlySpan<double> Offset => _offset;
 
     /// <summary>λ, d×n row-major.</summary>
@@ -62,7 +71,7 @@ public sealed class RotatedProduct
     public ReadOnlySpan<double> CoordinateWeights(int i) => _weights.AsSpan(i * Dictionary.Size, Dictionary.Size);
 
     /// <summary>
-    /// Pushes <paramref name="count"/> reference points x (rows, count×d) through the map: y = T_θ(x) and z = O y, both
+    /// Pushes <paramref name="count"/> reference points x (rows, count×d) through the map: y = T_θ(x) and z = c + O y, both
     /// count×d. <paramref name="y"/> may be empty when not wanted.
     /// </summary>
     public void Push(ReadOnlySpan<double> x, int count, Span<double> y, Span<double> z)
@@ -74,6 +83,7 @@ public sealed class RotatedProduct
             for (int i = 0; i < d; i++) row[i] = _offset[i] + Dictionary.Map(CoordinateWeights(i), x[p * d + i]);
             if (!y.IsEmpty) row.CopyTo(y.Slice(p * d, d));
             Rotate(_rotation, d, row, z.Slice(p * d, d));
+            for (int i = 0; i < d; i++) z[p * d + i] += _center[i];
         }
     }
 

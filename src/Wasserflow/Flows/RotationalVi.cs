@@ -49,7 +49,7 @@ public sealed record RotationalViOptions
     /// <summary>R, independent restarts; the one with the lowest F̂ is returned as best.</summary>
     public int Restarts { get; init; } = 8;
 
-    /// <summary>s_v: initial offsets v₀ ~ N(0, s_v² I).</summary>
+    /// <summary>s_v: initial offsets v₀ ~ N(0, s_v² I), so the fit starts around c + O v₀ (<see cref="InitialCenter"/>).</summary>
     public double InitialSpread { get; init; } = 2.0;
 
     /// <summary>
@@ -57,6 +57,14 @@ public sealed record RotationalViOptions
     /// at once (docs/experiments.md, paper 003).
     /// </summary>
     public double InitialScale { get; init; } = 1.0;
+
+    /// <summary>
+    /// c, the fixed centre of rotation, z = c + O·T_θ(x) (length d; null: the origin, the paper's family). Restarts start
+    /// around it (v₀ ~ N(0, s_v² I)), and the rotation turns the fit about it rather than about the origin. Restarts
+    /// that start between the modes split the mass evenly far more often (docs/experiments.md, paper 003), so a rough
+    /// guess of the target's mean helps.
+    /// </summary>
+    public double[]? InitialCenter { get; init; }
 
     /// <summary>
     /// A rotation (d×d row-major, orthogonal) for the first restart to start from instead of I: a warm start, such as the
@@ -151,6 +159,8 @@ public static class RotationalVi
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.InitialCenter is { } center && (center.Length != target.Dimension || !center.All(double.IsFinite)))
+            throw new ArgumentException($"initial center: needs {target.Dimension} finite numbers (the target's dimension), got [{string.Join(", ", center)}].");
         if (options.InitialRotation is { } rotation && rotation.Length != target.Dimension * target.Dimension)
             throw new ArgumentException($"initial rotation: {rotation.Length} numbers, but the target has dimension {target.Dimension} (needs {target.Dimension * target.Dimension}).");
         var dictionary = options.Dictionary ?? PolyhedralDictionary.GaussianQuantile();
@@ -296,10 +306,10 @@ public static class RotationalVi
         }
 
         /// <summary>
-        /// Pushes the batch through (O, v, λ), evaluates the target and returns mean V(z); fills the v and λ gradients
-        /// when <paramref name="meanField"/>, and G when <paramref name="rotation"/>.
+        /// Pushes the batch through (O, v, λ) about the centre c (z = c + O y), evaluates the target and returns mean V(z);
+        /// fills the v and λ gradients when <paramref name="meanField"/>, and G when <paramref name="rotation"/>.
         /// </summary>
-        public double Evaluate(ReadOnlySpan<double> rotationMatrix, ReadOnlySpan<double> offset, ReadOnlySpan<double> lambda, bool meanField, bool rotation)
+        public double Evaluate(ReadOnlySpan<double> rotationMatrix, ReadOnlySpan<double> offset, ReadOnlySpan<double> lambda, ReadOnlySpan<double> center, bool meanField, bool rotation)
         {
             int d = _d, n = _n, b = _count, ramps = _dictionary.Ramps, steps = _dictionary.Steps;
             ReadOnlySpan<double> rampMeans = _dictionary.RampMeans, stepMeans = _dictionary.StepMeans;
@@ -328,7 +338,11 @@ public static class RotationalVi
                     _y[p * d + i] = shift + slope * _x[p * d + i] + _rampPrefix[passed] + partial + _stepPrefix[_below[at]];
                 }
             }
-            for (int p = 0; p < b; p++) RotatedProduct.Rotate(rotationMatrix, d, _y.AsSpan(p * d, d), _z.AsSpan(p * d, d));
+            for (int p = 0; p < b; p++)
+            {
+                RotatedProduct.Rotate(rotationMatrix, d, _y.AsSpan(p * d, d), _z.AsSpan(p * d, d));
+                TensorPrimitives.Add(_z.AsSpan(p * d, d), center, _z.AsSpan(p * d, d));
+            }
             TargetEvaluator.LogDensityAndGradient(_target, _z, b, _logDensities, _g);
             TensorPrimitives.Negate(_g, _g); // ∇V = −∇log π
             double inverse = 1.0 / b;
@@ -394,7 +408,7 @@ public static class RotationalVi
         private readonly int _index, _d, _n;
         private readonly CancellationToken _cancellation;
         private readonly Xoshiro256StarStar _rng;
-        private readonly double[] _rotation, _offset, _lambda, _projected, _work;
+        private readonly double[] _rotation, _offset, _lambda, _center, _projected, _work;
         private readonly MonteCarloBatch _batch;
         private readonly PolyhedralStep _step;
         private readonly List<string> _warnings = [];
@@ -415,6 +429,7 @@ public static class RotationalVi
             _offset = new double[d];
             _rng.FillStandardNormal(_offset);
             TensorPrimitives.Multiply(_offset, o.InitialSpread, _offset);
+            _center = o.InitialCenter is { } c ? (double[])c.Clone() : new double[d];
             _lambda = new double[d * n];
             for (int i = 0; i < d; i++) _lambda[i * n] = Math.Max(0, o.InitialScale - dictionary.Alpha); // S(t) = s₀t: μ₀ = N(O v₀, s₀²I)
             _projected = new double[d * d];
@@ -456,7 +471,7 @@ public static class RotationalVi
             return new RotationalViRestart(_index, free, se, iteration, converged, fit, trace, _warnings);
         }
 
-        private RotatedProduct Current() => new(_dictionary, _rotation, _offset, _lambda);
+        private RotatedProduct Current() => new(_dictionary, _rotation, _offset, _lambda, _center);
 
         // Stop when the means of the last two windows of 10 estimates differ by less than max(tolerance, 2 SE of the difference).
         private bool WindowsAgree(List<(int Iteration, double Estimate)> trace)
@@ -482,7 +497,7 @@ public static class RotationalVi
         {
             int d = _d, n = _n;
             _batch.Draw(_rng);
-            _batch.Evaluate(_rotation, _offset, _lambda, meanField: true, rotation: false);
+            _batch.Evaluate(_rotation, _offset, _lambda, _center, meanField: true, rotation: false);
             double vStep;
             if (_o.Step == MeanFieldStepKind.ForwardBackward)
             {
@@ -506,7 +521,7 @@ public static class RotationalVi
             TensorPrimitives.MultiplyAdd(_batch.OffsetGradient, -vStep, _offset, _offset);
             if (!_o.Rotate) return;
             // Rotation step at θ_{t+1} on the same draws: G = mean g yᵀ, G̃ = ½(G − O Gᵀ O), O ← qf(O − η_O G̃).
-            _batch.Evaluate(_rotation, _offset, _lambda, meanField: false, rotation: true);
+            _batch.Evaluate(_rotation, _offset, _lambda, _center, meanField: false, rotation: true);
             double[] g = _batch.RotationGradient;
             for (int r = 0; r < d; r++)
                 for (int e = 0; e < d; e++)

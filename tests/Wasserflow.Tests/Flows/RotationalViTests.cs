@@ -65,17 +65,17 @@ public class RotationalViTests
         rng.FillStandardNormal(x);
         batch.SetPoints(x);
         double[] rotation = RotationalVi.HaarRotation(rng, d);
-        double[] offset = [0.3, -0.7];
+        double[] offset = [0.3, -0.7], center = [0.7, -0.3];
         var lambda = new double[d * n];
         for (int a = 0; a < lambda.Length; a++) lambda[a] = 0.05 + 0.3 * rng.NextDouble();
         var scratch = new double[n];
         double Objective()
         {
-            double value = batch.Evaluate(rotation, offset, lambda, meanField: false, rotation: false);
+            double value = batch.Evaluate(rotation, offset, lambda, center, meanField: false, rotation: false);
             for (int i = 0; i < d; i++) value += dictionary.NegativeLogDerivative(lambda.AsSpan(i * n, n), scratch);
             return value;
         }
-        batch.Evaluate(rotation, offset, lambda, meanField: true, rotation: true);
+        batch.Evaluate(rotation, offset, lambda, center, meanField: true, rotation: true);
         var lambdaGradient = (double[])batch.PotentialGradient.Clone();
         for (int i = 0; i < d; i++)
         {
@@ -106,11 +106,11 @@ public class RotationalViTests
         x[40] = -9; x[41] = 9; x[42] = 9; x[43] = -9;
         var lambda = new double[d * n];
         for (int a = 0; a < lambda.Length; a++) lambda[a] = rng.NextDouble() < 0.3 ? 0 : rng.NextDouble();
-        double[] rotation = RotationalVi.HaarRotation(rng, d), offset = [0.4, -1.1];
+        double[] rotation = RotationalVi.HaarRotation(rng, d), offset = [0.4, -1.1], center = [-0.5, 1.5];
         var batch = new RotationalVi.MonteCarloBatch(target, dictionary, count);
         batch.SetPoints(x);
-        double meanV = batch.Evaluate(rotation, offset, lambda, meanField: true, rotation: false);
-        var fit = new RotatedProduct(dictionary, rotation, offset, lambda);
+        double meanV = batch.Evaluate(rotation, offset, lambda, center, meanField: true, rotation: false);
+        var fit = new RotatedProduct(dictionary, rotation, offset, lambda, center);
         var y = new double[count * d];
         var z = new double[count * d];
         fit.Push(x, count, y, z);
@@ -448,5 +448,20 @@ public class RotationalViTests
         Assert.True(ModeDiagnostics.AlignmentAngle(warm.Fit.Rotation, direction) < 2);
         Assert.Contains("initial rotation", Assert.Throws<ArgumentException>(() => RotationalVi.Fit(seven, new RotationalViOptions { InitialRotation = [1.0, 0, 0, 2] })).Message);
         Assert.Contains("dimension", Assert.Throws<ArgumentException>(() => RotationalVi.Fit(far, new RotationalViOptions { InitialRotation = rotation })).Message);
+    }
+
+    [Fact]
+    public void Initial_center_places_the_starts_between_modes_away_from_the_origin()
+    {
+        // Setting (iv) moved to (20, −10): restarts centred there (spread 0) start between the modes and split the mass.
+        var moved = GaussianMixtureTarget.Create([0.5, 0.5], [12.0, -18, 28, -2], CovarianceKind.Full, [1.0, 0, 0, 1, 1, 0, 0, 1]);
+        var result = RotationalVi.Fit(moved, new RotationalViOptions { Restarts = 2, Threads = 2, Seed = 4, InitialSpread = 0, InitialCenter = [20.0, -10] });
+        foreach (var restart in result.Restarts)
+        {
+            Assert.True(restart.FreeEnergy <= 0.05, $"restart {restart.Index}: F̂ = {restart.FreeEnergy}");
+            double[] masses = ModeDiagnostics.ModeMasses(moved, Draw(restart.Fit, 20_000, 11), 20_000);
+            Assert.InRange(masses[0], 0.4, 0.6);
+        }
+        Assert.Contains("initial center", Assert.Throws<ArgumentException>(() => RotationalVi.Fit(moved, new RotationalViOptions { InitialCenter = [1.0] })).Message);
     }
 }
