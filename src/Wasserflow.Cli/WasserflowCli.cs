@@ -183,12 +183,13 @@ public static class WasserflowCli
         var dictionary = new Option<string>("--dictionary") { Description = "q40s (40 Gaussian-quantile ramps + midpoint steps), q40 (ramps only), u29 ([18]'s uniform ramps), u29s (default q40s)", DefaultValueFactory = _ => "q40s" };
         var initSpread = new Option<double>("--init-spread") { Description = "initial offsets v₀ ~ N(0, s²I) (default 2)", DefaultValueFactory = _ => 2 };
         var initCenter = new Option<double[]?>("--init-center") { Description = "centre of rotation c, d numbers: z = c + O·T(x), restarts start around it (default the origin); a rough guess of the target's mean helps", AllowMultipleArgumentsPerToken = true };
+        var langevinStart = new Option<bool>("--langevin-start") { Description = "start from short Langevin chains: their mean as the centre, their principal directions as the first rotation, with --init-spread 0 and --init-scale 5 unless given (ours; docs/experiments.md)" };
         var initScale = new Option<double>("--init-scale") { Description = "slope s₀ of the initial maps, μ₀ = N(O v₀, s₀²I) (default 1; 5 makes multimodal fits far more reliable, docs/experiments.md)", DefaultValueFactory = _ => 1 };
         var seed = new Option<ulong>("--seed") { Description = "seed of the run (default 0)", DefaultValueFactory = _ => 0 };
         var threads = new Option<int>("--threads") { Description = "restarts run at once (default 1; results do not depend on it)", DefaultValueFactory = _ => 1 };
         var outputOption = new Option<string>("--output", "-o") { Description = "output folder (default runs/rovi)", DefaultValueFactory = _ => "runs/rovi" };
         var command = new Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.");
-        foreach (Option option in targets.All.Concat(new Option[] { meanField, restarts, iterations, fixedIterations, batch, stepSize, rotationStep, dictionary, initSpread, initCenter, initScale, seed, threads, outputOption }))
+        foreach (Option option in targets.All.Concat(new Option[] { meanField, restarts, iterations, fixedIterations, batch, stepSize, rotationStep, dictionary, initSpread, initCenter, initScale, langevinStart, seed, threads, outputOption }))
             command.Options.Add(option);
         command.SetAction(parse =>
         {
@@ -222,6 +223,19 @@ public static class WasserflowCli
             Targets.ITarget target = config.BuildTarget();
             if (target is Targets.ITargetWithPropriety propriety && !propriety.CheckProper(out string? reason))
                 throw new ConfigException($"target: {reason}");
+            if (parse.GetValue(langevinStart))
+            {
+                if (parse.GetResult(initCenter) is { Implicit: false })
+                    throw new ConfigException("--langevin-start: sets the centre itself; drop --init-center");
+                var (startCenter, startRotation) = Flows.RotationalVi.LangevinStart(target, Randomness.Xoshiro256StarStar.Mix(options.Seed, 99), threads: options.Threads);
+                options = options with
+                {
+                    InitialCenter = startCenter,
+                    InitialRotation = options.Rotate ? startRotation : null,
+                    InitialSpread = parse.GetResult(initSpread) is { Implicit: false } ? options.InitialSpread : 0,
+                    InitialScale = parse.GetResult(initScale) is { Implicit: false } ? options.InitialScale : 5,
+                };
+            }
             AtomicFiles.EnsureWritable(folder);
             RotationalFitOutcome outcome;
             try

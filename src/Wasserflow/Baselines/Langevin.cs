@@ -23,11 +23,26 @@ public static class Langevin
         ArgumentNullException.ThrowIfNull(target);
         int d = target.Dimension;
         if (start.Length != d) throw new ArgumentException($"the start point has {start.Length} coordinates, the target {d}.");
-        if (chains < 1 || steps < 0) throw new ArgumentException($"need chains ≥ 1 and steps ≥ 0 (got {chains}, {steps}).");
+        if (chains < 1) throw new ArgumentException($"need chains ≥ 1 (got {chains}).");
+        var starts = new double[chains * d];
+        for (int c = 0; c < chains; c++) start.CopyTo(starts.AsSpan(c * d, d));
+        return Sample(target, starts, steps, stepSize, seed, threads);
+    }
+
+    /// <summary>
+    /// As above, with chain c started at row c of <paramref name="starts"/> (chains×d); returns the final states. The
+    /// array is not modified.
+    /// </summary>
+    public static double[] Sample(ITarget target, double[] starts, int steps, double stepSize, ulong seed, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(starts);
+        int d = target.Dimension, chains = starts.Length / d;
+        if (chains < 1 || starts.Length != chains * d) throw new ArgumentException($"the starts must be chains × {d} numbers with chains ≥ 1 (got {starts.Length}).");
+        if (steps < 0) throw new ArgumentException($"need steps ≥ 0 (got {steps}).");
         if (!(stepSize > 0) || !double.IsFinite(stepSize)) throw new ArgumentException($"step size must be finite and > 0 (got {stepSize}).");
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
-        var states = new double[chains * d];
-        for (int c = 0; c < chains; c++) start.CopyTo(states.AsSpan(c * d, d));
+        var states = (double[])starts.Clone();
         const int Block = 256;
         int blocks = (chains + Block - 1) / Block;
         double noise = Math.Sqrt(2 * stepSize);

@@ -218,6 +218,40 @@ public static class RotationalVi
         return (shift + mean + fit.NegativeLogDeterminant() - 0.5 * d * (1 + Math.Log(2 * Math.PI)), Math.Sqrt(variance / samples));
     }
 
+    /// <summary>
+    /// A data-driven start for RoVI (ours; docs/experiments.md, paper 003): runs <paramref name="chains"/> short ULA
+    /// chains from wide starts N(0, <paramref name="spread"/>² I), so that they fall into the basins of several modes,
+    /// and returns their mean as a centre of rotation and the eigenvectors of their covariance (largest first) as a first
+    /// rotation. Use them as <see cref="RotationalViOptions.InitialCenter"/> and <see cref="RotationalViOptions.InitialRotation"/>
+    /// with a small <see cref="RotationalViOptions.InitialSpread"/>: the leading direction then points across the modes.
+    /// </summary>
+    public static (double[] Center, double[] Rotation) LangevinStart(ITarget target, ulong seed, int chains = 256, int steps = 300,
+        double stepSize = 0.05, double spread = 5, int threads = 1)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        int d = target.Dimension;
+        if (chains < 2) throw new ArgumentException($"need chains ≥ 2 (got {chains}).");
+        if (!(spread >= 0) || !double.IsFinite(spread)) throw new ArgumentException($"spread must be finite and ≥ 0 (got {spread}).");
+        var starts = new double[chains * d];
+        new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 1)).FillStandardNormal(starts);
+        TensorPrimitives.Multiply(starts, spread, starts);
+        double[] x = Baselines.Langevin.Sample(target, starts, steps, stepSize, Xoshiro256StarStar.Mix(seed, 2), threads);
+        var center = new double[d];
+        for (int c = 0; c < chains; c++) TensorPrimitives.Add(center, x.AsSpan(c * d, d), center);
+        TensorPrimitives.Multiply(center, 1.0 / chains, center);
+        var covariance = new double[d * d];
+        for (int c = 0; c < chains; c++)
+            for (int i = 0; i < d; i++)
+                for (int j = 0; j < d; j++) covariance[i * d + j] += (x[c * d + i] - center[i]) * (x[c * d + j] - center[j]) / (chains - 1);
+        var values = new double[d];
+        var vectors = new double[d * d];
+        Dense.SymmetricEigen(covariance, d, values, vectors); // ascending
+        var rotation = new double[d * d];
+        for (int column = 0; column < d; column++)
+            for (int r = 0; r < d; r++) rotation[r * d + column] = vectors[r * d + (d - 1 - column)];
+        return (center, rotation);
+    }
+
     /// <summary>A Haar-distributed rotation: the sign-fixed QR factor of a d×d standard Gaussian matrix.</summary>
     public static double[] HaarRotation(Xoshiro256StarStar rng, int d)
     {

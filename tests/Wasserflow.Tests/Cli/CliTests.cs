@@ -301,6 +301,7 @@ public sealed class CliTests : IDisposable
     [InlineData("--target nowhere", "target: unknown target 'nowhere'")]
     [InlineData("--target bimodal -d 3", "dimension mismatch")]
     [InlineData("--init-center 1 2 3", "initial center: needs 2 finite numbers")]
+    [InlineData("--langevin-start --init-center 1 2", "--langevin-start: sets the centre itself")]
     public void Bad_rovi_inputs_exit_2_with_one_line_and_write_nothing(string args, string expected)
     {
         string output = Out("bad-rovi");
