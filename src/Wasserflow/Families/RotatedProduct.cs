@@ -34,13 +34,7 @@ public sealed class RotatedProduct
         if (!center.IsEmpty && center.Length != d) throw new ArgumentException($"the centre must hold d = {d} numbers, got {center.Length}.");
         foreach (double v in center)
             if (!double.IsFinite(v)) throw new ArgumentException($"a centre coordinate is {v}.");
-        for (int a = 0; a < d; a++)
-            for (int b = 0; b < d; b++)
-            {
-                double dot = 0;
-                for (int r = 0; r < d; r++) dot += rotation[r * d + a] * rotation[r * d + b];
-                if (!(Math.Abs(dot - (a == b ? 1 : 0)) <= 1e-8)) throw new ArgumentException($"the rotation is not orthogonal: column {a} · column {b} = {dot}.");
-            }
+        if (LinearAlgebra.Dense.OrthogonalityDefect(rotation, d) is { } defect) throw new ArgumentException($"the rotation is not orthogonal: {defect}.");
         Dictionary = dictionary;
         Dimension = d;
         _rotation = rotation.ToArray();

@@ -15,6 +15,8 @@ internal sealed class PolyhedralStep
     private readonly int _n;
     private readonly double[] _gradient, _hessian, _system, _direction, _trial, _diff, _qDiff, _work, _old;
     private readonly int[] _free;
+    private readonly bool[] _passive;
+    private readonly double[] _zeta, _rhs;
 
     public PolyhedralStep(PolyhedralDictionary dictionary)
     {
@@ -29,6 +31,9 @@ internal sealed class PolyhedralStep
         _qDiff = new double[_n];
         _work = new double[_n];
         _free = new int[_n];
+        _passive = new bool[_n];
+        _zeta = new double[_n];
+        _rhs = new double[_n];
         _old = new double[_n];
     }
 
@@ -145,22 +150,24 @@ internal sealed class PolyhedralStep
         else
         {
             MultiplySymmetric(_dictionary.Gram, _trial, _qDiff); // b = Q y
-            NonNegativeLeastSquares(_dictionary.Gram, n, _qDiff, lambda);
+            NonNegativeLeastSquares(_qDiff, lambda);
         }
         return kappa;
     }
 
     /// <summary>
-    /// Lawson–Hanson in Gram form: λ = argmin_{λ ≥ 0} ½λᵀQλ − bᵀλ for symmetric positive-definite Q (n×n), from λ = 0.
+    /// Lawson–Hanson in Gram form: λ = argmin_{λ ≥ 0} ½λᵀQλ − bᵀλ for the dictionary's Gram matrix Q, from λ = 0, in
+    /// this instance's scratch space.
     /// </summary>
-    internal static void NonNegativeLeastSquares(ReadOnlySpan<double> q, int n, ReadOnlySpan<double> b, Span<double> lambda)
+    internal void NonNegativeLeastSquares(ReadOnlySpan<double> b, Span<double> lambda)
     {
+        int n = _n;
+        ReadOnlySpan<double> q = _dictionary.Gram;
         lambda[..n].Clear();
-        var passive = new bool[n];
-        var zeta = new double[n];
-        var index = new int[n];
-        var system = new double[n * n];
-        var rhs = new double[n];
+        bool[] passive = _passive;
+        double[] zeta = _zeta, system = _system, rhs = _rhs;
+        int[] index = _free;
+        Array.Clear(passive);
         double bMax = 0;
         for (int a = 0; a < n; a++) bMax = Math.Max(bMax, Math.Abs(b[a]));
         for (int outer = 0; outer < 3 * n; outer++)

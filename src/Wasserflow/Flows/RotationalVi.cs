@@ -118,13 +118,7 @@ public sealed record RotationalViOptions
         {
             int d = (int)Math.Round(Math.Sqrt(o.Length));
             if (d * d != o.Length || d == 0) throw new ArgumentException($"initial rotation: {o.Length} numbers do not make a square matrix.");
-            for (int a = 0; a < d; a++)
-                for (int b = 0; b < d; b++)
-                {
-                    double dot = 0;
-                    for (int r = 0; r < d; r++) dot += o[r * d + a] * o[r * d + b];
-                    if (!(Math.Abs(dot - (a == b ? 1 : 0)) <= 1e-8)) throw new ArgumentException($"initial rotation: not orthogonal (column {a} · column {b} = {dot}).");
-                }
+            if (Dense.OrthogonalityDefect(o, d) is { } defect) throw new ArgumentException($"initial rotation: not orthogonal ({defect}).");
         }
         if (!(InitialSpread >= 0) || !double.IsFinite(InitialSpread)) throw new ArgumentException($"initial spread must be finite and ≥ 0 (got {InitialSpread}).");
     }

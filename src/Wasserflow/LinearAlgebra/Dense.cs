@@ -176,6 +176,22 @@ internal static class Dense
             for (int j = 0; j < d; j++) a[i * d + j] *= sign[j];
     }
 
+    /// <summary>
+    /// Null when the columns of the d×d matrix <paramref name="o"/> are orthonormal to <paramref name="tolerance"/>;
+    /// otherwise a phrase naming the first pair of columns whose dot product is off ("column 0 · column 1 = 0.3").
+    /// </summary>
+    public static string? OrthogonalityDefect(ReadOnlySpan<double> o, int d, double tolerance = 1e-8)
+    {
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b < d; b++)
+            {
+                double dot = 0;
+                for (int r = 0; r < d; r++) dot += o[r * d + a] * o[r * d + b];
+                if (!(Math.Abs(dot - (a == b ? 1 : 0)) <= tolerance)) return $"column {a} · column {b} = {dot}";
+            }
+        return null;
+    }
+
     /// <summary>S = L Lᵀ for lower-triangular L (row-major d×d).</summary>
     public static void LowerTimesTranspose(ReadOnlySpan<double> l, int d, Span<double> s)
     {

@@ -184,7 +184,7 @@ public class RotationalViTests
         for (int a = 0; a < n; a++)
             for (int c = 0; c < n; c++) b[a] += dictionary.Gram[a * n + c] * y[c];
         var lambda = new double[n];
-        PolyhedralStep.NonNegativeLeastSquares(dictionary.Gram, n, b, lambda);
+        new PolyhedralStep(dictionary).NonNegativeLeastSquares(b, lambda);
         int active = 0;
         for (int a = 0; a < n; a++)
         {
