@@ -94,7 +94,7 @@ public static class ModeCollapseExperiments
             foreach (var (method, result, samples, color) in new (string, RotationalViResult?, double[]?, string)[]
                      { ("LMC", null, lmc, "#ff9f1c"), ("MFVI", mfvi, null, "#ff3030"), ("RoVI", rovi, null, "#4fa3ff"), (WideName, wide, null, "#2ca02c") })
             {
-                double[] points = samples ?? Draw(result!.Best.Fit, Draws, Xoshiro256StarStar.Mix(stream, 5));
+                double[] points = samples ?? result!.Best.Fit.Sample(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(stream, 5)), Draws);
                 double[] masses = s.Weights.Length == 2 ? ModeDiagnostics.ModeMasses(target, points, Draws) : [1.0];
                 double[] w1 = ModeDiagnostics.MarginalWasserstein1(points, exact, Draws, 2);
                 string massText = masses.Length == 2 ? $"{F(masses[0], 3)} / {F(masses[1], 3)}" : "—";
@@ -136,13 +136,6 @@ public static class ModeCollapseExperiments
     private const string WideName = "RoVI (s₀ = 5)";
 
     private static string F(double v, int digits) => v.ToString("F" + digits, CultureInfo.InvariantCulture);
-
-    private static double[] Draw(RotatedProduct fit, int count, ulong seed)
-    {
-        var z = new double[count * fit.Dimension];
-        fit.Sample(new Xoshiro256StarStar(seed), count, z);
-        return z;
-    }
 
     private static double[] LeadingEigenvector(double[] covariance)
     {

@@ -151,8 +151,7 @@ public static class RotationalFitRun
         if (outcome.Target.Dimension == 2)
         {
             const int Count = 2000;
-            var z = new double[2 * Count];
-            best.Fit.Sample(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, 77)), Count, z);
+            double[] z = best.Fit.Sample(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, 77)), Count);
             double xMin = double.PositiveInfinity, xMax = double.NegativeInfinity, yMin = double.PositiveInfinity, yMax = double.NegativeInfinity;
             for (int p = 0; p < Count; p++)
             {

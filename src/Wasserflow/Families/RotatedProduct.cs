@@ -101,6 +101,14 @@ public sealed class RotatedProduct
         Push(x, count, default, destination);
     }
 
+    /// <summary><paramref name="count"/> draws of the measure as a new count×d array.</summary>
+    public double[] Sample(Xoshiro256StarStar rng, int count)
+    {
+        var z = new double[count * Dimension];
+        Sample(rng, count, z);
+        return z;
+    }
+
     /// <summary>
     /// −E log det ∇T_θ = Σ_i N(λ_i), exact. The measure's differential entropy is this plus (d/2)(1 + log 2π).
     /// </summary>

@@ -197,12 +197,7 @@ public class RotationalViTests
         Assert.True(active > 0 && active < n);
     }
 
-    private static double[] Draw(RotatedProduct fit, int count, ulong seed)
-    {
-        var z = new double[count * fit.Dimension];
-        fit.Sample(new Xoshiro256StarStar(seed), count, z);
-        return z;
-    }
+    private static double[] Draw(RotatedProduct fit, int count, ulong seed) => fit.Sample(new Xoshiro256StarStar(seed), count);
 
     [Fact]
     public void Setting_one_mfvi_reaches_the_closed_form_optimum_and_rovi_finds_the_eigenvectors()
@@ -384,7 +379,7 @@ public class RotationalViTests
         // Mode (A), the paper's Algorithm 1 with the curvature cap, on [18]'s dictionary: η_MF = 1, L = 1000 (spec §6).
         // Its stationary points are those of (B); it is slow (τ ≤ 1e−3), so this runs 12 000 iterations to the MFVI
         // optimum of (i), 0.8047.
-        var result = RotationalVi.Fit(SettingOne(), new RotationalViOptions
+        var options = new RotationalViOptions
         {
             Rotate = false,
             Dictionary = PolyhedralDictionary.Uniform(),
@@ -396,23 +391,32 @@ public class RotationalViTests
             Restarts = 1,
             Seed = 1,
             FinalSamples = 100_000,
-        }).Best;
+        };
+        var result = RotationalVi.Fit(SettingOne(), options).Best;
         Assert.True(Math.Abs(result.FreeEnergy - 0.8047) < 0.01, $"F̂ = {result.FreeEnergy} ± {result.StandardError}");
         Assert.Empty(result.Warnings);
         // η_MF = 4 puts κτ at 4: the fit says so.
-        var unstable = RotationalVi.Fit(SettingOne(), new RotationalViOptions
-        {
-            Rotate = false,
-            Dictionary = PolyhedralDictionary.Uniform(),
-            Step = MeanFieldStepKind.ProjectedGradient,
-            MeanFieldRate = 4,
-            Smoothness = 1000,
-            MaxIterations = 300,
-            Restarts = 1,
-            Seed = 1,
-            FinalSamples = 1000,
-        }).Best;
+        var unstable = RotationalVi.Fit(SettingOne(), options with { MeanFieldRate = 4, MaxIterations = 300, StopEarly = true, FinalSamples = 1000 }).Best;
         Assert.Contains(unstable.Warnings, w => w.Contains("κτ"));
+    }
+
+    // Two unit Gaussians 8 apart along a random direction (seed 5) in d dimensions, their midpoint at `centre`·𝟙.
+    private static (GaussianMixtureTarget Target, double[] Direction, double[] Means, double[] Covariances) TwoModesOnARandomDirection(int d, double centre)
+    {
+        var rng = new Xoshiro256StarStar(5);
+        var direction = new double[d];
+        rng.FillStandardNormal(direction);
+        double norm = Math.Sqrt(direction.Sum(v => v * v));
+        var means = new double[2 * d];
+        var covariances = new double[2 * d * d];
+        for (int i = 0; i < d; i++)
+        {
+            means[i] = centre - 4 * direction[i] / norm;
+            means[d + i] = centre + 4 * direction[i] / norm;
+            covariances[i * d + i] = 1;
+            covariances[d * d + i * d + i] = 1;
+        }
+        return (GaussianMixtureTarget.Create([0.5, 0.5], means, CovarianceKind.Full, covariances), direction, means, covariances);
     }
 
     [Fact]
@@ -427,20 +431,7 @@ public class RotationalViTests
         Assert.True(fit.FreeEnergy <= bound + 3 * fit.StandardError + 0.02, $"(vii): F̂ = {fit.FreeEnergy} ± {fit.StandardError}, bound {bound}");
 
         const int D = 10;
-        var rng = new Xoshiro256StarStar(5);
-        var direction = new double[D];
-        rng.FillStandardNormal(direction);
-        double norm = Math.Sqrt(direction.Sum(v => v * v));
-        var means = new double[2 * D];
-        var covariances = new double[2 * D * D];
-        for (int i = 0; i < D; i++)
-        {
-            means[i] = -4 * direction[i] / norm;
-            means[D + i] = 4 * direction[i] / norm;
-            covariances[i * D + i] = 1;
-            covariances[D * D + i * D + i] = 1;
-        }
-        var far = GaussianMixtureTarget.Create([0.5, 0.5], means, CovarianceKind.Full, covariances);
+        var (far, direction, means, covariances) = TwoModesOnARandomDirection(D, 0);
         var (zero, start) = MeanFieldTheory.RotationBound(means.AsSpan(0, D), means.AsSpan(D, D), covariances.AsSpan(0, D * D));
         Assert.True(Math.Abs(zero) < 1e-12);
         var warm = RotationalVi.Fit(far, new RotationalViOptions { Restarts = 1, InitialRotation = start, InitialSpread = 0, Seed = 3, FinalSamples = 100_000 }).Best;
@@ -472,21 +463,7 @@ public class RotationalViTests
         // collapse (docs/experiments.md); the chains' mean and leading principal direction, with wide initial maps
         // (s₀ = 5), give a start that splits the mass in one restart (6 of 6 seeds measured ≤ 0.015; with s₀ = 1 the
         // split stays uneven, 0.10–0.29, because the chains' mean is off the midpoint by 0.6–1.2).
-        const int D = 10;
-        var rng = new Xoshiro256StarStar(5);
-        var direction = new double[D];
-        rng.FillStandardNormal(direction);
-        double norm = Math.Sqrt(direction.Sum(v => v * v));
-        var means = new double[2 * D];
-        var covariances = new double[2 * D * D];
-        for (int i = 0; i < D; i++)
-        {
-            means[i] = 1 - 4 * direction[i] / norm;
-            means[D + i] = 1 + 4 * direction[i] / norm;
-            covariances[i * D + i] = 1;
-            covariances[D * D + i * D + i] = 1;
-        }
-        var target = GaussianMixtureTarget.Create([0.5, 0.5], means, CovarianceKind.Full, covariances);
+        var (target, direction, _, _) = TwoModesOnARandomDirection(10, 1);
         var (center, rotation) = RotationalVi.LangevinStart(target, seed: 1, threads: 2);
         Assert.True(ModeDiagnostics.AlignmentAngle(rotation, direction) < 5, $"leading direction {ModeDiagnostics.AlignmentAngle(rotation, direction)}° off");
         double offCentre = Math.Sqrt(center.Select(c => (c - 1) * (c - 1)).Sum());
