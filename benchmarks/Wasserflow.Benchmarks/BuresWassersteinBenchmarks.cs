@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Wasserflow.Experiments;
 using Wasserflow.Families;
 using Wasserflow.Flows;
 using Wasserflow.Randomness;
@@ -63,7 +62,7 @@ public class ParticleFlowBenchmarks : RestoredStepBenchmark
             ? GaussianMixtureTarget.Bimodal()
             : GaussianMixtureTarget.Random(new Xoshiro256StarStar(1), 20, 5, 5, 2, CovarianceKind.Full);
         Flow = new BuresWassersteinFlow(target, Particles, new BuresWassersteinFlowOptions(StepSize: 0.1, StabilityControl: false));
-        Prepare(BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(2), Particles, Dimension, 4.0, 0.5, 3));
+        Prepare(GaussianParticleState.BallStart(new Xoshiro256StarStar(2), Particles, Dimension, 4.0, 0.5, 3));
     }
 }
 

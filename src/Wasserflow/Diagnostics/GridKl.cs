@@ -84,7 +84,7 @@ public static class GridKl
     }
 
     /// <summary>log pi and log q at the midpoints of a resolution × resolution grid, index a·resolution + b for cell (a, b).</summary>
-    internal static void Evaluate(IsotropicGaussianMixture q, ITarget target, Box2D box, int resolution, Span<double> logPi, Span<double> logQ)
+    public static void Evaluate(IsotropicGaussianMixture q, ITarget target, Box2D box, int resolution, Span<double> logPi, Span<double> logQ)
     {
         EvaluateTarget(target, box, resolution, logPi);
         Span<double> x = stackalloc double[2];
@@ -96,7 +96,7 @@ public static class GridKl
     }
 
     /// <summary>log pi at the midpoints of a resolution × resolution grid, index a·resolution + b for cell (a, b).</summary>
-    internal static void EvaluateTarget(ITarget target, Box2D box, int resolution, Span<double> logPi)
+    public static void EvaluateTarget(ITarget target, Box2D box, int resolution, Span<double> logPi)
     {
         Span<double> x = stackalloc double[2];
         for (int cell = 0; cell < resolution * resolution; cell++)
@@ -107,7 +107,7 @@ public static class GridKl
     }
 
     /// <summary>The midpoint of grid cell (a, b) = (cell / resolution, cell % resolution).</summary>
-    internal static void Midpoint(Box2D box, int resolution, int cell, Span<double> x)
+    public static void Midpoint(Box2D box, int resolution, int cell, Span<double> x)
     {
         x[0] = box.XMin + (cell / resolution + 0.5) * ((box.XMax - box.XMin) / resolution);
         x[1] = box.YMin + (cell % resolution + 0.5) * ((box.YMax - box.YMin) / resolution);

@@ -28,6 +28,28 @@ public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
         Rng = rng ?? throw new ArgumentNullException(nameof(rng));
     }
 
+    /// <summary>K particles with means uniform in a ball of the given radius and covariance variance·I, uniform weights.</summary>
+    public static GaussianParticleState BallStart(Xoshiro256StarStar rng, int particles, int dimension, double radius, double variance, ulong seed)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        int d = dimension;
+        var means = new double[particles * d];
+        var factors = new double[particles * d * d];
+        var direction = new double[d];
+        for (int k = 0; k < particles; k++)
+        {
+            rng.FillStandardNormal(direction);
+            double norm = Math.Sqrt(direction.Sum(v => v * v));
+            double r = radius * Math.Pow(rng.NextDouble(), 1.0 / d);
+            for (int i = 0; i < d; i++)
+            {
+                means[k * d + i] = r * direction[i] / norm;
+                factors[k * d * d + i * d + i] = Math.Sqrt(variance);
+            }
+        }
+        return new GaussianParticleState(means, factors, Enumerable.Repeat(1.0 / particles, particles).ToArray(), 0, new Xoshiro256StarStar(seed));
+    }
+
     /// <summary>The starting state for a mixture q0 and a seed.</summary>
     public static GaussianParticleState Start(GaussianMixture initial, ulong seed)
     {

@@ -173,6 +173,18 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         return new GaussianMixtureTarget(name, d, kind, w, means.ToArray(), cov);
     }
 
+    /// <summary>The 4-mode 2-D target with unequal weights used for the particle-count and WFR comparison.</summary>
+    public static GaussianMixtureTarget FourModes()
+    {
+        static double[] Rotated(double angle, double big, double small)
+        {
+            double c = Math.Cos(angle), s = Math.Sin(angle);
+            return [c * c * big + s * s * small, c * s * (big - small), c * s * (big - small), s * s * big + c * c * small];
+        }
+        double[] covariances = [.. Rotated(0.3, 1.2, 0.3), .. Rotated(-0.8, 1.0, 0.4), .. Rotated(1.2, 0.8, 0.2), .. Rotated(0.0, 0.6, 0.6)];
+        return GaussianMixtureTarget.Create([0.4, 0.3, 0.2, 0.1], [-3, -2, 3, -2.5, -2, 3, 3, 2.5], CovarianceKind.Full, covariances, "four-modes");
+    }
+
     /// <summary>
     /// The bimodal 2-D target of paper 002, Appendix I.1.1 [Lambert2022]: ½N(μ₁, Σ₁) + ½N(μ₂, Σ₂) with covariances of
     /// eigenvalue ratio 3. The paper gives no numbers; ours: μ = (∓2, 0), eigenvalues 1.5 and 0.5, principal axes at
@@ -622,7 +634,8 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         return s;
     }
 
-    internal static double LogSumExp(ReadOnlySpan<double> values)
+    /// <summary>log Σ exp(values), stable: −∞ when every value is −∞.</summary>
+    public static double LogSumExp(ReadOnlySpan<double> values)
     {
         double max = TensorPrimitives.Max(values);
         if (double.IsNegativeInfinity(max)) return max;

@@ -1,6 +1,5 @@
 using Wasserflow.Diagnostics;
 using Wasserflow.Expectations;
-using Wasserflow.Experiments;
 using Wasserflow.Families;
 using Wasserflow.Flows;
 using Wasserflow.Randomness;
@@ -81,7 +80,7 @@ public class BuresWassersteinFlowTests
     public void Threads_do_not_change_the_numbers(int particles)
     {
         var target = LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(3), 12, 60, 0.6);
-        GaussianParticleState start = BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(4), particles, 12, 1.0, 0.5, 5);
+        GaussianParticleState start = GaussianParticleState.BallStart(new Xoshiro256StarStar(4), particles, 12, 1.0, 0.5, 5);
         var options = new BuresWassersteinFlowOptions(StepSize: 0.1, Expectation: GaussianExpectation.MonteCarlo(40));
         var serial = new BuresWassersteinFlow(target, particles, options);
         var parallel = new BuresWassersteinFlow(target, particles, options with { MaxDegreeOfParallelism = 2 });
@@ -99,7 +98,7 @@ public class BuresWassersteinFlowTests
     public void Twenty_particles_cover_both_modes_of_the_bimodal_target()
     {
         var target = GaussianMixtureTarget.Bimodal();
-        GaussianParticleState state = BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(2), 20, 2, radius: 4.0, variance: 0.5, seed: 3);
+        GaussianParticleState state = GaussianParticleState.BallStart(new Xoshiro256StarStar(2), 20, 2, radius: 4.0, variance: 0.5, seed: 3);
         var flow = new BuresWassersteinFlow(target, 20, new BuresWassersteinFlowOptions(StepSize: 0.1));
         RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, new RunOptions(300, TraceEvery: 100, KlDraws: 4000));
         Assert.Equal(RunStatus.Completed, result.Status);
@@ -126,7 +125,7 @@ public class BuresWassersteinFlowTests
     {
         // Three well-separated modes with weights 0.6, 0.3, 0.1.
         var target = GaussianMixtureTarget.Create([0.6, 0.3, 0.1], [-3, 0, 3, 0, 0, 3], CovarianceKind.Isotropic, [0.5, 0.5, 0.5]);
-        GaussianParticleState start = BuresWassersteinExperiments.BallStart(new Xoshiro256StarStar(5), 10, 2, radius: 4.0, variance: 0.5, seed: 7);
+        GaussianParticleState start = GaussianParticleState.BallStart(new Xoshiro256StarStar(5), 10, 2, radius: 4.0, variance: 0.5, seed: 7);
         var uniformFlow = new BuresWassersteinFlow(target, 10, new BuresWassersteinFlowOptions(StepSize: 0.1));
         var wfrFlow = new BuresWassersteinFlow(target, 10, new BuresWassersteinFlowOptions(StepSize: 0.1, Weighting: ParticleWeighting.WassersteinFisherRao));
         var observer = new SimplexObserver();

@@ -160,7 +160,7 @@ public static class BuresWassersteinExperiments
         progress?.Invoke(summary[^1]);
 
         // Figure 11: 20 particles from a ball of radius 4, RK4 h = 0.1, T = 30.
-        GaussianParticleState start = BallStart(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 2)), 20, 2, 4.0, 0.5, Xoshiro256StarStar.Mix(seed, 3));
+        GaussianParticleState start = GaussianParticleState.BallStart(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 2)), 20, 2, 4.0, 0.5, Xoshiro256StarStar.Mix(seed, 3));
         var flow = new BuresWassersteinFlow(target, 20, new BuresWassersteinFlowOptions(StepSize: 0.1));
         RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, start, new RunOptions(300, TraceEvery: 10, KlDraws: 1000, TraceSeed: Xoshiro256StarStar.Mix(seed, 4)));
         GaussianMixture fit = result.FinalState.ToMixture();
@@ -208,7 +208,7 @@ public static class BuresWassersteinExperiments
         var laplace = Baselines.Laplace.Fit(logistic, new double[2]);
         double logZ = GridLogNormalizer(logistic, laplace.Approximation);
         var logisticFlow = new BuresWassersteinFlow(logistic, 20, new BuresWassersteinFlowOptions(StepSize: 0.1));
-        GaussianParticleState logisticStart = BallStart(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 7)), 20, 2, 3.0, 0.5, 1);
+        GaussianParticleState logisticStart = GaussianParticleState.BallStart(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 7)), 20, 2, 3.0, 0.5, 1);
         for (int i = 0; i < 20 * 2; i++) logisticStart.Means[i] += laplace.Approximation.Mean[i % 2];
         var logisticResult = VariationalRunner.Run(logisticFlow, logisticStart, new RunOptions(300, TraceEvery: 100, KlDraws: 1000));
         KlEstimate logisticKl = KlEstimator.Estimate(logisticResult.FinalState.ToMixture(), logistic, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 8)), 20_000);
@@ -229,24 +229,12 @@ public static class BuresWassersteinExperiments
         return new ExperimentOutput("bimodal-particles", files, summary);
     }
 
-    /// <summary>The 4-mode 2-D target with unequal weights used for the particle-count and WFR comparison.</summary>
-    public static GaussianMixtureTarget FourModeTarget()
-    {
-        static double[] Rotated(double angle, double big, double small)
-        {
-            double c = Math.Cos(angle), s = Math.Sin(angle);
-            return [c * c * big + s * s * small, c * s * (big - small), c * s * (big - small), s * s * big + c * c * small];
-        }
-        double[] covariances = [.. Rotated(0.3, 1.2, 0.3), .. Rotated(-0.8, 1.0, 0.4), .. Rotated(1.2, 0.8, 0.2), .. Rotated(0.0, 0.6, 0.6)];
-        return GaussianMixtureTarget.Create([0.4, 0.3, 0.2, 0.1], [-3, -2, 3, -2.5, -2, 3, 3, 2.5], CovarianceKind.Full, covariances, "four-modes");
-    }
-
     private static ExperimentOutput MixtureParticles(ulong seed, Action<string>? progress)
     {
         var files = new Dictionary<string, string>();
         var summary = new List<string>();
         var rows = new List<string[]>();
-        var target = FourModeTarget();
+        var target = GaussianMixtureTarget.FourModes();
         var box = new Box2D(-7, 7, -6, 7);
         var series = new List<Series>();
         var csv = new StringBuilder("particles,weights,kl,standard_error,status\n");
@@ -258,7 +246,7 @@ public static class BuresWassersteinExperiments
         foreach (int k in new[] { 10, 20, 40 })
             foreach (ParticleWeighting weighting in new[] { ParticleWeighting.Uniform, ParticleWeighting.WassersteinFisherRao })
             {
-                GaussianParticleState start = BallStart(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, (ulong)(10 + k))), k, 2, 5.0, 0.5, Xoshiro256StarStar.Mix(seed, 3));
+                GaussianParticleState start = GaussianParticleState.BallStart(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, (ulong)(10 + k))), k, 2, 5.0, 0.5, Xoshiro256StarStar.Mix(seed, 3));
                 var flow = new BuresWassersteinFlow(target, k, new BuresWassersteinFlowOptions(StepSize: 0.1, Weighting: weighting));
                 RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, start, new RunOptions(300, TraceEvery: 10, KlDraws: 1000, TraceSeed: Xoshiro256StarStar.Mix(seed, 4)));
                 GaussianMixture fit = result.FinalState.ToMixture();
@@ -286,28 +274,6 @@ public static class BuresWassersteinExperiments
         files["results.csv"] = csv.ToString();
         files["report.html"] = Html.Page("Gaussian-particle mixtures with uniform and WFR weights (paper 002, Figures 13–15, Appendix H)", body.ToString());
         return new ExperimentOutput("mixture-particles", files, summary);
-    }
-
-    /// <summary>K particles with means uniform in a ball of the given radius and covariance variance·I, uniform weights.</summary>
-    public static GaussianParticleState BallStart(Xoshiro256StarStar rng, int particles, int dimension, double radius, double variance, ulong seed)
-    {
-        ArgumentNullException.ThrowIfNull(rng);
-        int d = dimension;
-        var means = new double[particles * d];
-        var factors = new double[particles * d * d];
-        var direction = new double[d];
-        for (int k = 0; k < particles; k++)
-        {
-            rng.FillStandardNormal(direction);
-            double norm = Math.Sqrt(direction.Sum(v => v * v));
-            double r = radius * Math.Pow(rng.NextDouble(), 1.0 / d);
-            for (int i = 0; i < d; i++)
-            {
-                means[k * d + i] = r * direction[i] / norm;
-                factors[k * d * d + i * d + i] = Math.Sqrt(variance);
-            }
-        }
-        return new GaussianParticleState(means, factors, Enumerable.Repeat(1.0 / particles, particles).ToArray(), 0, new Xoshiro256StarStar(seed));
     }
 
     private static double MassLeftOfZero(GaussianMixture fit, Xoshiro256StarStar rng, int draws)

@@ -139,7 +139,7 @@ public sealed record FitConfig
         "funnel" => new FunnelTarget(Dimension, FunnelVariance),
         "sinh-arcsinh" => SinhArcsinhTarget.Paper(Skew[0], Skew[1]),
         "bimodal" => GaussianMixtureTarget.Bimodal(),
-        "four-modes" => BuresWassersteinExperiments.FourModeTarget(),
+        "four-modes" => GaussianMixtureTarget.FourModes(),
         "logistic" => LogisticRegressionTarget.Synthetic(new Randomness.Xoshiro256StarStar(TargetSeed), Dimension, Points, Separation,
             Dimension == 2 ? [1.0, 0.5, 0.5, 1.0] : null, PriorPrecision),
         _ => GaussianMixtureTarget.Random(new Randomness.Xoshiro256StarStar(TargetSeed), Dimension, TargetComponents,
