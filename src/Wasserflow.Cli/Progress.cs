@@ -14,8 +14,8 @@ namespace Wasserflow.Cli;
 /// </summary>
 internal static class Progress
 {
-    public static IReadOnlyList<TOutcome> Run<TOutcome>(bool interactive, TextWriter error, IReadOnlyList<FitConfig> configs,
-        Func<IRunObserver, FitConfig, TOutcome> run)
+    public static IReadOnlyList<TOutcome> Run<TOutcome>(bool interactive, TextWriter error, IReadOnlyList<FitJob> configs,
+        Func<IRunObserver, FitJob, TOutcome> run)
     {
         var outcomes = new List<TOutcome>();
         if (interactive)
@@ -26,8 +26,8 @@ internal static class Progress
                 {
                     foreach (var c in configs)
                     {
-                        var task = ctx.AddTask(Label(c), maxValue: Math.Max(1, c.Iterations));
-                        outcomes.Add(run(new BarObserver(task, c), c));
+                        var task = ctx.AddTask(Label(c.Fit), maxValue: Math.Max(1, c.Fit.Iterations));
+                        outcomes.Add(run(new BarObserver(task, c.Fit), c));
                         task.Value = task.MaxValue;
                     }
                 });
@@ -35,7 +35,7 @@ internal static class Progress
         else
         {
             foreach (var c in configs)
-                outcomes.Add(run(new LineObserver(error, c), c));
+                outcomes.Add(run(new LineObserver(error, c.Fit), c));
         }
         return outcomes;
     }
@@ -66,9 +66,9 @@ internal static class Progress
         }
     }
 
-    private static string Label(FitConfig c) => $"{c.Algorithm.ToUpperInvariant()} N={c.Components}";
+    private static string Label(FitSettings c) => $"{c.Algorithm.ToUpperInvariant()} N={c.Components}";
 
-    private sealed class BarObserver(ProgressTask task, FitConfig config) : IRunObserver
+    private sealed class BarObserver(ProgressTask task, FitSettings config) : IRunObserver
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private double _kl = double.NaN;
@@ -88,7 +88,7 @@ internal static class Progress
         }
     }
 
-    private sealed class LineObserver(TextWriter error, FitConfig config) : IRunObserver
+    private sealed class LineObserver(TextWriter error, FitSettings config) : IRunObserver
     {
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private double _lastPrint = -10;

@@ -29,13 +29,13 @@ public static class BuresWassersteinExperiments
     public static IReadOnlyList<string> Names { get; } = ["logistic-laplace", "bimodal-particles", "mixture-particles"];
 
     /// <summary>Runs the experiment called <paramref name="name"/>; <paramref name="progress"/> receives one line per finished part.</summary>
-    /// <exception cref="ConfigException">Unknown name.</exception>
+    /// <exception cref="ArgumentException">Unknown name.</exception>
     public static ExperimentOutput Run(string name, ulong seed = 0, Action<string>? progress = null) => name switch
     {
         "logistic-laplace" => LogisticLaplace(seed, progress),
         "bimodal-particles" => BimodalParticles(seed, progress),
         "mixture-particles" => MixtureParticles(seed, progress),
-        _ => throw new ConfigException($"experiment: unknown name '{name}'; expected one of {string.Join(", ", Names)}"),
+        _ => throw new ArgumentException($"unknown experiment '{name}'; expected one of {string.Join(", ", Names)}", nameof(name)),
     };
 
     private static string G(double v) => double.IsFinite(v) ? v.ToString("G4", CultureInfo.InvariantCulture) : "—";

@@ -1,7 +1,9 @@
 using System.Globalization;
 using System.Text;
 using Wasserflow.Reports;
+using Wasserflow.Parameters;
 using Wasserflow.Running;
+using Wasserflow.Targets;
 
 namespace Wasserflow.Experiments;
 
@@ -24,46 +26,30 @@ public static class FigureOneDemo
     /// </summary>
     public static readonly IReadOnlyDictionary<int, double> ReferenceIbwKl = new Dictionary<int, double> { [1] = 0.43, [5] = 0.010, [10] = 0.0055, [20] = 0.0003 };
 
-    /// <summary>The configs of the demo, all sharing one target.</summary>
-    public static IReadOnlyList<FitConfig> Configs(string output, long iterations, ulong seed, int threads)
+    /// <summary>The runs of the demo, all sharing one target (Table 1: d = 2, N_tg = 5, s_tg = 8, r_tg = 5, full covariances, target seed 1).</summary>
+    public static IReadOnlyList<FitJob> Jobs(DemoSettings settings)
     {
-        var list = new List<FitConfig>();
+        ArgumentNullException.ThrowIfNull(settings);
+        var target = new TargetParameters { Target = "gmm", Dimension = 2, TargetComponents = 5, TargetSpread = 8, TargetScale = 5, TargetCovariance = "full", TargetSeed = 1 };
+        var list = new List<FitJob>();
         foreach (string algorithm in Algorithms)
             foreach (int n in ComponentCounts)
-                list.Add(new FitConfig
+                list.Add(new FitJob(target, new FitSettings
                 {
-                    Target = "gmm",
-                    Dimension = 2,
-                    TargetComponents = 5,
-                    TargetSpread = 8,
-                    TargetScale = 5,
-                    TargetCovariance = "full",
-                    TargetSeed = 1,
                     Components = n,
                     Algorithm = algorithm,
                     StepSize = 0.1,
-                    Iterations = iterations,
+                    Iterations = settings.Iterations,
                     Samples = 10,
                     KlSamples = 1000,
-                    KlEvery = Math.Max(1, (int)Math.Min(int.MaxValue, iterations / 100)),
+                    KlEvery = Math.Max(1, (int)Math.Min(int.MaxValue, settings.Iterations / 100)),
                     InitSpread = 15,
                     InitVariance = 2,
-                    Seed = seed,
-                    Threads = threads,
-                    Output = Path.Combine(output, $"{algorithm}-N{n}"),
-                });
+                    Seed = settings.Seed,
+                    Threads = settings.Threads,
+                    Output = Path.Combine(settings.Output, $"{algorithm}-N{n}"),
+                }));
         return list;
-    }
-
-    /// <summary>Runs every config in order, each with the observer <paramref name="observerFor"/> gives it, and returns the outcomes.</summary>
-    public static IReadOnlyList<FitOutcome> Run(IReadOnlyList<FitConfig> configs, Func<int, FitConfig, IRunObserver?>? observerFor = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(configs);
-        var outcomes = new List<FitOutcome>();
-        for (int i = 0; i < configs.Count; i++)
-            outcomes.Add(FitRun.Run(configs[i], observerFor?.Invoke(i, configs[i]), cancellationToken));
-        return outcomes;
     }
 
     /// <summary>The combined report's files: per-run folders, the KL plot, the comparison table, report.html.</summary>
@@ -108,4 +94,24 @@ public static class FigureOneDemo
         files["report.html"] = Html.Page("Wasserflow demo: paper 000, Figure 1 (IBW and MD, N = 1, 5, 10, 20)", body.ToString());
         return files;
     }
+}
+
+/// <summary>The settings of <c>wasserflow demo</c>.</summary>
+public sealed record DemoSettings
+{
+    /// <summary>Iterations per run.</summary>
+    [Parameter("iterations per run (paper: 10000)", Minimum = 1)]
+    public long Iterations { get; init; } = 10_000;
+
+    /// <summary>Seed of every run.</summary>
+    [Parameter("seed of every run")]
+    public ulong Seed { get; init; }
+
+    /// <summary>Threads per run (results do not depend on it).</summary>
+    [Parameter("threads per run (results do not depend on it)", Minimum = 1, Recorded = false)]
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Output folder.</summary>
+    [Parameter("output folder", Alias = "-o", Recorded = false)]
+    public string Output { get; init; } = "runs/demo";
 }

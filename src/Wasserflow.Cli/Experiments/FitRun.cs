@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Wasserflow.Diagnostics;
+using Wasserflow.Parameters;
 using Wasserflow.Families;
 using Wasserflow.Flows;
 using Wasserflow.Randomness;
@@ -12,32 +13,36 @@ using Wasserflow.Targets;
 namespace Wasserflow.Experiments;
 
 /// <summary>The outcome of one configured run, with everything its report shows.</summary>
-/// <param name="Config">The configuration.</param>
+/// <param name="Job">The target's parameters and the fit's settings.</param>
 /// <param name="Target">The target it ran on.</param>
 /// <param name="Result">The run loop's result.</param>
 /// <param name="FinalKl">KL of the final mixture from 10·B_KL draws (true KL when log Z is known).</param>
 /// <param name="Grid">In 2-D, KL against the grid-normalised target; otherwise null.</param>
-public sealed record FitOutcome(FitConfig Config, ITarget Target, RunResult<IsotropicMixtureState> Result, KlEstimate FinalKl, GridKlResult? Grid)
+public sealed record FitOutcome(FitJob Job, ITarget Target, RunResult<IsotropicMixtureState> Result, KlEstimate FinalKl, GridKlResult? Grid)
 {
     /// <summary>The fitted mixture.</summary>
     public IsotropicGaussianMixture Mixture => Result.FinalState.ToMixture();
+
+    /// <summary>The fit's settings.</summary>
+    public FitSettings Config => Job.Fit;
 }
 
-/// <summary>Runs a <see cref="FitConfig"/> and writes its result files and report.</summary>
+/// <summary>Runs a <see cref="FitJob"/> of an isotropic algorithm and writes its result files and report.</summary>
 public static class FitRun
 {
     /// <summary>Stream ids of the run's seed: initialisation, algorithm, trace, final KL.</summary>
     private const ulong InitStream = 1, FlowStream = 2, TraceStream = 3, FinalStream = 4;
 
-    /// <summary>Validates and runs <paramref name="config"/>.</summary>
-    /// <exception cref="ConfigException">A setting is invalid.</exception>
-    public static FitOutcome Run(FitConfig config, IRunObserver? observer = null, CancellationToken cancellationToken = default)
+    /// <summary>Validates and runs <paramref name="job"/>.</summary>
+    /// <exception cref="InvalidParameterException">A setting is invalid.</exception>
+    public static FitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        config.Validate();
-        ITarget target = config.BuildTarget();
+        ArgumentNullException.ThrowIfNull(job);
+        ITarget target = job.Target.Build();
+        FitSettings config = job.Fit;
+        config.Validate(target);
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream)),
-            config.Components, config.Dimension, config.InitSpread, config.InitVariance);
+            config.Components, target.Dimension, config.InitSpread, config.InitVariance);
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(config.Algorithm), config.Components,
             new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads, StepControl: config.StepControl));
         var state = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(config.Seed, FlowStream));
@@ -47,14 +52,14 @@ public static class FitRun
         try
         {
             KlEstimate finalKl = KlEstimator.Estimate(mixture, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
-            GridKlResult? grid = config.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
-            return new FitOutcome(config, target, result, finalKl, grid);
+            GridKlResult? grid = target.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
+            return new FitOutcome(job, target, result, finalKl, grid);
         }
         catch (TargetEvaluationException ex)
         {
             // The last state is valid but so spread out that the target cannot be evaluated where it puts mass (a
             // variance blown up by a too-large step): report the run as failed rather than a KL of ±∞.
-            return new FitOutcome(config, target, FinalKlFailed(result, ex, " (the mixture has spread out; try a smaller --step-size)"),
+            return new FitOutcome(job, target, FinalKlFailed(result, ex, " (the mixture has spread out; try a smaller --step-size)"),
                 new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
         }
     }
@@ -105,7 +110,7 @@ public static class FitRun
         var files = new Dictionary<string, string>
         {
             ["result.json"] = ResultJson(outcome),
-            ["trace.csv"] = TraceCsv(outcome.Result.Trace),
+            ["trace.csv"] = ResultFiles.TraceCsv(outcome.Result.Trace),
             ["timings.json"] = TimingsJson(outcome),
         };
         var plots = RunPlots(outcome);
@@ -123,7 +128,7 @@ public static class FitRun
         {
             ["kl.svg"] = Plots.Lines([TraceSeries(outcome, Plots.Palette[0])], "KL(q‖π) along the run", "iteration", "KL estimate", logX: true, logY: true),
         };
-        if (outcome.Config.Dimension == 2)
+        if (outcome.Target.Dimension == 2)
             plots["density.svg"] = Plots.Density2D(outcome.Target, outcome.Mixture, PlotBox(outcome.Target, outcome.Mixture),
                 $"{outcome.Config.Algorithm.ToUpperInvariant()}, N = {outcome.Config.Components}");
         else
@@ -149,7 +154,7 @@ public static class FitRun
         var rows = new List<(string, string)>
         {
             ("status", r.Status + (r.Message is null ? "" : ": " + r.Message)),
-            ("target", $"{outcome.Target.Name}, d = {c.Dimension}"),
+            ("target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}"),
             ("family", $"uniform mixture of N = {c.Components} isotropic Gaussians"),
             ("algorithm", $"{c.Algorithm.ToUpperInvariant()}, γ = {G(c.StepSize)}, B = {c.Samples}"),
             ("iterations", $"{r.FinalState.Iteration} of {c.Iterations} (step control halved a component's step {r.FinalState.StepReductions} times)"),
@@ -164,92 +169,46 @@ public static class FitRun
         return sb.ToString();
     }
 
-    internal static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+    internal static string G(double v) => ResultFiles.G(v);
 
-    private static string ResultJson(FitOutcome o)
+    private static string ResultJson(FitOutcome o) => ResultFiles.Json(w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        var r = o.Result;
+        ResultFiles.WriteHeader(w, o.Job.Target, o.Job.Fit);
+        ResultFiles.WriteStatus(w, r.Status, r.Message);
+        w.WriteNumber("iterationsDone", r.FinalState.Iteration);
+        w.WriteNumber("stepReductions", r.FinalState.StepReductions);
+        ResultFiles.WriteKl(w, "finalKl", o.FinalKl);
+        if (o.Grid is { } g)
         {
-            var r = o.Result;
-            w.WriteStartObject();
-            w.WriteString("tool", "wasserflow");
-            w.WriteString("version", typeof(FitRun).Assembly.GetName().Version?.ToString() ?? "0");
-            w.WritePropertyName("config");
-            o.Config.WriteJson(w);
-            w.WriteString("status", r.Status.ToString().ToLowerInvariant());
-            if (r.Message is not null) w.WriteString("message", r.Message);
-            w.WriteNumber("iterationsDone", r.FinalState.Iteration);
-            w.WriteNumber("stepReductions", r.FinalState.StepReductions);
-            w.WriteStartObject("finalKl");
-            WriteFiniteOrNull(w, "value", o.FinalKl.Value);
-            WriteFiniteOrNull(w, "standardError", o.FinalKl.StandardError);
-            w.WriteNumber("draws", o.FinalKl.Draws);
-            w.WriteBoolean("isTrueKl", o.FinalKl.IsExact);
-            w.WriteEndObject();
-            if (o.Grid is { } g)
-            {
-                w.WriteStartObject("gridKl");
-                w.WriteNumber("value", g.Kl);
-                w.WriteNumber("logNormalizer", g.LogNormalizer);
-                w.WriteNumber("massOfQ", g.MassOfQ);
-                w.WriteNumber("resolution", g.Resolution);
-                w.WriteStartArray("box");
-                foreach (double v in new[] { g.Box.XMin, g.Box.XMax, g.Box.YMin, g.Box.YMax }) w.WriteNumberValue(v);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            int d = o.Config.Dimension;
-            w.WriteStartObject("mixture");
-            w.WriteStartArray("means");
-            for (int j = 0; j < r.FinalState.ComponentCount; j++)
-            {
-                w.WriteStartArray();
-                for (int i = 0; i < d; i++) w.WriteNumberValue(r.FinalState.Means[j * d + i]);
-                w.WriteEndArray();
-            }
-            w.WriteEndArray();
-            w.WriteStartArray("variances");
-            foreach (double v in r.FinalState.Variances) w.WriteNumberValue(v);
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteStartArray("rngState");
-            foreach (ulong s in r.FinalState.Rng.GetState()) w.WriteStringValue(s.ToString("X16", CultureInfo.InvariantCulture));
-            w.WriteEndArray();
-            w.WriteStartArray("trace");
-            foreach (var p in r.Trace)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("iteration", p.Iteration);
-                WriteFiniteOrNull(w, "kl", p.Kl);
-                WriteFiniteOrNull(w, "standardError", p.StandardError);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            w.WriteStartObject("gridKl");
+            w.WriteNumber("value", g.Kl);
+            w.WriteNumber("logNormalizer", g.LogNormalizer);
+            w.WriteNumber("massOfQ", g.MassOfQ);
+            w.WriteNumber("resolution", g.Resolution);
+            ResultFiles.WriteArray(w, "box", [g.Box.XMin, g.Box.XMax, g.Box.YMin, g.Box.YMax]);
             w.WriteEndObject();
         }
-        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
-    }
-
-    // JSON has no NaN or ∞: a value that could not be estimated is written as null.
-    internal static void WriteFiniteOrNull(Utf8JsonWriter w, string name, double value)
-    {
-        if (double.IsFinite(value)) w.WriteNumber(name, value);
-        else w.WriteNull(name);
-    }
+        int d = o.Target.Dimension;
+        w.WriteStartObject("mixture");
+        w.WriteStartArray("means");
+        for (int j = 0; j < r.FinalState.ComponentCount; j++)
+        {
+            w.WriteStartArray();
+            for (int i = 0; i < d; i++) w.WriteNumberValue(r.FinalState.Means[j * d + i]);
+            w.WriteEndArray();
+        }
+        w.WriteEndArray();
+        ResultFiles.WriteArray(w, "variances", r.FinalState.Variances);
+        w.WriteEndObject();
+        ResultFiles.WriteRngAndTrace(w, r.FinalState.Rng.GetState(), r.Trace);
+    });
 
     private static string TimingsJson(FitOutcome o)
     {
         var r = o.Result;
         long steps = r.Trace.Count > 0 ? r.FinalState.Iteration - r.Trace[0].Iteration : 0;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"{{\n  \"stepSeconds\": {r.StepSeconds:R},\n  \"traceSeconds\": {r.TraceSeconds:R},\n  \"iterationsPerSecond\": {r.IterationsPerSecond(steps):R},\n  \"threads\": {o.Config.Threads}\n}}\n");
-    }
-
-    internal static string TraceCsv(IReadOnlyList<TracePoint> trace)
-    {
-        var sb = new StringBuilder("iteration,kl,standard_error\n");
-        foreach (var p in trace) sb.Append(CultureInfo.InvariantCulture, $"{p.Iteration},{p.Kl:R},{p.StandardError:R}\n");
-        return sb.ToString();
+        return ResultFiles.Timings(("stepSeconds", r.StepSeconds), ("traceSeconds", r.TraceSeconds), ("iterationsPerSecond", r.IterationsPerSecond(steps)),
+            ("threads", o.Config.Threads));
     }
 }

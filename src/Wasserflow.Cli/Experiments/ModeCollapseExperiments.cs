@@ -48,10 +48,10 @@ public static class ModeCollapseExperiments
     /// Runs the experiment; <paramref name="threads"/> restarts (and Langevin blocks) run at once, without changing the
     /// numbers. <paramref name="progress"/> receives one line per finished setting.
     /// </summary>
-    /// <exception cref="ConfigException">Unknown name.</exception>
+    /// <exception cref="ArgumentException">Unknown name.</exception>
     public static ExperimentOutput Run(string name, ulong seed = 0, int threads = 1, Action<string>? progress = null)
     {
-        if (name != "mode-collapse") throw new ConfigException($"experiment: unknown name '{name}'; expected one of {string.Join(", ", Names)}");
+        if (name != "mode-collapse") throw new ArgumentException($"unknown experiment '{name}'; expected one of {string.Join(", ", Names)}", nameof(name));
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         const int Draws = 10_000;
         var files = new Dictionary<string, string>();

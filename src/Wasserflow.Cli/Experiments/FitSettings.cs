@@ -1,0 +1,128 @@
+using Wasserflow.Cli.Options;
+using Wasserflow.Flows;
+using Wasserflow.Parameters;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Experiments;
+
+/// <summary>The algorithms of <c>fit</c>: isotropic mixtures (paper 000) and full-covariance Gaussian particles (paper 002).</summary>
+public sealed class FitAlgorithms : INamedChoices
+{
+    /// <summary>The Bures–Wasserstein algorithms (paper 002): RK4 flow, Euler flow, RK4 with WFR weights, BW-SGD.</summary>
+    public static IReadOnlyList<string> BuresWasserstein { get; } = ["bw", "bw-euler", "bw-wfr", "bw-sgd"];
+
+    /// <inheritdoc/>
+    public static string Noun => "algorithm";
+
+    /// <inheritdoc/>
+    public static IReadOnlyList<NamedChoice> Choices { get; } =
+    [
+        new("ibw", "isotropic mixture, IBW"), new("md", "isotropic mixture, mirror descent"),
+        new("gd", "isotropic mixture, means only, gradient descent"), new("ngd", "isotropic mixture, natural gradient"),
+        new("bw", "Gaussian particles, Bures–Wasserstein flow by RK4"), new("bw-euler", "the same flow by Euler steps"),
+        new("bw-wfr", "RK4 with Wasserstein–Fisher–Rao weights"), new("bw-sgd", "one Gaussian, stochastic BW gradient (needs a Hessian)"),
+    ];
+}
+
+/// <summary>How the Bures–Wasserstein flows take Gaussian expectations.</summary>
+public sealed class ExpectationKinds : INamedChoices
+{
+    /// <inheritdoc/>
+    public static string Noun => "expectation";
+
+    /// <inheritdoc/>
+    public static IReadOnlyList<NamedChoice> Choices { get; } = [new("cubature", "2d points, exact to degree 3"), new("mc", "Monte Carlo with B = --samples draws")];
+}
+
+/// <summary>
+/// The settings of <c>wasserflow fit</c> besides the target (<see cref="TargetParameters"/>): algorithm, family size,
+/// step size, iterations, Monte Carlo sizes, initialisation, seed. Defaults are paper 000's Table 1 (Figure 1). The same
+/// settings and seed give the same numbers.
+/// </summary>
+public sealed record FitSettings : IApplicability
+{
+    /// <summary>Bures–Wasserstein flows: expectations by cubature or Monte Carlo.</summary>
+    [Parameter("bw algorithms: how expectations are taken", Choices = typeof(ExpectationKinds))]
+    public string Expectation { get; init; } = "cubature";
+
+    /// <summary>N (K for Gaussian particles), components of the variational mixture.</summary>
+    [Parameter("N, components of the variational mixture", Alias = "-n", Minimum = 1)]
+    public int Components { get; init; } = 5;
+
+    /// <summary>The algorithm.</summary>
+    [Parameter("the algorithm", Alias = "-a", Choices = typeof(FitAlgorithms))]
+    public string Algorithm { get; init; } = "ibw";
+
+    /// <summary>γ (h for the Bures–Wasserstein flows).</summary>
+    [Parameter("step size γ", Minimum = 0, ExclusiveMinimum = true)]
+    public double StepSize { get; init; } = 0.1;
+
+    /// <summary>Iterations.</summary>
+    [Parameter("iterations", Minimum = 0)]
+    public long Iterations { get; init; } = 10_000;
+
+    /// <summary>B, gradient draws per component.</summary>
+    [Parameter("B, gradient draws per component", Minimum = 1)]
+    public int Samples { get; init; } = 10;
+
+    /// <summary>B_KL, draws per KL estimate.</summary>
+    [Parameter("B_KL, draws per KL estimate", Minimum = 1)]
+    public int KlSamples { get; init; } = 1000;
+
+    /// <summary>Estimate the KL every this many iterations.</summary>
+    [Parameter("estimate the KL every k iterations", Minimum = 1)]
+    public int KlEvery { get; init; } = 100;
+
+    /// <summary>Initial means uniform in [−s, s]^d.</summary>
+    [Parameter("initial means uniform in [-s, s]^d", Minimum = 0)]
+    public double InitSpread { get; init; } = 15;
+
+    /// <summary>Initial variance r of every component.</summary>
+    [Parameter("initial variance r of every component", Minimum = 0, ExclusiveMinimum = true)]
+    public double InitVariance { get; init; } = 2;
+
+    /// <summary>Isotropic algorithms: per-component step halving on extreme draws (<see cref="IsotropicMixtureFlowOptions.StepControl"/>).</summary>
+    [Parameter("isotropic algorithms: halve a component's step on extreme draws")]
+    public bool StepControl { get; init; } = true;
+
+    /// <summary>The run's seed (initialisation, gradient draws, KL trace).</summary>
+    [Parameter("seed of the run")]
+    public ulong Seed { get; init; }
+
+    /// <summary>Threads (the numbers do not depend on it).</summary>
+    [Parameter("threads (results do not depend on it)", Minimum = 1, Recorded = false)]
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Output folder.</summary>
+    [Parameter("output folder", Alias = "-o", Recorded = false)]
+    public string Output { get; init; } = "runs/fit";
+
+    /// <summary>Whether the algorithm runs full-covariance Gaussian particles (paper 002) rather than isotropic mixtures.</summary>
+    public bool IsBuresWasserstein => FitAlgorithms.BuresWasserstein.Contains(Algorithm);
+
+    /// <inheritdoc/>
+    public string? NotApplicable(string property) => property switch
+    {
+        nameof(Expectation) when !IsBuresWasserstein => $"applies to the bw algorithms, not to {Algorithm}",
+        nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
+        _ => null,
+    };
+
+    /// <summary>Checks every range, then what the algorithm needs of the family size and of the target.</summary>
+    /// <exception cref="InvalidParameterException">The first bad setting.</exception>
+    public void Validate(ITarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ParameterRecords.Validate(this);
+        if (string.IsNullOrWhiteSpace(Output)) throw new InvalidParameterException(nameof(Output), "the output folder is empty");
+        if (Algorithm != "bw-sgd") return;
+        if (Components != 1) throw new InvalidParameterException(nameof(Components), $"bw-sgd fits one Gaussian; components must be 1, got {Components}");
+        if (target is not ITargetWithHessian)
+            throw new InvalidParameterException(nameof(Algorithm), $"bw-sgd needs the Hessian of log pi, and the {target.Name} target does not provide one");
+    }
+}
+
+/// <summary>A <c>fit</c> run: the target's parameters and the fit's settings.</summary>
+/// <param name="Target">The target's parameters.</param>
+/// <param name="Fit">The fit's settings.</param>
+public sealed record FitJob(TargetParameters Target, FitSettings Fit);

@@ -1,0 +1,166 @@
+using Wasserflow.Parameters;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Targets;
+
+/// <summary>
+/// The parameters of every named target (<see cref="TargetRegistry"/>), each described once: its meaning, default and
+/// range. A target uses only the parameters its <see cref="TargetDefinition.Parameters"/> list; the dimension is common
+/// to all.
+/// </summary>
+public sealed record TargetParameters : IApplicability
+{
+    /// <summary>The target's name.</summary>
+    [Parameter("the target", Choices = typeof(TargetRegistry))]
+    public string Target { get; init; } = "gmm";
+
+    /// <summary>Dimension d.</summary>
+    [Parameter("dimension d", Alias = "-d", Minimum = 1)]
+    public int Dimension { get; init; } = 2;
+
+    /// <summary>gmm: number of target components N_tg.</summary>
+    [Parameter("gmm: number of target components N_tg", Minimum = 1)]
+    public int TargetComponents { get; init; } = 5;
+
+    /// <summary>gmm: means uniform in [−s_tg, s_tg]^d.</summary>
+    [Parameter("gmm: target means uniform in [-s_tg, s_tg]^d", Minimum = 0)]
+    public double TargetSpread { get; init; } = 8;
+
+    /// <summary>gmm: covariance scale r_tg.</summary>
+    [Parameter("gmm: covariance scale r_tg", Minimum = 0, ExclusiveMinimum = true)]
+    public double TargetScale { get; init; } = 5;
+
+    /// <summary>gmm: covariance kind.</summary>
+    [Parameter("gmm: covariance kind", Choices = typeof(CovarianceKinds))]
+    public string TargetCovariance { get; init; } = "full";
+
+    /// <summary>gmm and logistic: seed of the random target (separate from a run's seed, so one target serves many runs).</summary>
+    [Parameter("gmm, logistic: seed of the random target")]
+    public ulong TargetSeed { get; init; } = 1;
+
+    /// <summary>funnel: variance of the first coordinate.</summary>
+    [Parameter("funnel: variance of x1", Minimum = 0, ExclusiveMinimum = true)]
+    public double FunnelVariance { get; init; } = 1.2;
+
+    /// <summary>logistic: number of data points n.</summary>
+    [Parameter("logistic: data points n", Minimum = 1)]
+    public int Points { get; init; } = 10;
+
+    /// <summary>logistic: separation s = ‖2m*‖ of the class means.</summary>
+    [Parameter("logistic: class separation s", Minimum = 0)]
+    public double Separation { get; init; } = 1.5;
+
+    /// <summary>logistic: precision λ of the N(0, I/λ) prior; 0 is the paper's flat prior.</summary>
+    [Parameter("logistic: precision λ of a N(0, I/λ) prior (0: flat)", Minimum = 0)]
+    public double PriorPrecision { get; init; }
+
+    /// <summary>sinh-arcsinh: the two skews.</summary>
+    [Parameter("sinh-arcsinh: the two skews")]
+    public double[] Skew { get; init; } = [-0.2, -0.2];
+
+    /// <inheritdoc/>
+    public string? NotApplicable(string property) => TargetRegistry.Find(Target).Uses(property)
+        ? null
+        : $"applies to the {string.Join(", ", TargetRegistry.All.Where(t => t.Uses(property)).Select(t => t.Name))} target, not to {Target}";
+
+    /// <summary>
+    /// Checks every parameter's range, then what the named target needs (its dimension, the length of its lists).
+    /// </summary>
+    /// <exception cref="InvalidParameterException">The first bad parameter, by property name.</exception>
+    public void Validate()
+    {
+        ParameterRecords.Validate(this);
+        TargetRegistry.Find(Target).Validate(this);
+    }
+
+    /// <summary>Validates and builds the target.</summary>
+    /// <exception cref="InvalidParameterException">A parameter is bad.</exception>
+    public ITarget Build()
+    {
+        Validate();
+        return TargetRegistry.Find(Target).Build(this);
+    }
+}
+
+/// <summary>A named target: what it is, which of <see cref="TargetParameters"/> it reads, its dimension rule and how to build it.</summary>
+/// <param name="Name">The name, as on a command line.</param>
+/// <param name="Description">One line: what the target is and where it comes from.</param>
+/// <param name="Parameters">The <see cref="TargetParameters"/> properties it reads besides Target and Dimension.</param>
+/// <param name="Build">Builds the target from valid parameters.</param>
+/// <param name="FixedDimension">The only dimension it has, or null.</param>
+/// <param name="MinimumDimension">The smallest dimension it has.</param>
+public sealed record TargetDefinition(string Name, string Description, IReadOnlyList<string> Parameters,
+    Func<TargetParameters, ITarget> Build, int? FixedDimension = null, int MinimumDimension = 1)
+{
+    /// <summary>Whether this target reads the parameter <paramref name="property"/> (Target and Dimension: always).</summary>
+    public bool Uses(string property) =>
+        property is nameof(TargetParameters.Target) or nameof(TargetParameters.Dimension) || Parameters.Contains(property);
+
+    /// <summary>Checks the dimension rule and the length of the skews.</summary>
+    /// <exception cref="InvalidParameterException">The dimension or a list does not fit this target.</exception>
+    public void Validate(TargetParameters p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        if (FixedDimension is { } fixedDimension && p.Dimension != fixedDimension)
+            throw new InvalidParameterException(nameof(p.Dimension), $"dimension mismatch: the {Name} target is {fixedDimension}-D, but dimension is {p.Dimension}");
+        if (p.Dimension < MinimumDimension)
+            throw new InvalidParameterException(nameof(p.Dimension), $"the {Name} target needs dimension ≥ {MinimumDimension}, got {p.Dimension}");
+        if (Uses(nameof(p.Skew)) && p.Skew.Length != 2)
+            throw new InvalidParameterException(nameof(p.Skew), $"{Name} needs 2 skews, got {p.Skew.Length}");
+    }
+}
+
+/// <summary>The covariance kinds of the random mixture, by name.</summary>
+public sealed class CovarianceKinds : INamedChoices
+{
+    /// <inheritdoc/>
+    public static string Noun => "covariance kind";
+
+    /// <inheritdoc/>
+    public static IReadOnlyList<NamedChoice> Choices { get; } =
+    [
+        new("isotropic", "r_tg·u·I"),
+        new("diagonal", "independent variances"),
+        new("full", "random rotations of random variances"),
+    ];
+}
+
+/// <summary>
+/// Every target offered by name (command lines, config files, sweeps): one <see cref="TargetDefinition"/> each. What a
+/// target can do (Hessian, batched evaluation, log Z) is read from the built object's interfaces, never from its name.
+/// </summary>
+public sealed class TargetRegistry : INamedChoices
+{
+    /// <summary>All definitions.</summary>
+    public static IReadOnlyList<TargetDefinition> All { get; } =
+    [
+        new("gmm", "random Gaussian mixture (paper 000, App. E.2)",
+            [nameof(TargetParameters.TargetComponents), nameof(TargetParameters.TargetSpread), nameof(TargetParameters.TargetScale),
+             nameof(TargetParameters.TargetCovariance), nameof(TargetParameters.TargetSeed)],
+            p => GaussianMixtureTarget.Random(new Xoshiro256StarStar(p.TargetSeed), p.Dimension, p.TargetComponents, p.TargetSpread,
+                p.TargetScale, Enum.Parse<CovarianceKind>(p.TargetCovariance, ignoreCase: true))),
+        new("funnel", "Neal's funnel", [nameof(TargetParameters.FunnelVariance)],
+            p => new FunnelTarget(p.Dimension, p.FunnelVariance), MinimumDimension: 2),
+        new("sinh-arcsinh", "skewed 2-D sinh–arcsinh distribution (paper 000)", [nameof(TargetParameters.Skew)],
+            p => SinhArcsinhTarget.Paper(p.Skew[0], p.Skew[1]), FixedDimension: 2),
+        new("bimodal", "2-D mixture of two Gaussians (paper 002, Figure 5)", [], _ => GaussianMixtureTarget.Bimodal(), FixedDimension: 2),
+        new("four-modes", "2-D mixture of four Gaussians with weights 0.4, 0.3, 0.2, 0.1 (paper 002, App. J)", [],
+            _ => GaussianMixtureTarget.FourModes(), FixedDimension: 2),
+        new("logistic", "Bayesian logistic regression on synthetic data (paper 002, App. I)",
+            [nameof(TargetParameters.Points), nameof(TargetParameters.Separation), nameof(TargetParameters.PriorPrecision), nameof(TargetParameters.TargetSeed)],
+            p => LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(p.TargetSeed), p.Dimension, p.Points, p.Separation,
+                p.Dimension == 2 ? [1.0, 0.5, 0.5, 1.0] : null, p.PriorPrecision)),
+    ];
+
+    /// <inheritdoc/>
+    public static string Noun => "target";
+
+    /// <inheritdoc/>
+    public static IReadOnlyList<NamedChoice> Choices { get; } = [.. All.Select(t => new NamedChoice(t.Name, t.Description))];
+
+    /// <summary>The definition called <paramref name="name"/> (case-insensitive).</summary>
+    /// <exception cref="InvalidParameterException">No target has that name (the message suggests the nearest).</exception>
+    public static TargetDefinition Find(string name) =>
+        All.FirstOrDefault(t => string.Equals(t.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new InvalidParameterException(nameof(TargetParameters.Target), ParameterRecords.UnknownChoice(name, Choices, Noun));
+}
