@@ -1,0 +1,50 @@
+using Wasserflow.Parameters;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Tests.Targets;
+
+public sealed class TargetRegistryTests
+{
+    [Fact]
+    public void Every_registered_target_builds_at_its_defaults_with_its_name_and_dimension()
+    {
+        foreach (TargetDefinition definition in TargetRegistry.All)
+        {
+            var p = new TargetParameters { Target = definition.Name, Dimension = definition.FixedDimension ?? 3 };
+            ITarget target = p.Build();
+            Assert.Equal(p.Dimension, target.Dimension);
+            Assert.True(double.IsFinite(target.LogDensity(new double[p.Dimension])), definition.Name);
+            foreach (string used in definition.Parameters) Assert.Null(p.NotApplicable(used));
+        }
+    }
+
+    [Fact]
+    public void What_a_target_can_do_is_read_from_its_interfaces()
+    {
+        Assert.IsAssignableFrom<ITargetWithHessian>(new TargetParameters { Target = "gmm" }.Build());
+        Assert.False(new TargetParameters { Target = "funnel" }.Build() is ITargetWithHessian);
+    }
+
+    [Theory]
+    [InlineData("bimodal", 3, "Dimension", "dimension mismatch: the bimodal target is 2-D")]
+    [InlineData("funnel", 1, "Dimension", "needs dimension ≥ 2")]
+    [InlineData("banana", 2, "Target", "unknown target 'banana'")]
+    public void Bad_parameters_name_the_parameter(string name, int dimension, string parameter, string reason)
+    {
+        var ex = Assert.Throws<InvalidParameterException>(() => new TargetParameters { Target = name, Dimension = dimension }.Build());
+        Assert.Equal(parameter, ex.ParamName);
+        Assert.Contains(reason, ex.Reason);
+    }
+
+    [Fact]
+    public void Ranges_come_from_the_attributes()
+    {
+        var ex = Assert.Throws<InvalidParameterException>(() => new TargetParameters { TargetScale = 0 }.Validate());
+        Assert.Equal(nameof(TargetParameters.TargetScale), ex.ParamName);
+        Assert.Equal("must be > 0 and finite, got 0", ex.Reason);
+        Assert.Throws<InvalidParameterException>(() => new TargetParameters { TargetSpread = double.NaN }.Validate());
+        Assert.Throws<InvalidParameterException>(() => new TargetParameters { Skew = [double.PositiveInfinity, 0], Target = "sinh-arcsinh" }.Validate());
+        Assert.Equal("gmm", ParameterRecords.Closest("GMN", TargetRegistry.All.Select(t => t.Name)));
+        Assert.Null(ParameterRecords.Closest("banana", TargetRegistry.All.Select(t => t.Name)));
+    }
+}
