@@ -14,7 +14,8 @@ namespace Wasserflow.Benchmarks;
 [MemoryDiagnoser]
 public class RotationalViBenchmarks
 {
-    private RotationalVi.Run _run = null!;
+    private RotationalViFlow _flow = null!;
+    private RotationalViState _state = null!;
 
     [Params(2, 10)]
     public int Dimension { get; set; }
@@ -32,11 +33,14 @@ public class RotationalViBenchmarks
         for (int k = 0; k < 2; k++)
             for (int i = 0; i < d; i++) covariances[k * d * d + i * d + i] = 1;
         var target = GaussianMixtureTarget.Create([0.5, 0.5], means, CovarianceKind.Full, covariances);
-        var options = new RotationalViOptions { Rotate = Rotate, Seed = 1 };
-        _run = new RotationalVi.Run(target, PolyhedralDictionary.GaussianQuantile(), options, 1, default);
-        for (int i = 0; i < 20; i++) _run.Step();
+        // The F̂ evaluation every m steps is not part of an iteration's cost here.
+        var options = new RotationalViOptions { Rotate = Rotate, Seed = 1, EvaluateEvery = int.MaxValue };
+        var dictionary = PolyhedralDictionary.GaussianQuantile();
+        _flow = new RotationalViFlow(target, dictionary, options);
+        _state = RotationalViState.Start(d, dictionary, options, 1);
+        for (int i = 0; i < 20; i++) _flow.Step(_state);
     }
 
     [Benchmark]
-    public void Iteration() => _run.Step();
+    public void Iteration() => _flow.Step(_state);
 }

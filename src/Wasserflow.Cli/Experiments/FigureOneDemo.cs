@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using Wasserflow.Reports;
 using Wasserflow.Parameters;
+using Wasserflow.Reports;
 using Wasserflow.Running;
 using Wasserflow.Targets;
 

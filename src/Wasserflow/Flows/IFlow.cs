@@ -18,7 +18,9 @@ public interface IFlowState<TSelf> where TSelf : IFlowState<TSelf>
 /// <param name="Iteration">The iteration count after the step.</param>
 /// <param name="ObjectiveEstimate">The step's own noisy estimate of KL(q‖pi) − log Z, from its gradient draws (before the update).</param>
 /// <param name="StepNorm">Euclidean norm of the parameter change.</param>
-public readonly record struct StepInfo(long Iteration, double ObjectiveEstimate, double StepNorm);
+/// <param name="Evaluation">An estimate of the objective on fresh draws, when the flow made one after this step (its
+/// own schedule, e.g. RoVI's F̂ every m iterations); NaN otherwise. Stop rules read it.</param>
+public readonly record struct StepInfo(long Iteration, double ObjectiveEstimate, double StepNorm, double Evaluation = double.NaN);
 
 /// <summary>
 /// One update rule of a variational algorithm: <see cref="Step"/> advances a state in place by one iteration, and

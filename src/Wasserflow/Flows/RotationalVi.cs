@@ -162,7 +162,7 @@ public static class RotationalVi
         try
         {
             Parallel.For(0, options.Restarts, new ParallelOptions { MaxDegreeOfParallelism = options.Threads, CancellationToken = cancellation },
-                r => results[r] = new Run(target, dictionary, options, r, cancellation).Execute());
+                r => results[r] = Restart(target, dictionary, options, r, cancellation));
         }
         catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
         {
@@ -170,6 +170,44 @@ public static class RotationalVi
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerExceptions[0]).Throw();
         }
         return new RotationalViResult(results);
+    }
+
+    /// <summary>
+    /// One restart on the shared run loop: the flow from restart <paramref name="index"/>'s start, stopped by the window
+    /// rule (when <see cref="RotationalViOptions.StopEarly"/>) or the iteration cap, then F̂ ± SE on fresh draws of its
+    /// stream and the gap warning.
+    /// </summary>
+    /// <exception cref="TargetEvaluationException">The target returned a non-finite value.</exception>
+    public static RotationalViRestart Restart(ITarget target, PolyhedralDictionary dictionary, RotationalViOptions options, int index, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(dictionary);
+        ArgumentNullException.ThrowIfNull(options);
+        var flow = new RotationalViFlow(target, dictionary, options);
+        var window = new Running.EvaluationWindow(options.Tolerance, options.StopEarly);
+        var run = Running.VariationalRunner.Run(flow, RotationalViState.Start(target.Dimension, dictionary, options, index),
+            new Running.RunOptions(options.MaxIterations, TraceEvery: 0, StopRule: window), cancellationToken: cancellation);
+        cancellation.ThrowIfCancellationRequested();
+        if (run.Status == Running.RunStatus.Failed) throw new TargetEvaluationException(run.Message ?? "the target returned a non-finite value");
+        RotationalViState state = run.FinalState;
+        RotatedProduct fit = state.Fit(dictionary);
+        var potentials = new double[options.FinalSamples];
+        var (free, se) = EstimateFreeEnergy(target, fit, options.FinalSamples, state.Rng, potentials);
+        if (GapWarning(potentials) is { } gap) state.Warn(gap);
+        return new RotationalViRestart(index, free, se, (int)state.Iteration, run.Status == Running.RunStatus.Converged, fit, window.Trace, state.Warnings);
+    }
+
+    // Spec §6 "users will expect": more than 1% of the mass where V exceeds its sample median by 20 means a ramp
+    // carries mass across a valley (a gap a step should make).
+    private static string? GapWarning(double[] potentials)
+    {
+        var sorted = (double[])potentials.Clone();
+        Array.Sort(sorted);
+        double median = sorted[sorted.Length / 2];
+        int high = potentials.Count(v => v > median + 20);
+        return high > 0.01 * potentials.Length
+            ? $"{100.0 * high / potentials.Length:F1}% of the fit's mass sits where V exceeds its median by more than 20: a ramp is carrying mass across a gap (use a dictionary with steps)."
+            : null;
     }
 
     /// <summary>
@@ -256,320 +294,4 @@ public static class RotationalVi
         return o;
     }
 
-    /// <summary>
-    /// One Monte Carlo batch of reference points x (N×d) with their dictionary features, and the batch objective's
-    /// gradients at given (O, v, λ): y = T_θ(x), z = O y, g = ∇V(z), u = Oᵀ g; ∂/∂v = mean u, the potential part of
-    /// ∂/∂λ_i = mean u_i f(x_i), ∂/∂O = mean g yᵀ (spec §3). Reused by every iteration of a restart.
-    /// </summary>
-    internal sealed class MonteCarloBatch
-    {
-        private readonly ITarget _target;
-        private readonly PolyhedralDictionary _dictionary;
-        private readonly int _d, _n, _count;
-        private readonly double[] _x, _y, _z, _g, _logDensities;
-        // Where each x_pi falls in the dictionary (coordinate-major, i·N + p): the atoms' values follow from these, so
-        // y and the λ-gradient cost O(1) per point and coordinate plus O(n) per coordinate instead of O(n) per point.
-        private readonly int[] _passed, _below;
-        private readonly double[] _fraction;
-        private readonly double[] _rampPrefix, _stepPrefix, _passedSums, _fractionSums, _belowSums;
-
-        public MonteCarloBatch(ITarget target, PolyhedralDictionary dictionary, int count)
-        {
-            _target = target;
-            _dictionary = dictionary;
-            _d = target.Dimension;
-            _n = dictionary.Size;
-            _count = count;
-            _x = new double[count * _d];
-            _y = new double[count * _d];
-            _z = new double[count * _d];
-            _g = new double[count * _d];
-            _logDensities = new double[count];
-            _passed = new int[count * _d];
-            _below = new int[count * _d];
-            _fraction = new double[count * _d];
-            int ramps = dictionary.Ramps, steps = dictionary.Steps;
-            _rampPrefix = new double[ramps + 1];
-            _stepPrefix = new double[steps + 1];
-            _passedSums = new double[ramps + 1];
-            _fractionSums = new double[ramps];
-            _belowSums = new double[steps + 1];
-            OffsetGradient = new double[_d];
-            PotentialGradient = new double[_d * _n];
-            RotationGradient = new double[_d * _d];
-        }
-
-        /// <summary>mean u = ∂(mean V)/∂v after <see cref="Evaluate"/>.</summary>
-        public double[] OffsetGradient { get; }
-
-        /// <summary>mean u_i f(x_i) = ∂(mean V)/∂λ_i, d×n, after <see cref="Evaluate"/>.</summary>
-        public double[] PotentialGradient { get; }
-
-        /// <summary>mean g yᵀ = ∂(mean V)/∂O, d×d, after <see cref="Evaluate"/> with the rotation gradient asked for.</summary>
-        public double[] RotationGradient { get; }
-
-        /// <summary>Draws fresh x ~ N(0, I) and locates them in the dictionary.</summary>
-        public void Draw(Xoshiro256StarStar rng)
-        {
-            rng.FillStandardNormal(_x);
-            Locate();
-        }
-
-        /// <summary>Uses the given points x (N×d) instead of drawing.</summary>
-        public void SetPoints(ReadOnlySpan<double> x)
-        {
-            x[..(_count * _d)].CopyTo(_x);
-            Locate();
-        }
-
-        private void Locate()
-        {
-            int d = _d, b = _count;
-            for (int i = 0; i < d; i++)
-                for (int p = 0; p < b; p++)
-                {
-                    int at = i * b + p;
-                    _dictionary.Locate(_x[p * d + i], out _passed[at], out _fraction[at], out _below[at]);
-                }
-        }
-
-        /// <summary>
-        /// Pushes the batch through (O, v, λ) about the centre c (z = c + O y), evaluates the target and returns mean V(z);
-        /// fills the v and λ gradients when <paramref name="meanField"/>, and G when <paramref name="rotation"/>.
-        /// </summary>
-        public double Evaluate(ReadOnlySpan<double> rotationMatrix, ReadOnlySpan<double> offset, ReadOnlySpan<double> lambda, ReadOnlySpan<double> center, bool meanField, bool rotation)
-        {
-            int d = _d, n = _n, b = _count, ramps = _dictionary.Ramps, steps = _dictionary.Steps;
-            ReadOnlySpan<double> rampMeans = _dictionary.RampMeans, stepMeans = _dictionary.StepMeans;
-            for (int i = 0; i < d; i++)
-            {
-                // y = v + (α + λ₀)x + Σ_{k < passed} λ_k + λ_passed·fraction + Σ_{j < below} λ_{J+j} − Σ_a λ_a E f_a.
-                ReadOnlySpan<double> li = lambda.Slice(i * n, n);
-                double centre = 0;
-                _rampPrefix[0] = 0;
-                for (int k = 0; k < ramps; k++)
-                {
-                    _rampPrefix[k + 1] = _rampPrefix[k] + li[1 + k];
-                    centre += li[1 + k] * rampMeans[k];
-                }
-                _stepPrefix[0] = 0;
-                for (int j = 0; j < steps; j++)
-                {
-                    _stepPrefix[j + 1] = _stepPrefix[j] + li[1 + ramps + j];
-                    centre += li[1 + ramps + j] * stepMeans[j];
-                }
-                double slope = _dictionary.Alpha + li[0], shift = offset[i] - centre;
-                for (int p = 0; p < b; p++)
-                {
-                    int at = i * b + p, passed = _passed[at];
-                    double partial = passed < ramps ? li[1 + passed] * _fraction[at] : 0.0;
-                    _y[p * d + i] = shift + slope * _x[p * d + i] + _rampPrefix[passed] + partial + _stepPrefix[_below[at]];
-                }
-            }
-            for (int p = 0; p < b; p++)
-            {
-                RotatedProduct.Rotate(rotationMatrix, d, _y.AsSpan(p * d, d), _z.AsSpan(p * d, d));
-                TensorPrimitives.Add(_z.AsSpan(p * d, d), center, _z.AsSpan(p * d, d));
-            }
-            TargetEvaluator.LogDensityAndGradient(_target, _z, b, _logDensities, _g);
-            TensorPrimitives.Negate(_g, _g); // ∇V = −∇log π
-            double inverse = 1.0 / b;
-            if (meanField)
-            {
-                for (int c = 0; c < d; c++)
-                {
-                    // u_c = (Oᵀg)_c per point, binned by where x_pc fell.
-                    Array.Clear(_passedSums);
-                    Array.Clear(_fractionSums);
-                    Array.Clear(_belowSums);
-                    double mean = 0, moment = 0;
-                    for (int p = 0; p < b; p++)
-                    {
-                        double u = 0;
-                        for (int r = 0; r < d; r++) u += rotationMatrix[r * d + c] * _g[p * d + r];
-                        u *= inverse;
-                        int at = c * b + p, passed = _passed[at];
-                        mean += u;
-                        moment += u * _x[p * d + c];
-                        _passedSums[passed] += u;
-                        if (passed < ramps) _fractionSums[passed] += u * _fraction[at];
-                        _belowSums[_below[at]] += u;
-                    }
-                    OffsetGradient[c] = mean;
-                    Span<double> gradient = PotentialGradient.AsSpan(c * n, n);
-                    gradient[0] = moment;
-                    // Ramp k is 1 for points that passed more than k ramps: a suffix sum.
-                    double beyond = 0;
-                    for (int k = ramps - 1; k >= 0; k--)
-                    {
-                        beyond += _passedSums[k + 1];
-                        gradient[1 + k] = beyond + _fractionSums[k] - rampMeans[k] * mean;
-                    }
-                    beyond = 0;
-                    for (int j = steps - 1; j >= 0; j--)
-                    {
-                        beyond += _belowSums[j + 1];
-                        gradient[1 + ramps + j] = beyond - stepMeans[j] * mean;
-                    }
-                }
-            }
-            if (rotation)
-            {
-                Array.Clear(RotationGradient);
-                for (int p = 0; p < b; p++)
-                    for (int r = 0; r < d; r++)
-                        TensorPrimitives.MultiplyAdd(_y.AsSpan(p * d, d), _g[p * d + r] * inverse, RotationGradient.AsSpan(r * d, d), RotationGradient.AsSpan(r * d, d));
-            }
-            return -TensorPrimitives.Sum<double>(_logDensities) * inverse;
-        }
-
-        /// <summary>The pushed points y = T_θ(x) of the last <see cref="Evaluate"/> (N×d).</summary>
-        internal ReadOnlySpan<double> Pushed => _y;
-    }
-
-    // One restart: its stream, its state and its buffers.
-    internal sealed class Run
-    {
-        private readonly ITarget _target;
-        private readonly PolyhedralDictionary _dictionary;
-        private readonly RotationalViOptions _o;
-        private readonly int _index, _d, _n;
-        private readonly CancellationToken _cancellation;
-        private readonly Xoshiro256StarStar _rng;
-        private readonly double[] _rotation, _offset, _lambda, _center, _projected, _work;
-        private readonly MonteCarloBatch _batch;
-        private readonly PolyhedralStep _step;
-        private readonly List<string> _warnings = [];
-
-        public Run(ITarget target, PolyhedralDictionary dictionary, RotationalViOptions o, int index, CancellationToken cancellation)
-        {
-            _target = target;
-            _dictionary = dictionary;
-            _o = o;
-            _index = index;
-            _cancellation = cancellation;
-            _d = target.Dimension;
-            _n = dictionary.Size;
-            _rng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, (ulong)index));
-            int d = _d, n = _n;
-            // Restart 0 starts from O = I (or the given warm start); the others from Haar (all stay at I without rotation).
-            _rotation = !o.Rotate ? Identity(d) : index > 0 ? HaarRotation(_rng, d) : o.InitialRotation is { } start ? (double[])start.Clone() : Identity(d);
-            _offset = new double[d];
-            _rng.FillStandardNormal(_offset);
-            TensorPrimitives.Multiply(_offset, o.InitialSpread, _offset);
-            _center = o.InitialCenter is { } c ? (double[])c.Clone() : new double[d];
-            _lambda = new double[d * n];
-            for (int i = 0; i < d; i++) _lambda[i * n] = Math.Max(0, o.InitialScale - dictionary.Alpha); // S(t) = s₀t: μ₀ = N(O v₀, s₀²I)
-            _projected = new double[d * d];
-            _work = new double[d * d];
-            _batch = new MonteCarloBatch(target, dictionary, o.BatchSize);
-            _step = new PolyhedralStep(dictionary);
-            if (dictionary.GramRegularized) _warnings.Add($"the Gram matrix of {dictionary.Name} needed a 1e−12·tr(Q)/n ridge to factor.");
-        }
-
-        private static double[] Identity(int d)
-        {
-            var o = new double[d * d];
-            for (int i = 0; i < d; i++) o[i * d + i] = 1;
-            return o;
-        }
-
-        public RotationalViRestart Execute()
-        {
-            var trace = new List<(int, double)>();
-            int iteration = 0;
-            bool converged = false;
-            bool warnedCurvature = false;
-            while (iteration < _o.MaxIterations)
-            {
-                _cancellation.ThrowIfCancellationRequested();
-                Iterate(ref warnedCurvature);
-                iteration++;
-                if (iteration % _o.EvaluateEvery == 0)
-                {
-                    var (estimate, _) = EstimateFreeEnergy(_target, Current(), _o.EvaluationSamples, _rng);
-                    trace.Add((iteration, estimate));
-                    if (_o.StopEarly && WindowsAgree(trace)) { converged = true; break; }
-                }
-            }
-            RotatedProduct fit = Current();
-            var potentials = new double[_o.FinalSamples];
-            var (free, se) = EstimateFreeEnergy(_target, fit, _o.FinalSamples, _rng, potentials);
-            WarnAboutGaps(potentials);
-            return new RotationalViRestart(_index, free, se, iteration, converged, fit, trace, _warnings);
-        }
-
-        private RotatedProduct Current() => new(_dictionary, _rotation, _offset, _lambda, _center);
-
-        // Stop when the means of the last two windows of 10 estimates differ by less than max(tolerance, 2 SE of the difference).
-        private bool WindowsAgree(List<(int Iteration, double Estimate)> trace)
-        {
-            const int Window = 10;
-            if (trace.Count < 2 * Window) return false;
-            double MeanOf(int from) => Enumerable.Range(from, Window).Average(i => trace[i].Estimate);
-            double VarianceOf(int from, double mean) => Enumerable.Range(from, Window).Sum(i => (trace[i].Estimate - mean) * (trace[i].Estimate - mean)) / (Window - 1);
-            int last = trace.Count - Window, previous = trace.Count - 2 * Window;
-            double a = MeanOf(last), b = MeanOf(previous);
-            double se = Math.Sqrt((VarianceOf(last, a) + VarianceOf(previous, b)) / Window);
-            return Math.Abs(a - b) < Math.Max(_o.Tolerance, 2 * se);
-        }
-
-        /// <summary>One iteration (MFVI step, then the rotation step when rotating), as <see cref="Execute"/> runs it.</summary>
-        internal void Step()
-        {
-            bool warned = true;
-            Iterate(ref warned);
-        }
-
-        private void Iterate(ref bool warnedCurvature)
-        {
-            int d = _d, n = _n;
-            _batch.Draw(_rng);
-            _batch.Evaluate(_rotation, _offset, _lambda, _center, meanField: true, rotation: false);
-            double vStep;
-            if (_o.Step == MeanFieldStepKind.ForwardBackward)
-            {
-                for (int i = 0; i < d; i++) _step.ForwardBackward(_lambda.AsSpan(i * n, n), _batch.PotentialGradient.AsSpan(i * n, n), _o.StepSize);
-                vStep = _o.StepSize;
-            }
-            else
-            {
-                for (int i = 0; i < d; i++)
-                {
-                    double kappa = _step.ProjectedGradient(_lambda.AsSpan(i * n, n), _batch.PotentialGradient.AsSpan(i * n, n), _o.MeanFieldRate, _o.Smoothness);
-                    double product = kappa * _o.MeanFieldRate / Math.Max(_o.Smoothness, kappa); // κτ ≤ η_MF with the cap
-                    if (!warnedCurvature && product > 1)
-                    {
-                        warnedCurvature = true;
-                        _warnings.Add($"κτ = {product:G3} > 1 (entropy curvature κ = {kappa:G3}, τ = η_MF/max(L, κ)): the explicit step is past half its stability limit; use η_MF ≤ 1 (spec §4 A).");
-                    }
-                }
-                vStep = _o.MeanFieldRate / _o.Smoothness;
-            }
-            TensorPrimitives.MultiplyAdd(_batch.OffsetGradient, -vStep, _offset, _offset);
-            if (!_o.Rotate) return;
-            // Rotation step at θ_{t+1} on the same draws: G = mean g yᵀ, G̃ = ½(G − O Gᵀ O), O ← qf(O − η_O G̃).
-            _batch.Evaluate(_rotation, _offset, _lambda, _center, meanField: false, rotation: true);
-            double[] g = _batch.RotationGradient;
-            for (int r = 0; r < d; r++)
-                for (int e = 0; e < d; e++)
-                    _work[r * d + e] = TensorPrimitives.Dot(_rotation.AsSpan(r * d, d), g.AsSpan(e * d, d)); // (O Gᵀ)_re
-            Dense.Multiply(_work, _rotation, d, _projected);                                                  // O Gᵀ O
-            for (int k = 0; k < d * d; k++) _rotation[k] -= _o.RotationStepSize * 0.5 * (g[k] - _projected[k]);
-            Dense.OrthogonalFactor(_rotation, d);
-        }
-
-        // Spec §6 "users will expect": more than 1% of the mass where V exceeds its sample median by 20 means a ramp
-        // carries mass across a valley (a gap a step should make).
-        private void WarnAboutGaps(double[] potentials)
-        {
-            var sorted = (double[])potentials.Clone();
-            Array.Sort(sorted);
-            double median = sorted[sorted.Length / 2];
-            int high = 0;
-            foreach (double v in potentials) if (v > median + 20) high++;
-            if (high > 0.01 * potentials.Length)
-                _warnings.Add($"{100.0 * high / potentials.Length:F1}% of the fit's mass sits where V exceeds its median by more than 20: a ramp is carrying mass across a gap (use a dictionary with steps).");
-        }
-    }
 }

@@ -8,17 +8,19 @@ namespace Wasserflow.Running;
 
 /// <summary>Settings of a run.</summary>
 /// <param name="Iterations">Steps to take in this run (a warm-started state continues its iteration count). Range: ≥ 0.</param>
-/// <param name="TraceEvery">Estimate the KL every this many iterations (and at the start and the end). Range: ≥ 1.</param>
+/// <param name="TraceEvery">Estimate the KL every this many iterations (and at the start and the end); 0 for no KL trace
+/// (a flow that evaluates itself, read through <see cref="StepInfo.Evaluation"/>). Range: ≥ 0.</param>
 /// <param name="KlDraws">B_KL, draws per KL estimate (paper: 1000). Range: ≥ 1.</param>
 /// <param name="TraceSeed">Seed of the KL estimates: the estimate at iteration t uses stream Mix(TraceSeed, t), so
 /// the trace does not disturb the algorithm's own random stream and is the same however the run is split.</param>
-public sealed record RunOptions(long Iterations, int TraceEvery = 100, int KlDraws = 1000, ulong TraceSeed = 0x5EED)
+/// <param name="StopRule">Ends the run early, with status <see cref="RunStatus.Converged"/>, when it says so; null runs every iteration.</param>
+public sealed record RunOptions(long Iterations, int TraceEvery = 100, int KlDraws = 1000, ulong TraceSeed = 0x5EED, IStopRule? StopRule = null)
 {
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
         if (Iterations < 0) throw new ArgumentException($"iterations must be ≥ 0, got {Iterations}", nameof(Iterations));
-        if (TraceEvery < 1) throw new ArgumentException($"trace interval must be ≥ 1, got {TraceEvery}", nameof(TraceEvery));
+        if (TraceEvery < 0) throw new ArgumentException($"trace interval must be ≥ 0, got {TraceEvery}", nameof(TraceEvery));
         if (KlDraws < 1) throw new ArgumentException($"KL draws must be ≥ 1, got {KlDraws}", nameof(KlDraws));
     }
 }
@@ -39,6 +41,47 @@ public enum RunStatus
     Failed,
     /// <summary>Stopped by the cancellation token or an observer.</summary>
     Cancelled,
+    /// <summary>Stopped early by the <see cref="RunOptions.StopRule"/>.</summary>
+    Converged,
+}
+
+/// <summary>A rule that ends a run early: it sees every step's <see cref="StepInfo"/> and says when the run has converged.</summary>
+public interface IStopRule
+{
+    /// <summary>Whether to stop after the step described by <paramref name="info"/>.</summary>
+    bool Converged(in StepInfo info);
+}
+
+/// <summary>
+/// The window rule of ../specs/rovi-mfvi.md §6: collects the flow's fresh-sample evaluations (<see cref="StepInfo.Evaluation"/>)
+/// and stops when the means of the last two windows of <see cref="Window"/> evaluations differ by less than
+/// max(tolerance, 2 SE of the difference). With <c>stop</c> false it only records them.
+/// </summary>
+/// <param name="tolerance">The smallest difference that counts as a change.</param>
+/// <param name="stop">Whether to stop the run, or only record the evaluations.</param>
+public sealed class EvaluationWindow(double tolerance, bool stop = true) : IStopRule
+{
+    /// <summary>Evaluations per window.</summary>
+    public const int Window = 10;
+
+    private readonly List<(int Iteration, double Estimate)> _trace = [];
+
+    /// <summary>The evaluations so far, by iteration.</summary>
+    public IReadOnlyList<(int Iteration, double Estimate)> Trace => _trace;
+
+    /// <inheritdoc/>
+    public bool Converged(in StepInfo info)
+    {
+        if (double.IsNaN(info.Evaluation)) return false;
+        _trace.Add(((int)info.Iteration, info.Evaluation));
+        if (!stop || _trace.Count < 2 * Window) return false;
+        double MeanOf(int from) => Enumerable.Range(from, Window).Average(i => _trace[i].Estimate);
+        double VarianceOf(int from, double mean) => Enumerable.Range(from, Window).Sum(i => (_trace[i].Estimate - mean) * (_trace[i].Estimate - mean)) / (Window - 1);
+        int last = _trace.Count - Window, previous = _trace.Count - 2 * Window;
+        double a = MeanOf(last), b = MeanOf(previous);
+        double se = Math.Sqrt((VarianceOf(last, a) + VarianceOf(previous, b)) / Window);
+        return Math.Abs(a - b) < Math.Max(tolerance, 2 * se);
+    }
 }
 
 /// <summary>What a run returns. <see cref="FinalState"/> is always valid: on failure it is the last good state.</summary>
@@ -107,7 +150,12 @@ public static class VariationalRunner
                     Record(flow, state, options, observer, trace, stepClock, traceClock);
                     return Finish(RunStatus.Cancelled, $"stopped by an observer at iteration {state.Iteration}");
                 }
-                if (state.Iteration % options.TraceEvery == 0 || state.Iteration == end)
+                if (options.StopRule is not null && options.StopRule.Converged(info))
+                {
+                    Record(flow, state, options, observer, trace, stepClock, traceClock);
+                    return Finish(RunStatus.Converged, null);
+                }
+                if (options.TraceEvery > 0 && state.Iteration % options.TraceEvery == 0 || state.Iteration == end)
                     Record(flow, state, options, observer, trace, stepClock, traceClock);
             }
             return Finish(RunStatus.Completed, null);
@@ -125,7 +173,7 @@ public static class VariationalRunner
     private static void Record<TState>(IVariationalFlow<TState> flow, TState state, RunOptions options, IRunObserver? observer,
         List<TracePoint> trace, Stopwatch stepClock, Stopwatch traceClock) where TState : IFlowState<TState>
     {
-        if (trace.Count > 0 && trace[^1].Iteration == state.Iteration) return;
+        if (options.TraceEvery == 0 || (trace.Count > 0 && trace[^1].Iteration == state.Iteration)) return;
         traceClock.Start();
         var rng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(options.TraceSeed, (ulong)state.Iteration));
         KlEstimate kl = flow.EstimateKl(state, rng, options.KlDraws);

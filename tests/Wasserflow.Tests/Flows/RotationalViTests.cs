@@ -60,7 +60,7 @@ public class RotationalViTests
         var target = SettingThree();
         int d = 2, n = dictionary.Size;
         var rng = new Xoshiro256StarStar(11);
-        var batch = new RotationalVi.MonteCarloBatch(target, dictionary, 40);
+        var batch = new Wasserflow.Expectations.RotatedProductBatch(target, dictionary, 40);
         var x = new double[40 * d];
         rng.FillStandardNormal(x);
         batch.SetPoints(x);
@@ -107,7 +107,7 @@ public class RotationalViTests
         var lambda = new double[d * n];
         for (int a = 0; a < lambda.Length; a++) lambda[a] = rng.NextDouble() < 0.3 ? 0 : rng.NextDouble();
         double[] rotation = RotationalVi.HaarRotation(rng, d), offset = [0.4, -1.1], center = [-0.5, 1.5];
-        var batch = new RotationalVi.MonteCarloBatch(target, dictionary, count);
+        var batch = new Wasserflow.Expectations.RotatedProductBatch(target, dictionary, count);
         batch.SetPoints(x);
         double meanV = batch.Evaluate(rotation, offset, lambda, center, meanField: true, rotation: false);
         var fit = new RotatedProduct(dictionary, rotation, offset, lambda, center);
