@@ -53,43 +53,7 @@ public static class RotationalFitRun
         string quantity = outcome.Target.LogNormalizer == 0 ? "KL" : "KL − log Z";
         var files = new Dictionary<string, string>();
 
-        files["result.json"] = ResultFiles.Json(w =>
-        {
-            if (outcome.Settings is { } settings) ResultFiles.WriteHeader(w, [.. settings]);
-            w.WriteString("target", outcome.Target.Name);
-            w.WriteNumber("dimension", outcome.Target.Dimension);
-            w.WriteString("method", method);
-            w.WriteString("dictionary", best.Fit.Dictionary.Name);
-            w.WriteString("step", o.Step == MeanFieldStepKind.ForwardBackward ? "forward-backward" : "projected-gradient");
-            w.WriteNumber("batchSize", o.BatchSize);
-            w.WriteNumber("maxIterations", o.MaxIterations);
-            w.WriteNumber("stepSize", o.StepSize);
-            w.WriteNumber("rotationStepSize", o.RotationStepSize);
-            w.WriteNumber("initialSpread", o.InitialSpread);
-            w.WriteNumber("restartCount", o.Restarts);
-            w.WriteNumber("seed", o.Seed);
-            w.WriteString("quantity", quantity);
-            w.WriteNumber("best", best.Index);
-            w.WriteStartArray("restarts");
-            foreach (var r in restarts)
-            {
-                w.WriteStartObject();
-                w.WriteNumber("index", r.Index);
-                w.WriteNumber("freeEnergy", r.FreeEnergy);
-                w.WriteNumber("standardError", r.StandardError);
-                w.WriteNumber("iterations", r.Iterations);
-                w.WriteBoolean("converged", r.Converged);
-                ResultFiles.WriteArray(w, "center", r.Fit.Center);
-                ResultFiles.WriteArray(w, "rotation", r.Fit.Rotation);
-                ResultFiles.WriteArray(w, "offset", r.Fit.Offset);
-                ResultFiles.WriteArray(w, "weights", r.Fit.Weights);
-                w.WriteStartArray("warnings");
-                foreach (string warning in r.Warnings) w.WriteStringValue(warning);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-        });
+        files["result.json"] = ResultJson(outcome, method, quantity);
 
         var table = new StringBuilder("restart,free_energy,standard_error,iterations,converged\n");
         var trace = new StringBuilder("restart,iteration,estimate\n");
@@ -116,7 +80,58 @@ public static class RotationalFitRun
             files["trace.svg"] = Plots.Lines(series, $"{method}: running estimate of {quantity}", "iteration", quantity, logX: false, logY: positive);
             body.Append("<img src=\"trace.svg\"/>\n");
         }
-        // The fitted maps S_i (steps show as jumps) and the exact densities of the unrotated marginals (T#ρ)_i.
+        MapPlots(outcome, method, files, body);
+        if (outcome.Target.Dimension == 2) SamplesPlot(outcome, method, files, body);
+        files["report.html"] = Html.Page($"Wasserflow {method} on {outcome.Target.Name}", body.ToString());
+        files["timings.json"] = ResultFiles.Timings(("seconds", outcome.Seconds), ("threads", o.Threads));
+        return files;
+    }
+
+    private static string ResultJson(RotationalFitOutcome outcome, string method, string quantity) => ResultFiles.Json(w =>
+    {
+        var o = outcome.Options;
+        var restarts = outcome.Result.Restarts;
+        var best = outcome.Result.Best;
+        if (outcome.Settings is { } settings) ResultFiles.WriteHeader(w, [.. settings]);
+        w.WriteString("target", outcome.Target.Name);
+        w.WriteNumber("dimension", outcome.Target.Dimension);
+        w.WriteString("method", method);
+        w.WriteString("dictionary", best.Fit.Dictionary.Name);
+        w.WriteString("step", o.Step == MeanFieldStepKind.ForwardBackward ? "forward-backward" : "projected-gradient");
+        w.WriteNumber("batchSize", o.BatchSize);
+        w.WriteNumber("maxIterations", o.MaxIterations);
+        w.WriteNumber("stepSize", o.StepSize);
+        w.WriteNumber("rotationStepSize", o.RotationStepSize);
+        w.WriteNumber("initialSpread", o.InitialSpread);
+        w.WriteNumber("restartCount", o.Restarts);
+        w.WriteNumber("seed", o.Seed);
+        w.WriteString("quantity", quantity);
+        w.WriteNumber("best", best.Index);
+        w.WriteStartArray("restarts");
+        foreach (var r in restarts)
+        {
+            w.WriteStartObject();
+            w.WriteNumber("index", r.Index);
+            w.WriteNumber("freeEnergy", r.FreeEnergy);
+            w.WriteNumber("standardError", r.StandardError);
+            w.WriteNumber("iterations", r.Iterations);
+            w.WriteBoolean("converged", r.Converged);
+            ResultFiles.WriteArray(w, "center", r.Fit.Center);
+            ResultFiles.WriteArray(w, "rotation", r.Fit.Rotation);
+            ResultFiles.WriteArray(w, "offset", r.Fit.Offset);
+            ResultFiles.WriteArray(w, "weights", r.Fit.Weights);
+            w.WriteStartArray("warnings");
+            foreach (string warning in r.Warnings) w.WriteStringValue(warning);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    });
+
+    // The fitted maps S_i (steps show as jumps) and the exact densities of the unrotated marginals (T#ρ)_i.
+    private static void MapPlots(RotationalFitOutcome outcome, string method, Dictionary<string, string> files, StringBuilder body)
+    {
+        var best = outcome.Result.Best;
         int shown = Math.Min(6, outcome.Target.Dimension);
         var maps = new List<Series>();
         var densities = new List<Series>();
@@ -142,23 +157,24 @@ public static class RotationalFitRun
         files["maps.svg"] = Plots.Lines(maps, $"{method}: fitted maps v_i + S_i(t) (best restart)", "t (reference N(0, 1))", "v_i + S_i(t)", logX: false, logY: false);
         files["marginals.svg"] = Plots.Lines(densities, $"{method}: exact marginal densities of T#ρ, before the rotation O", "y", "density", logX: false, logY: false);
         body.Append("<img src=\"maps.svg\"/>\n<img src=\"marginals.svg\"/>\n");
-        if (outcome.Target.Dimension == 2)
+    }
+
+    // In 2-D: draws of the best restart over the target's density.
+    private static void SamplesPlot(RotationalFitOutcome outcome, string method, Dictionary<string, string> files, StringBuilder body)
+    {
+        var o = outcome.Options;
+        var best = outcome.Result.Best;
+        const int Count = 2000;
+        double[] z = best.Fit.Sample(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, 77)), Count);
+        double xMin = double.PositiveInfinity, xMax = double.NegativeInfinity, yMin = double.PositiveInfinity, yMax = double.NegativeInfinity;
+        for (int p = 0; p < Count; p++)
         {
-            const int Count = 2000;
-            double[] z = best.Fit.Sample(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(o.Seed, 77)), Count);
-            double xMin = double.PositiveInfinity, xMax = double.NegativeInfinity, yMin = double.PositiveInfinity, yMax = double.NegativeInfinity;
-            for (int p = 0; p < Count; p++)
-            {
-                xMin = Math.Min(xMin, z[2 * p]); xMax = Math.Max(xMax, z[2 * p]);
-                yMin = Math.Min(yMin, z[2 * p + 1]); yMax = Math.Max(yMax, z[2 * p + 1]);
-            }
-            double half = 0.6 * Math.Max(xMax - xMin, yMax - yMin) + 1, cx = 0.5 * (xMin + xMax), cy = 0.5 * (yMin + yMax);
-            files["samples.svg"] = Plots.SamplesOverTarget(outcome.Target, new Box2D(cx - half, cx + half, cy - half, cy + half),
-                $"{method}: draws of the best restart over the target", [new Plots.PointPanel($"{method}, restart {best.Index}", z, "#4fa3ff")], maxPoints: Count);
-            body.Append("<img src=\"samples.svg\"/>\n");
+            xMin = Math.Min(xMin, z[2 * p]); xMax = Math.Max(xMax, z[2 * p]);
+            yMin = Math.Min(yMin, z[2 * p + 1]); yMax = Math.Max(yMax, z[2 * p + 1]);
         }
-        files["report.html"] = Html.Page($"Wasserflow {method} on {outcome.Target.Name}", body.ToString());
-        files["timings.json"] = ResultFiles.Timings(("seconds", outcome.Seconds), ("threads", o.Threads));
-        return files;
+        double half = 0.6 * Math.Max(xMax - xMin, yMax - yMin) + 1, cx = 0.5 * (xMin + xMax), cy = 0.5 * (yMin + yMax);
+        files["samples.svg"] = Plots.SamplesOverTarget(outcome.Target, new Box2D(cx - half, cx + half, cy - half, cy + half),
+            $"{method}: draws of the best restart over the target", [new Plots.PointPanel($"{method}, restart {best.Index}", z, "#4fa3ff")], maxPoints: Count);
+        body.Append("<img src=\"samples.svg\"/>\n");
     }
 }
