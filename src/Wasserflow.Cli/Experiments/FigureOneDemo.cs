@@ -73,8 +73,8 @@ public static class FigureOneDemo
             double reference = ReferenceIbwKl.TryGetValue(o.Config.Components, out double r) ? r : double.NaN;
             rows.Add([o.Config.Algorithm.ToUpperInvariant(), o.Config.Components.ToString(CultureInfo.InvariantCulture),
                 o.Result.FinalState.Iteration.ToString(CultureInfo.InvariantCulture),
-                $"{FitRun.G(o.FinalKl.Value)} ± {FitRun.G(o.FinalKl.StandardError)}", o.Grid is { } g ? FitRun.G(g.Kl) : "",
-                o.Config.Algorithm == "ibw" ? FitRun.G(reference) : "(IBW: " + FitRun.G(reference) + ")",
+                $"{ResultFiles.G(o.FinalKl.Value)} ± {ResultFiles.G(o.FinalKl.StandardError)}", o.Grid is { } g ? ResultFiles.G(g.Kl) : "",
+                o.Config.Algorithm == "ibw" ? ResultFiles.G(reference) : "(IBW: " + ResultFiles.G(reference) + ")",
                 o.Result.Status == RunStatus.Completed ? "completed" : o.Result.Message ?? o.Result.Status.ToString()]);
             csv.Append(CultureInfo.InvariantCulture, $"{o.Config.Algorithm},{o.Config.Components},{o.Result.FinalState.Iteration},{o.FinalKl.Value:R},{o.FinalKl.StandardError:R},{(o.Grid is { } g2 ? g2.Kl : double.NaN):R},{reference:R}\n");
         }

@@ -156,20 +156,18 @@ public static class FitRun
             ("status", r.Status + (r.Message is null ? "" : ": " + r.Message)),
             ("target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}"),
             ("family", $"uniform mixture of N = {c.Components} isotropic Gaussians"),
-            ("algorithm", $"{c.Algorithm.ToUpperInvariant()}, γ = {G(c.StepSize)}, B = {c.Samples}"),
+            ("algorithm", $"{c.Algorithm.ToUpperInvariant()}, γ = {ResultFiles.G(c.StepSize)}, B = {c.Samples}"),
             ("iterations", $"{r.FinalState.Iteration} of {c.Iterations} (step control halved a component's step {r.FinalState.StepReductions} times)"),
             ("seed", c.Seed.ToString(CultureInfo.InvariantCulture)),
-            (outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{G(outcome.FinalKl.Value)} ± {G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)"),
+            (outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{ResultFiles.G(outcome.FinalKl.Value)} ± {ResultFiles.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)"),
         };
         if (outcome.Grid is { } grid)
-            rows.Add(("KL vs grid-normalised target", $"{G(grid.Kl)} (grid {grid.Resolution}², log Z_grid = {G(grid.LogNormalizer)}, mass of q in box {G(grid.MassOfQ)})"));
+            rows.Add(("KL vs grid-normalised target", $"{ResultFiles.G(grid.Kl)} (grid {grid.Resolution}², log Z_grid = {ResultFiles.G(grid.LogNormalizer)}, mass of q in box {ResultFiles.G(grid.MassOfQ)})"));
         var sb = new StringBuilder();
         sb.Append(Html.Table(["quantity", "value"], rows.Select(t => new[] { t.Item1, t.Item2 }).ToList()));
         foreach (string f in plotFiles) sb.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{f}\" alt=\"{f}\"/></p>\n");
         return sb.ToString();
     }
-
-    internal static string G(double v) => ResultFiles.G(v);
 
     private static string ResultJson(FitOutcome o) => ResultFiles.Json(w =>
     {

@@ -107,12 +107,12 @@ public static class GaussianFitRun
             new[] { "status", r.Status + (r.Message is null ? "" : ": " + r.Message) },
             new[] { "target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}" },
             new[] { "family", c.Components == 1 ? "full-covariance Gaussian" : $"mixture of K = {c.Components} full-covariance Gaussians" },
-            new[] { "algorithm", $"{c.Algorithm}, h = {FitRun.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.Expectation)}" },
+            new[] { "algorithm", $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.Expectation)}" },
             new[] { "iterations", $"{r.FinalState.Iteration} of {c.Iterations} (integrator steps {r.FinalState.Substeps})" },
             new[] { "seed", c.Seed.ToString(CultureInfo.InvariantCulture) },
-            new[] { outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{FitRun.G(outcome.FinalKl.Value)} ± {FitRun.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)" },
+            new[] { outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{ResultFiles.G(outcome.FinalKl.Value)} ± {ResultFiles.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)" },
         };
-        if (outcome.CubatureKl is { } cub) rows.Add(["cubature KL (Eq 55)", FitRun.G(cub)]);
+        if (outcome.CubatureKl is { } cub) rows.Add(["cubature KL (Eq 55)", ResultFiles.G(cub)]);
         var body = new StringBuilder(Html.Table(["quantity", "value"], rows));
         foreach (string f in plots) body.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{f}\" alt=\"{f}\"/></p>\n");
         files["report.html"] = Html.Page($"Wasserflow run: {c.Algorithm} with K = {c.Components} on {outcome.Target.Name}", body.ToString());

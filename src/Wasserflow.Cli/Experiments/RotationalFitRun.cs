@@ -40,8 +40,6 @@ public static class RotationalFitRun
 
     private static string F(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 
-    private static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
-
     /// <summary>The run's files, by name; everything but timings.json is the same for the same settings and seed.</summary>
     public static Dictionary<string, string> Files(RotationalFitOutcome outcome)
     {
@@ -69,10 +67,10 @@ public static class RotationalFitRun
         files["trace.csv"] = trace.ToString();
         var body = new StringBuilder();
         body.Append(CultureInfo.InvariantCulture, $"<p>{method} on {WebUtility.HtmlEncode(outcome.Target.Name)} (d = {outcome.Target.Dimension}); dictionary {best.Fit.Dictionary.Name}, ")
-            .Append(CultureInfo.InvariantCulture, $"N = {o.BatchSize}, τ = {G(o.StepSize)}, η_O = {G(o.RotationStepSize)}, at most {o.MaxIterations} iterations, {o.Restarts} restarts, seed {o.Seed}. ")
-            .Append(CultureInfo.InvariantCulture, $"Best restart: {best.Index}, {quantity} {G(best.FreeEnergy)} ± {G(best.StandardError)} on {o.FinalSamples} fresh draws.</p>\n");
+            .Append(CultureInfo.InvariantCulture, $"N = {o.BatchSize}, τ = {ResultFiles.G(o.StepSize)}, η_O = {ResultFiles.G(o.RotationStepSize)}, at most {o.MaxIterations} iterations, {o.Restarts} restarts, seed {o.Seed}. ")
+            .Append(CultureInfo.InvariantCulture, $"Best restart: {best.Index}, {quantity} {ResultFiles.G(best.FreeEnergy)} ± {ResultFiles.G(best.StandardError)} on {o.FinalSamples} fresh draws.</p>\n");
         body.Append(Html.Table(["restart", quantity + " ± SE", "iterations", "stopped by rule", "warnings"],
-            restarts.Select(r => new[] { r.Index.ToString(CultureInfo.InvariantCulture), $"{G(r.FreeEnergy)} ± {G(r.StandardError)}",
+            restarts.Select(r => new[] { r.Index.ToString(CultureInfo.InvariantCulture), $"{ResultFiles.G(r.FreeEnergy)} ± {ResultFiles.G(r.StandardError)}",
                 r.Iterations.ToString(CultureInfo.InvariantCulture), r.Converged ? "yes" : "no", string.Join(" ", r.Warnings) }).ToList()));
         if (series.Count > 0)
         {

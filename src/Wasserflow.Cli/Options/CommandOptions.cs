@@ -16,7 +16,10 @@ public sealed record Binding(ParameterInfo Parameter, Option Option, string Key)
     public string Flag => Option.Name;
 
     /// <summary>A boolean whose default is true is switched off by "--no-x".</summary>
-    public bool Negated => Parameter.Type == typeof(bool) && Parameter.Default is true;
+    public bool Negated => IsNegated(Parameter);
+
+    /// <summary>Whether <paramref name="p"/> is a boolean that defaults to true (its flag is "--no-x").</summary>
+    public static bool IsNegated(ParameterInfo p) => p?.Type == typeof(bool) && p.Default is true;
 }
 
 /// <summary>The records a command bound, and how the user named each setting they gave (a flag, or a key in a file).</summary>
@@ -90,7 +93,8 @@ public sealed class CommandOptions
     {
         ArgumentNullException.ThrowIfNull(parse);
         var bound = new BoundOptions();
-        var values = _records.ToDictionary(r => r.Type, r => ParameterRecords.Describe(r.Type).ToDictionary(p => p.Name, p => p.Default));
+        // Defaults are shared per type (ParameterRecords.Describe reads them once): lists are copied so no record aliases them.
+        var values = _records.ToDictionary(r => r.Type, r => r.Bindings.ToDictionary(b => b.Parameter.Name, b => b.Parameter.Default is double[] list ? list.Clone() : b.Parameter.Default));
         if (_config is not null && parse.GetValue(_config) is { } path) ReadConfig(path, values, bound);
         foreach (var (type, bindings) in _records)
             foreach (Binding b in bindings)
@@ -161,7 +165,7 @@ public sealed class CommandOptions
 
     private static Binding Bind(ParameterInfo p)
     {
-        bool negated = p.Type == typeof(bool) && p.Default is true;
+        bool negated = Binding.IsNegated(p);
         string flag = FlagOf(p.Name, negated);
         string[] aliases = p.Attribute.Alias is { } alias ? [alias] : [];
         Type core = Nullable.GetUnderlyingType(p.Type) ?? p.Type;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
 
@@ -30,10 +31,17 @@ public sealed record ParameterInfo(PropertyInfo Property, ParameterAttribute Att
 /// </summary>
 public static class ParameterRecords
 {
-    /// <summary>The described settings of <paramref name="recordType"/>, in declaration order, with the defaults of a new instance.</summary>
+    private static readonly ConcurrentDictionary<Type, IReadOnlyList<ParameterInfo>> Described = new();
+
+    /// <summary>The described settings of <paramref name="recordType"/>, in declaration order, with the defaults of a new instance (read once per type).</summary>
     public static IReadOnlyList<ParameterInfo> Describe(Type recordType)
     {
         ArgumentNullException.ThrowIfNull(recordType);
+        return Described.GetOrAdd(recordType, Read);
+    }
+
+    private static IReadOnlyList<ParameterInfo> Read(Type recordType)
+    {
         object defaults = Activator.CreateInstance(recordType)!;
         return [.. recordType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.GetCustomAttribute<ParameterAttribute>() is not null)
@@ -119,9 +127,10 @@ public static class ParameterRecords
             (true, true) => $"between {Show(a.Minimum)} and {Show(a.Maximum)}",
             (true, false) => $"{(a.ExclusiveMinimum ? ">" : "≥")} {Show(a.Minimum)}",
             (false, true) => $"≤ {Show(a.Maximum)}",
-            _ => "finite",
+            _ => "",
         };
-        throw new InvalidParameterException(name, $"must be {bounds}{(real && bounds != "finite" ? " and finite" : "")}, got {Show(v)}");
+        string rule = bounds.Length == 0 ? "finite" : real ? bounds + " and finite" : bounds;
+        throw new InvalidParameterException(name, $"must be {rule}, got {Show(v)}");
     }
 
     /// <summary>A number as the invariant culture writes it, shortest round-trip form.</summary>

@@ -54,12 +54,12 @@ public sealed class OptionRecordTests : IDisposable
         Command command = WasserflowCli.Root().Subcommands.Single(c => c.Name == name);
         var flags = command.Options.Select(o => o.Name).Where(f => f is not ("--help" or "--config")).ToHashSet();
         Type settings = name == "fit" ? typeof(FitSettings) : typeof(RoviSettings);
-        var keys = new CommandOptions(config: true, typeof(TargetParameters), settings).Bindings.ToList();
+        var options = new CommandOptions(config: true, typeof(TargetParameters), settings);
+        var keys = options.Bindings.ToList();
         Assert.Equal(flags.Order(), keys.Select(b => b.Flag).Order());
         // Each key is the flag's property in camelCase, and a config file accepts every one of them (an unknown one is refused).
         foreach (Binding b in keys) Assert.Equal(CommandOptions.FlagOf(char.ToUpperInvariant(b.Key[0]) + b.Key[1..], b.Negated), b.Flag);
         // A config file with every key that applies at the defaults binds each of them (as if given), through the same records.
-        var options = new CommandOptions(config: true, typeof(TargetParameters), settings);
         var probe = new Command(name);
         options.AddTo(probe);
         var defaults = new object[] { new TargetParameters(), Activator.CreateInstance(settings)! };
