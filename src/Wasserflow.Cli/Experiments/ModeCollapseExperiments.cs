@@ -44,6 +44,44 @@ public static class ModeCollapseExperiments
             "(not in the paper) Prop. 3.1 bound 0.0912", "RoVI 0.0829 ≤ bound 0.0912"),
     ];
 
+    private const string Intro = "<p>Paper 003 §3.1 (Figure 3): two-component Gaussian mixtures in R² (spec ../specs/rovi-mfvi.md §8). "
+        + "MFVI and RoVI: default dictionary (Q40 with midpoint steps, α = 0.1), forward–backward step τ = 0.01, η_O = 0.01, "
+        + "N = 1000, T ≤ 3000 with the window stop rule, 8 restarts (RoVI's first from O = I, the others Haar), v₀ ~ N(0, 2²I); "
+        + "F̂ (= KL, the targets are normalised) on 4·10⁵ fresh draws. LMC: ULA with h = 0.01, 10⁴ chains from the origin, "
+        + "5000 steps. Masses: fraction of 10⁴ draws whose responsibility for a component exceeds ½. W₁: per-coordinate "
+        + "distance between 10⁴ draws and 10⁴ exact samples. Angle: RoVI's best rotation against the direction between the "
+        + "means (the leading eigenvector of Σ in (i)). The last column gives the paper's finding and the spec's prototype "
+        + "(Python, 4·10⁵-sample F̂). The row \"RoVI (s₀ = 5)\" is ours: the same algorithm started from wide maps, "
+        + "μ₀ = N(O v₀, 25 I), so that every restart overlaps the basins of both modes from its first iteration.</p>\n";
+
+    // MFVI, RoVI, RoVI from wide maps (ours: μ₀ = N(O v₀, 25 I), which overlap both basins from the start) and LMC on one
+    // setting, each timed into timings.csv.
+    private static (RotationalViResult Mfvi, RotationalViResult Rovi, RotationalViResult Wide, double[] Lmc) FitAll(
+        Setting s, GaussianMixtureTarget target, ulong stream, int threads, int draws, StringBuilder timings)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        T Timed<T>(string method, Func<T> run)
+        {
+            clock.Restart();
+            T result = run();
+            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},{method},{clock.Elapsed.TotalSeconds:F2}\n"));
+            return result;
+        }
+        var mfvi = Timed("MFVI", () => RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 2) }));
+        var rovi = Timed("RoVI", () => RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 3) }));
+        var wide = Timed("RoVI wide start", () => RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 6), InitialScale = WideScale }));
+        double[] lmc = Timed("LMC", () => Langevin.Sample(target, [0.0, 0.0], draws, 5000, 0.01, Xoshiro256StarStar.Mix(stream, 4), threads));
+        return (mfvi, rovi, wide, lmc);
+    }
+
+    // The theory's number beside a setting: Prop. 3.1's bound for two components of one covariance, the closed-form MFVI optimum for one.
+    private static string BoundText(Setting s)
+    {
+        if (s.Weights.Length == 2 && s.Covariances.Take(4).SequenceEqual(s.Covariances.Skip(4)))
+            return " Prop. 3.1 bound " + F(Math.Max(0, MeanFieldTheory.RotationBound(s.Means.AsSpan(0, 2), s.Means.AsSpan(2, 2), s.Covariances.AsSpan(0, 4)).Bound), 4) + "."; // ≥ 0 exactly; round-off gives −1e−17
+        return s.Weights.Length == 1 ? " Closed-form MFVI optimum " + F(MeanFieldTheory.GaussianMeanFieldKl(s.Covariances, 2), 4) + "." : "";
+    }
+
     /// <summary>
     /// Runs the experiment; <paramref name="threads"/> restarts (and Langevin blocks) run at once, without changing the
     /// numbers. <paramref name="progress"/> receives one line per finished setting.
@@ -69,26 +107,10 @@ public static class ModeCollapseExperiments
             var exactRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(stream, 1));
             for (int p = 0; p < Draws; p++) target.Sample(exactRng, exact.AsSpan(2 * p, 2));
 
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var mfvi = RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 2) });
-            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},MFVI,{clock.Elapsed.TotalSeconds:F2}\n"));
-            clock.Restart();
-            var rovi = RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 3) });
-            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},RoVI,{clock.Elapsed.TotalSeconds:F2}\n"));
-            clock.Restart();
-            // Ours: the same with wide initial maps (μ₀ = N(O v₀, 25 I)), which overlap both basins from the start.
-            var wide = RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 6), InitialScale = WideScale });
-            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},RoVI wide start,{clock.Elapsed.TotalSeconds:F2}\n"));
-            clock.Restart();
-            double[] lmc = Langevin.Sample(target, [0.0, 0.0], Draws, 5000, 0.01, Xoshiro256StarStar.Mix(stream, 4), threads);
-            timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},LMC,{clock.Elapsed.TotalSeconds:F2}\n"));
+            var (mfvi, rovi, wide, lmc) = FitAll(s, target, stream, threads, Draws, timings);
 
             double[] direction = s.Weights.Length == 2 ? [s.Means[2] - s.Means[0], s.Means[3] - s.Means[1]] : LeadingEigenvector(s.Covariances);
-            string bound = "";
-            if (s.Weights.Length == 2 && s.Covariances.Take(4).SequenceEqual(s.Covariances.Skip(4)))
-                bound = " Prop. 3.1 bound " + F(Math.Max(0, MeanFieldTheory.RotationBound(s.Means.AsSpan(0, 2), s.Means.AsSpan(2, 2), s.Covariances.AsSpan(0, 4)).Bound), 4) + "."; // ≥ 0 exactly; round-off gives −1e−17
-            else if (s.Weights.Length == 1)
-                bound = " Closed-form MFVI optimum " + F(MeanFieldTheory.GaussianMeanFieldKl(s.Covariances, 2), 4) + ".";
+            string bound = BoundText(s);
 
             var panels = new List<Plots.PointPanel> { new("exact", exact, "#ffffff") };
             foreach (var (method, result, samples, color) in new (string, RotationalViResult?, double[]?, string)[]
@@ -114,16 +136,7 @@ public static class ModeCollapseExperiments
             files[file] = Plots.SamplesOverTarget(target, BoxAround(s), $"setting {s.Name}: {s.Paper}", panels);
             body.Append($"<h2>Setting {WebUtility.HtmlEncode(s.Name)}</h2>\n<img src=\"{file}\"/>\n");
         }
-        string intro = "<p>Paper 003 §3.1 (Figure 3): two-component Gaussian mixtures in R² (spec ../specs/rovi-mfvi.md §8). "
-            + "MFVI and RoVI: default dictionary (Q40 with midpoint steps, α = 0.1), forward–backward step τ = 0.01, η_O = 0.01, "
-            + "N = 1000, T ≤ 3000 with the window stop rule, 8 restarts (RoVI's first from O = I, the others Haar), v₀ ~ N(0, 2²I); "
-            + "F̂ (= KL, the targets are normalised) on 4·10⁵ fresh draws. LMC: ULA with h = 0.01, 10⁴ chains from the origin, "
-            + "5000 steps. Masses: fraction of 10⁴ draws whose responsibility for a component exceeds ½. W₁: per-coordinate "
-            + "distance between 10⁴ draws and 10⁴ exact samples. Angle: RoVI's best rotation against the direction between the "
-            + "means (the leading eigenvector of Σ in (i)). The last column gives the paper's finding and the spec's prototype "
-            + "(Python, 4·10⁵-sample F̂). The row \"RoVI (s₀ = 5)\" is ours: the same algorithm started from wide maps, "
-            + "μ₀ = N(O v₀, 25 I), so that every restart overlaps the basins of both modes from its first iteration.</p>\n";
-        body.Insert(0, intro + Html.Table(["setting", "method", "F̂ ± SE (best restart)", "F̂ of every restart", "mode masses", "marginal W₁", "angle", "paper / prototype"], rows));
+        body.Insert(0, Intro + Html.Table(["setting", "method", "F̂ ± SE (best restart)", "F̂ of every restart", "mode masses", "marginal W₁", "angle", "paper / prototype"], rows));
         files["results.csv"] = csv.ToString();
         files["timings.csv"] = timings.ToString();
         files["report.html"] = Html.Page("Mode collapse of mean-field VI and rotational VI (paper 003, Figure 3)", body.ToString());
