@@ -13,8 +13,8 @@ namespace Wasserflow.Cli;
 
 /// <summary>
 /// The `wasserflow` command line: parse, bind each command's options records, call the library, write results. Exit
-/// codes: 0 success, 1 the run failed (its result is still written, with the reason), 2 bad input (one line on stderr,
-/// nothing written).
+/// codes: 0 success (also "completed with warnings"), 1 the run failed (its result is still written, with the reason),
+/// 2 bad input (one line on stderr, nothing written), 130 cancelled (Ctrl-C: the result so far and a checkpoint are kept).
 /// </summary>
 public static class WasserflowCli
 {
@@ -24,12 +24,15 @@ public static class WasserflowCli
     /// <summary>Exit code for a run that stopped with an error (diverged update, non-finite target).</summary>
     public const int RunFailed = 1;
 
-    /// <summary>Runs the CLI in-process with the given writers (tests use this).</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false)
+    /// <summary>Exit code for a run cancelled by Ctrl-C (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
+
+    /// <summary>Runs the CLI in-process with the given writers (tests use this); <paramref name="cancellation"/> acts as Ctrl-C.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error, bool interactive = false, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
-        var cli = new Commands(output, error, interactive);
+        var cli = new Commands(output, error, interactive, cancellation);
         RootCommand root = cli.Root();
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -43,20 +46,31 @@ public static class WasserflowCli
         }
         catch (Exception ex) when (cli.Describe(ex) is { } message)
         {
+            cli.Folder?.Abandon();
             error.WriteLine($"error: {message}");
             return ex is TrainingDivergedException ? RunFailed : BadInput;
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            error.WriteLine(cli.Folder is { } f
+                ? $"cancelled; the checkpoints are in '{f.CheckpointFolder}': run the same command with --resume to continue"
+                : "cancelled");
+            return Cancelled;
         }
     }
 
     /// <summary>The root command with every subcommand (help and tests read it).</summary>
-    public static RootCommand Root() => new Commands(TextWriter.Null, TextWriter.Null, false).Root();
+    public static RootCommand Root() => new Commands(TextWriter.Null, TextWriter.Null, false, default).Root();
 
     // The commands, the writers they print to, and the options of the command being run (so one handler can name a bad
     // setting as the user wrote it).
-    private sealed class Commands(TextWriter output, TextWriter error, bool interactive) : IExperimentHost
+    private sealed class Commands(TextWriter output, TextWriter error, bool interactive, CancellationToken cancellation) : IExperimentHost
     {
         private CommandOptions? _options;
         private BoundOptions? _bound;
+
+        // The output of the command being run (abandoned on bad input, named on cancellation).
+        public RunFolder? Folder { get; private set; }
 
         public RootCommand Root()
         {
@@ -64,11 +78,11 @@ public static class WasserflowCli
                 + "  wasserflow demo\n  wasserflow fit --target funnel -a ibw -n 10\n  wasserflow fit --target logistic -d 10 --points 50 -a bw -n 1\n"
                 + "  wasserflow rovi --target bimodal --restarts 4\n  wasserflow experiment gm-components --epochs 3 --train-limit 2000");
             root.Subcommands.Add(Command("fit", "Fit a mixture of isotropic Gaussians (IBW, MD, GD, NGD) or of full-covariance Gaussians (Bures–Wasserstein flows) to a target.",
-                new CommandOptions(config: true, typeof(TargetParameters), typeof(FitSettings)), Fit));
+                new CommandOptions(config: true, typeof(TargetParameters), typeof(FitSettings), typeof(RunControlSettings)), Fit));
             root.Subcommands.Add(Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.",
-                new CommandOptions(config: true, typeof(TargetParameters), typeof(RoviSettings)), Rovi));
+                new CommandOptions(config: true, typeof(TargetParameters), typeof(RoviSettings), typeof(RunControlSettings)), Rovi));
             root.Subcommands.Add(Command("demo", "Reproduce paper 000 Figure 1 (2-D mixture of 5 Gaussians; IBW and MD; N = 1, 5, 10, 20) and write a report.",
-                new CommandOptions(config: false, typeof(DemoSettings)), Demo));
+                new CommandOptions(config: false, typeof(DemoSettings), typeof(RunControlSettings)), Demo));
             var experiment = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
             foreach (ExperimentDefinition e in ExperimentCatalog.All)
                 experiment.Subcommands.Add(Command(e.Name, e.Description, new CommandOptions(config: false, [.. e.Settings, typeof(ExperimentOutputSettings)]), b => Experiment(e, b)));
@@ -103,39 +117,59 @@ public static class WasserflowCli
         private int Fit(BoundOptions b)
         {
             var job = new FitJob(b.Get<TargetParameters>(), b.Get<FitSettings>());
+            ResourceCheck.Fit(job.Target, job.Fit);
             job.Fit.Validate(job.Target.Build());
-            AtomicFiles.EnsureWritable(job.Fit.Output);
+            var control = b.Get<RunControlSettings>();
+            if (Open(job.Fit.Output, control, [job.Target, job.Fit]) is not { } folder) return 0;
+            var slot = folder.Checkpoints(control.CheckpointEvery, control.CheckpointSeconds).Slot("run");
             if (job.Fit.IsBuresWasserstein)
             {
-                GaussianFitOutcome bw = Progress.Run(interactive, error, [job], (observer, j) => GaussianFitRun.Run(j, observer))[0];
-                AtomicFiles.WriteAll(job.Fit.Output, GaussianFitRun.Files(bw));
-                return Summarise([(bw.Config, bw.Result.Status, bw.Result.Message, bw.Result.FinalState.Iteration, bw.FinalKl)], job.Fit.Output,
-                    (c, status, iterations) => $"{c.Algorithm} K={c.Components} {status} iterations {iterations}");
+                GaussianFitOutcome bw = Progress.Run(interactive, error, [job], (observer, j) => GaussianFitRun.Run(j, observer, cancellation, slot))[0];
+                return Summarise([(bw.Config, bw.Result.Status, bw.Result.StatusText, bw.Result.Message, bw.Result.Warnings, bw.Result.FinalState.Iteration, bw.FinalKl)],
+                    folder, GaussianFitRun.Files(bw), (c, status, iterations) => $"{c.Algorithm} K={c.Components} {status} iterations {iterations}");
             }
-            FitOutcome outcome = Progress.Run(interactive, error, [job], (observer, j) => FitRun.Run(j, observer))[0];
-            AtomicFiles.WriteAll(job.Fit.Output, FitRun.Files(outcome));
-            return SummariseIsotropic([outcome], job.Fit.Output);
+            FitOutcome outcome = Progress.Run(interactive, error, [job], (observer, j) => FitRun.Run(j, observer, cancellation, slot))[0];
+            return SummariseIsotropic([outcome], folder, FitRun.Files(outcome));
+        }
+
+        // The output folder of a run with these recorded settings; null when --resume finds it already complete.
+        private RunFolder? Open(string output, RunControlSettings control, object[] records, bool checkSettings = true)
+        {
+            string settings = ResultFiles.Json(w => { foreach (object r in records) CommandOptions.WriteRecorded(w, r); });
+            Folder = RunFolder.Open(output, settings, control.Overwrite, control.Resume, checkSettings);
+            if (Folder.AlreadyComplete)
+            {
+                error.WriteLine($"'{output}' already holds the finished run; nothing to resume");
+                return null;
+            }
+            if (Folder.Resuming) error.WriteLine($"resuming from the checkpoints in '{Folder.CheckpointFolder}'");
+            return Folder;
         }
 
         private int Rovi(BoundOptions b)
         {
             var settings = b.Get<RoviSettings>();
-            ITarget target = b.Get<TargetParameters>().Build();
+            var targetParameters = b.Get<TargetParameters>();
+            ResourceCheck.Rovi(targetParameters, settings);
+            ITarget target = targetParameters.Build();
             if (target is ITargetWithPropriety propriety && !propriety.CheckProper(out string? reason))
                 throw new InvalidParameterException(nameof(TargetParameters.Target), reason ?? "the posterior is improper");
             var options = settings.ToOptions(target, b.Given);
-            AtomicFiles.EnsureWritable(settings.Output);
+            var control = b.Get<RunControlSettings>();
+            if (Open(settings.Output, control, [targetParameters, settings]) is not { } folder) return 0;
             RotationalFitOutcome outcome;
             try
             {
-                outcome = RotationalFitRun.Run(target, options, [b.Get<TargetParameters>(), settings]);
+                outcome = RotationalFitRun.Run(target, options, [targetParameters, settings], cancellation,
+                    folder.Checkpoints(control.CheckpointEvery, control.CheckpointSeconds));
             }
             catch (TargetEvaluationException ex)
             {
+                folder.Abandon();
                 error.WriteLine($"error: {ex.Message} (nothing written)");
                 return RunFailed;
             }
-            AtomicFiles.WriteAll(settings.Output, RotationalFitRun.Files(outcome));
+            folder.Publish(RotationalFitRun.Files(outcome));
             var best = outcome.Result.Best;
             string quantity = target.LogNormalizer == 0 ? "KL" : "KL − log Z";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -148,21 +182,35 @@ public static class WasserflowCli
         private int Demo(BoundOptions b)
         {
             var settings = b.Get<DemoSettings>();
+            var control = b.Get<RunControlSettings>();
             var jobs = FigureOneDemo.Jobs(settings);
-            AtomicFiles.EnsureWritable(settings.Output);
-            var outcomes = Progress.Run(interactive, error, jobs, (observer, j) => FitRun.Run(j, observer));
-            AtomicFiles.WriteAll(settings.Output, FigureOneDemo.Files(outcomes, settings.Output));
-            return SummariseIsotropic(outcomes, settings.Output);
+            if (Open(settings.Output, control, [settings]) is not { } folder) return 0;
+            var store = folder.Checkpoints(control.CheckpointEvery, control.CheckpointSeconds);
+            var outcomes = Progress.Run(interactive, error, jobs, (observer, j) => FitRun.Run(j, observer, cancellation, store.Slot($"run-{jobs.ToList().IndexOf(j)}")));
+            return SummariseIsotropic(outcomes, folder, FigureOneDemo.Files(outcomes, settings.Output));
         }
 
         private int Experiment(ExperimentDefinition experiment, BoundOptions b)
         {
-            string folder = b.Get<ExperimentOutputSettings>().Output ?? Path.Combine("runs", experiment.Name);
-            AtomicFiles.EnsureWritable(folder);
-            ExperimentOutput result = experiment.Run(b, folder, this);
-            AtomicFiles.WriteAll(folder, result.Files);
+            var where = b.Get<ExperimentOutputSettings>();
+            string path = where.Output ?? Path.Combine("runs", experiment.Name);
+            bool resume = experiment.Settings.Contains(typeof(NetworkExperimentOptions)) && b.Get<NetworkExperimentOptions>().Resume;
+
+            var records = experiment.Settings.Select(b.Record).ToArray();
+            // Training runs check their own checkpoints against their settings, so a finished run can be extended with more epochs.
+            bool trains = experiment.Settings.Contains(typeof(NetworkExperimentOptions));
+            if (Open(path, new RunControlSettings { Overwrite = where.Overwrite, Resume = resume }, records, checkSettings: !trains) is not { } folder) return 0;
+            // Experiments do not stop between steps: Ctrl-C ends them at once, before anything is published (the gm-*
+            // experiments keep their per-epoch checkpoints for --resume).
+            using var stop = cancellation.Register(() =>
+            {
+                error.WriteLine($"cancelled; nothing was written to '{path}'{(Directory.Exists(folder.CheckpointFolder) ? $"; the checkpoints in '{folder.CheckpointFolder}' continue with --resume" : "")}");
+                Environment.Exit(Cancelled);
+            });
+            ExperimentOutput result = experiment.Run(b, folder.Work, this);
+            folder.Publish(result.Files, keepCheckpoints: trains);
             foreach (string line in result.Summary) output.WriteLine(line);
-            output.WriteLine($"report: {Path.Combine(folder, "report.html")}");
+            output.WriteLine($"report: {Path.Combine(path, "report.html")}");
             return 0;
         }
 
@@ -170,22 +218,31 @@ public static class WasserflowCli
 
         public T Train<T>(Func<Func<string, IProgress<TrainingProgress>?>, T> body) => Progress.Train(interactive, body);
 
-        private int SummariseIsotropic(IReadOnlyList<FitOutcome> outcomes, string folder) =>
-            Summarise([.. outcomes.Select(o => (o.Config, o.Result.Status, o.Result.Message, o.Result.FinalState.Iteration, o.FinalKl))], folder,
-                (c, status, iterations) => $"{c.Algorithm.ToUpperInvariant(),-4} N={c.Components,-3} {status,-9} iterations {iterations,6}");
+        private int SummariseIsotropic(IReadOnlyList<FitOutcome> outcomes, RunFolder folder, IReadOnlyDictionary<string, string> files) =>
+            Summarise([.. outcomes.Select(o => (o.Config, o.Result.Status, o.Result.StatusText, o.Result.Message, o.Result.Warnings, o.Result.FinalState.Iteration, o.FinalKl))],
+                folder, files, (c, status, iterations) => $"{c.Algorithm.ToUpperInvariant(),-4} N={c.Components,-3} {status,-9} iterations {iterations,6}");
 
-        // One line per run (label, status, iterations, final KL ± SE), errors on stderr, and where the report is.
-        private int Summarise(IReadOnlyList<(FitSettings Config, RunStatus Status, string? Message, long Iterations, Diagnostics.KlEstimate Kl)> runs,
-            string folder, Func<FitSettings, string, long, string> head)
+        // Publishes the files, then one line per run (label, status, iterations, final KL ± SE), errors and warnings on
+        // stderr, and where the report is; a cancelled run keeps its checkpoints and says how to resume.
+        private int Summarise(IReadOnlyList<(FitSettings Config, RunStatus Status, string StatusText, string? Message, IReadOnlyList<string> Warnings, long Iterations, Diagnostics.KlEstimate Kl)> runs,
+            RunFolder folder, IReadOnlyDictionary<string, string> files, Func<FitSettings, string, long, string> head)
         {
+            bool cancelled = runs.Any(r => r.Status == RunStatus.Cancelled);
+            folder.Publish(files, keepCheckpoints: cancelled);
             foreach (var r in runs)
             {
                 string kl = string.Create(CultureInfo.InvariantCulture, $"{r.Kl.Value:G4} ± {r.Kl.StandardError:G2}");
-                output.WriteLine($"{head(r.Config, r.Status.ToString().ToLowerInvariant(), r.Iterations)}  {(r.Kl.IsExact ? "KL" : "KL − log Z")} {kl}");
-                if (r.Message is not null) error.WriteLine($"error: {r.Message}");
+                output.WriteLine($"{head(r.Config, r.StatusText, r.Iterations)}  {(r.Kl.IsExact ? "KL" : "KL − log Z")} {kl}");
+                if (r.Message is not null && r.Status != RunStatus.Cancelled) error.WriteLine($"error: {r.Message}");
+                foreach (string warning in r.Warnings) error.WriteLine($"warning: {warning}");
             }
-            output.WriteLine($"report: {Path.Combine(folder, "report.html")}");
-            return runs.All(r => r.Status == RunStatus.Completed) ? 0 : RunFailed;
+            output.WriteLine($"report: {Path.Combine(folder.Output, "report.html")}");
+            if (cancelled)
+            {
+                error.WriteLine($"cancelled at iteration {runs.First(r => r.Status == RunStatus.Cancelled).Iterations}; results so far in '{folder.Output}', checkpoints in '{folder.CheckpointFolder}': run the same command with --resume to continue");
+                return Cancelled;
+            }
+            return runs.All(r => r.Status is RunStatus.Completed or RunStatus.Converged) ? 0 : RunFailed;
         }
     }
 }

@@ -11,6 +11,10 @@ public sealed record ExperimentOutputSettings
     /// <summary>Output folder; null for runs/&lt;name&gt;.</summary>
     [Parameter("output folder", Alias = "-o", DefaultText = "runs/<name>", Recorded = false)]
     public string? Output { get; init; }
+
+    /// <summary>Replace an existing output folder.</summary>
+    [Parameter("replace an existing output folder (and discard the checkpoints of an interrupted run)", Recorded = false)]
+    public bool Overwrite { get; init; }
 }
 
 /// <summary>The seed of an experiment whose runs are fixed by the paper.</summary>
@@ -62,7 +66,7 @@ public interface IExperimentHost
 /// <param name="Name">The name, as on the command line.</param>
 /// <param name="Description">One line: the paper's figure or table it reproduces.</param>
 /// <param name="Settings">The options records of its settings (the output folder is added to every experiment).</param>
-/// <param name="Run">Runs it from the bound settings, writing into the given folder's checkpoints if it has any.</param>
+/// <param name="Run">Runs it from the bound settings; the folder is its working folder (checkpoints go to its "checkpoints" subfolder).</param>
 public sealed record ExperimentDefinition(string Name, string Description, IReadOnlyList<Type> Settings,
     Func<BoundOptions, string, IExperimentHost, ExperimentOutput> Run);
 

@@ -35,7 +35,7 @@ public static class FitRun
 
     /// <summary>Validates and runs <paramref name="job"/>.</summary>
     /// <exception cref="InvalidParameterException">A setting is invalid.</exception>
-    public static FitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default)
+    public static FitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(job);
         ITarget target = job.Target.Build();
@@ -47,7 +47,7 @@ public static class FitRun
             new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads, StepControl: config.StepControl));
         var state = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(config.Seed, FlowStream));
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream));
-        var result = VariationalRunner.Run(flow, state, options, observer, cancellationToken);
+        var result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
         var mixture = result.FinalState.ToMixture();
         try
         {
@@ -153,7 +153,7 @@ public static class FitRun
         var r = outcome.Result;
         var rows = new List<(string, string)>
         {
-            ("status", r.Status + (r.Message is null ? "" : ": " + r.Message)),
+            ("status", ResultFiles.StatusRow(r)),
             ("target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}"),
             ("family", $"uniform mixture of N = {c.Components} isotropic Gaussians"),
             ("algorithm", $"{c.Algorithm.ToUpperInvariant()}, γ = {ResultFiles.G(c.StepSize)}, B = {c.Samples}"),
@@ -173,7 +173,7 @@ public static class FitRun
     {
         var r = o.Result;
         ResultFiles.WriteHeader(w, o.Job.Target, o.Job.Fit);
-        ResultFiles.WriteStatus(w, r.Status, r.Message);
+        ResultFiles.WriteStatus(w, r);
         w.WriteNumber("iterationsDone", r.FinalState.Iteration);
         w.WriteNumber("stepReductions", r.FinalState.StepReductions);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);

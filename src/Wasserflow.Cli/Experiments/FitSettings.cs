@@ -46,7 +46,7 @@ public sealed record FitSettings : IApplicability
     public string Expectation { get; init; } = "cubature";
 
     /// <summary>N (K for Gaussian particles), components of the variational mixture.</summary>
-    [Parameter("N, components of the variational mixture", Alias = "-n", Minimum = 1)]
+    [Parameter("N, components of the variational mixture", Alias = "-n", Minimum = 1, Maximum = 100_000)]
     public int Components { get; init; } = 5;
 
     /// <summary>The algorithm.</summary>
@@ -62,11 +62,11 @@ public sealed record FitSettings : IApplicability
     public long Iterations { get; init; } = 10_000;
 
     /// <summary>B, gradient draws per component.</summary>
-    [Parameter("B, gradient draws per component", Minimum = 1)]
+    [Parameter("B, gradient draws per component", Minimum = 1, Maximum = 1_000_000)]
     public int Samples { get; init; } = 10;
 
     /// <summary>B_KL, draws per KL estimate.</summary>
-    [Parameter("B_KL, draws per KL estimate", Minimum = 1)]
+    [Parameter("B_KL, draws per KL estimate (the final estimate takes 10 B_KL)", Minimum = 1, Maximum = 10_000_000)]
     public int KlSamples { get; init; } = 1000;
 
     /// <summary>Estimate the KL every this many iterations.</summary>

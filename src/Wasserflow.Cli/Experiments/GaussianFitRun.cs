@@ -32,7 +32,7 @@ public static class GaussianFitRun
 
     /// <summary>Validates and runs <paramref name="job"/>.</summary>
     /// <exception cref="InvalidParameterException">A setting is invalid, or the target is improper (flat-prior logistic posterior on separable data).</exception>
-    public static GaussianFitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default)
+    public static GaussianFitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(job);
         FitSettings config = job.Fit;
@@ -52,7 +52,7 @@ public static class GaussianFitRun
                 Weighting: config.Algorithm == "bw-wfr" ? ParticleWeighting.WassersteinFisherRao : ParticleWeighting.Uniform,
                 MaxDegreeOfParallelism: config.Threads));
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream));
-        RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, options, observer, cancellationToken);
+        RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
         GaussianMixture fit = result.FinalState.ToMixture();
         try
         {
@@ -104,7 +104,7 @@ public static class GaussianFitRun
         }
         var rows = new List<string[]>
         {
-            new[] { "status", r.Status + (r.Message is null ? "" : ": " + r.Message) },
+            new[] { "status", ResultFiles.StatusRow(r) },
             new[] { "target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}" },
             new[] { "family", c.Components == 1 ? "full-covariance Gaussian" : $"mixture of K = {c.Components} full-covariance Gaussians" },
             new[] { "algorithm", $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.Expectation)}" },
@@ -124,7 +124,7 @@ public static class GaussianFitRun
         var r = o.Result;
         int d = o.Target.Dimension;
         ResultFiles.WriteHeader(w, o.Job.Target, o.Job.Fit);
-        ResultFiles.WriteStatus(w, r.Status, r.Message);
+        ResultFiles.WriteStatus(w, r);
         w.WriteNumber("iterationsDone", r.FinalState.Iteration);
         w.WriteNumber("integratorSteps", r.FinalState.Substeps);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);

@@ -71,7 +71,7 @@ public sealed record NetworkExperimentOptions
     public int Parts { get; init; } = 1;
 
     /// <summary>Continue every run from its checkpoint when one exists.</summary>
-    [Parameter("continue each run from its checkpoint in <output>/checkpoints")]
+    [Parameter("continue an interrupted run from its per-epoch checkpoints (kept beside the output folder in .<name>.partial until the run finishes)", Recorded = false)]
     public bool Resume { get; init; }
 
     /// <summary>gm-components only: the K of each arm; null for the paper's 5, 10 and 20.</summary>

@@ -28,13 +28,15 @@ public static class RotationalFitRun
     /// <summary>Runs the fit.</summary>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     /// <exception cref="TargetEvaluationException">The target returned a non-finite value.</exception>
-    public static RotationalFitOutcome Run(ITarget target, RotationalViOptions options, IReadOnlyList<object>? settings = null, CancellationToken cancellation = default)
+    /// <exception cref="OperationCanceledException">Cancelled (each restart has written its checkpoint).</exception>
+    public static RotationalFitOutcome Run(ITarget target, RotationalViOptions options, IReadOnlyList<object>? settings = null, CancellationToken cancellation = default,
+        Running.CheckpointStore? checkpoints = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = RotationalVi.Fit(target, options, cancellation);
+        var result = RotationalVi.Fit(target, options, cancellation, checkpoints);
         return new RotationalFitOutcome(target, options, result, clock.Elapsed.TotalSeconds, settings);
     }
 

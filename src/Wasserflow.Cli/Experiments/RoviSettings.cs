@@ -41,7 +41,7 @@ public sealed record RoviSettings
     public bool MeanField { get; init; }
 
     /// <summary>Independent restarts; the lowest F̂ is reported.</summary>
-    [Parameter("independent restarts; the lowest F̂ is reported", Alias = "-r", Minimum = 1)]
+    [Parameter("independent restarts; the lowest F̂ is reported", Alias = "-r", Minimum = 1, Maximum = 10_000)]
     public int Restarts { get; init; } = Library.Restarts;
 
     /// <summary>Iteration cap T.</summary>
@@ -53,7 +53,7 @@ public sealed record RoviSettings
     public bool EarlyStop { get; init; } = Library.StopEarly;
 
     /// <summary>Monte Carlo draws N per iteration.</summary>
-    [Parameter("Monte Carlo draws N per iteration", Minimum = 2)]
+    [Parameter("Monte Carlo draws N per iteration", Minimum = 2, Maximum = 10_000_000)]
     public int Batch { get; init; } = Library.BatchSize;
 
     /// <summary>τ of the forward–backward step and of v.</summary>

@@ -40,12 +40,33 @@ public static class ResultFiles
         w.WriteEndObject();
     }
 
-    /// <summary>"status" and, when there is one, "message".</summary>
-    public static void WriteStatus(Utf8JsonWriter w, RunStatus status, string? message)
+    /// <summary>"status" and, when there are any, "message" and "warnings".</summary>
+    public static void WriteStatus(Utf8JsonWriter w, string status, string? message, IReadOnlyList<string>? warnings = null)
     {
         ArgumentNullException.ThrowIfNull(w);
-        w.WriteString("status", status.ToString().ToLowerInvariant());
+        w.WriteString("status", status);
         if (message is not null) w.WriteString("message", message);
+        if (warnings is { Count: > 0 })
+        {
+            w.WriteStartArray("warnings");
+            foreach (string warning in warnings) w.WriteStringValue(warning);
+            w.WriteEndArray();
+        }
+    }
+
+    /// <summary>A run's status, message and warnings.</summary>
+    public static void WriteStatus<TState>(Utf8JsonWriter w, RunResult<TState> result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        WriteStatus(w, result.StatusText, result.Message, result.Warnings);
+    }
+
+    /// <summary>The status row of a report: status, then the message and each warning.</summary>
+    public static string StatusRow<TState>(RunResult<TState> result)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return result.StatusText + (result.Message is null ? "" : ": " + result.Message)
+            + string.Concat(result.Warnings.Select(warning => "; warning: " + warning));
     }
 
     /// <summary>A KL estimate as an object (value, standardError, draws, isTrueKl).</summary>

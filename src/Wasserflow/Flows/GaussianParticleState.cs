@@ -105,6 +105,56 @@ public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
     }
 
     /// <inheritdoc/>
+    public double Spread
+    {
+        get
+        {
+            // The largest marginal standard deviation: sqrt of the largest diagonal entry of R Rᵀ, i.e. of a row's norm².
+            int d = Dimension;
+            double largest = 0;
+            for (int row = 0; row < Factors.Length / d; row++)
+            {
+                ReadOnlySpan<double> r = Factors.AsSpan(row * d, d);
+                double s = 0;
+                foreach (double v in r) s += v * v;
+                largest = Math.Max(largest, s);
+            }
+            return Math.Sqrt(largest);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        Running.CheckpointStore.WriteDoubles(writer, Means);
+        Running.CheckpointStore.WriteDoubles(writer, Factors);
+        Running.CheckpointStore.WriteDoubles(writer, Weights);
+        writer.Write(Iteration);
+        writer.Write(Time);
+        writer.Write(Substeps);
+        Running.CheckpointStore.WriteRng(writer, Rng);
+    }
+
+    /// <inheritdoc/>
+    public static GaussianParticleState Read(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        double[] means = Running.CheckpointStore.ReadDoubles(reader), factors = Running.CheckpointStore.ReadDoubles(reader), weights = Running.CheckpointStore.ReadDoubles(reader);
+        long iteration = reader.ReadInt64();
+        double time = reader.ReadDouble();
+        long substeps = reader.ReadInt64();
+        try
+        {
+            return new GaussianParticleState(means, factors, weights, iteration, Running.CheckpointStore.ReadRng(reader)) { Time = time, Substeps = substeps };
+        }
+        catch (ArgumentException ex)
+        {
+            throw new Data.DataFormatException(ex.Message);
+        }
+    }
+
+    /// <inheritdoc/>
     public GaussianParticleState Clone() =>
         new((double[])Means.Clone(), (double[])Factors.Clone(), (double[])Weights.Clone(), Iteration, Rng.Clone())
         {

@@ -12,6 +12,19 @@ public interface IFlowState<TSelf> where TSelf : IFlowState<TSelf>
 
     /// <summary>An independent deep copy (parameters and RNG position).</summary>
     TSelf Clone();
+
+    /// <summary>
+    /// The largest standard deviation of any component along any coordinate (how spread out the fit is), used to tell
+    /// a blow-up; NaN when the family has no such number.
+    /// </summary>
+    double Spread { get; }
+
+    /// <summary>Writes the whole state (the exact bits of every number, counters and RNG position) for a checkpoint.</summary>
+    void Write(BinaryWriter writer);
+
+    /// <summary>Reads a state written by <see cref="Write"/>.</summary>
+    /// <exception cref="Data.DataFormatException">The data is not a state of this kind.</exception>
+    static abstract TSelf Read(BinaryReader reader);
 }
 
 /// <summary>What one step reports to the run loop and its observers.</summary>

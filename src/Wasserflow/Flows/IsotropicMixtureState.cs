@@ -55,6 +55,31 @@ public sealed class IsotropicMixtureState : IFlowState<IsotropicMixtureState>
     public IsotropicGaussianMixture ToMixture() => IsotropicGaussianMixture.FromMeansVariances(Means, Variances);
 
     /// <inheritdoc/>
+    public double Spread => Math.Sqrt(Variances.Max());
+
+    /// <inheritdoc/>
+    public void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        Running.CheckpointStore.WriteDoubles(writer, Means);
+        Running.CheckpointStore.WriteDoubles(writer, Variances);
+        writer.Write(Iteration);
+        writer.Write(StepReductions);
+        Running.CheckpointStore.WriteRng(writer, Rng);
+    }
+
+    /// <inheritdoc/>
+    public static IsotropicMixtureState Read(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        double[] means = Running.CheckpointStore.ReadDoubles(reader), variances = Running.CheckpointStore.ReadDoubles(reader);
+        if (variances.Length == 0 || means.Length % variances.Length != 0)
+            throw new Data.DataFormatException($"{means.Length} means do not fit {variances.Length} variances.");
+        long iteration = reader.ReadInt64(), reductions = reader.ReadInt64();
+        return new IsotropicMixtureState(means, variances, iteration, Running.CheckpointStore.ReadRng(reader)) { StepReductions = reductions };
+    }
+
+    /// <inheritdoc/>
     public IsotropicMixtureState Clone() =>
         new((double[])Means.Clone(), (double[])Variances.Clone(), Iteration, Rng.Clone()) { StepReductions = StepReductions };
 }

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using Wasserflow.Families;
 using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
+using Wasserflow.Running;
 using Wasserflow.Targets;
 
 namespace Wasserflow.Flows;
@@ -148,7 +149,11 @@ public static class RotationalVi
     /// <summary>Runs every restart on <paramref name="target"/> and returns them all.</summary>
     /// <exception cref="ArgumentException">Options out of range.</exception>
     /// <exception cref="TargetEvaluationException">The target returned a non-finite value (the message names the point).</exception>
-    public static RotationalViResult Fit(ITarget target, RotationalViOptions options, CancellationToken cancellation = default)
+    /// <param name="target">The target.</param>
+    /// <param name="options">The settings.</param>
+    /// <param name="cancellation">Stops every restart after its current step (each writes its checkpoint first); the call then throws <see cref="OperationCanceledException"/>.</param>
+    /// <param name="checkpoints">Where each restart keeps its checkpoint ("restart-i"), resuming from it when there is one; null for none.</param>
+    public static RotationalViResult Fit(ITarget target, RotationalViOptions options, CancellationToken cancellation = default, CheckpointStore? checkpoints = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
@@ -162,7 +167,7 @@ public static class RotationalVi
         try
         {
             Parallel.For(0, options.Restarts, new ParallelOptions { MaxDegreeOfParallelism = options.Threads, CancellationToken = cancellation },
-                r => results[r] = Restart(target, dictionary, options, r, cancellation));
+                r => results[r] = Restart(target, dictionary, options, r, cancellation, checkpoints?.Slot($"restart-{r}")));
         }
         catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
         {
@@ -178,7 +183,14 @@ public static class RotationalVi
     /// stream and the gap warning.
     /// </summary>
     /// <exception cref="TargetEvaluationException">The target returned a non-finite value.</exception>
-    public static RotationalViRestart Restart(ITarget target, PolyhedralDictionary dictionary, RotationalViOptions options, int index, CancellationToken cancellation = default)
+    /// <param name="target">The target.</param>
+    /// <param name="dictionary">The dictionary of the maps.</param>
+    /// <param name="options">The settings.</param>
+    /// <param name="index">The restart's index (its stream and, for 0, the identity start).</param>
+    /// <param name="cancellation">Stops the restart after its current step (writing its checkpoint); the call then throws <see cref="OperationCanceledException"/>.</param>
+    /// <param name="checkpoint">Where the restart keeps its checkpoint, resuming from it when there is one; null for none.</param>
+    public static RotationalViRestart Restart(ITarget target, PolyhedralDictionary dictionary, RotationalViOptions options, int index,
+        CancellationToken cancellation = default, CheckpointSlot? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(dictionary);
@@ -186,7 +198,7 @@ public static class RotationalVi
         var flow = new RotationalViFlow(target, dictionary, options);
         var window = new Running.EvaluationWindow(options.Tolerance, options.StopEarly);
         var run = Running.VariationalRunner.Run(flow, RotationalViState.Start(target.Dimension, dictionary, options, index),
-            new Running.RunOptions(options.MaxIterations, TraceEvery: 0, StopRule: window), cancellationToken: cancellation);
+            new Running.RunOptions(options.MaxIterations, TraceEvery: 0, StopRule: window), cancellationToken: cancellation, checkpoint: checkpoint);
         cancellation.ThrowIfCancellationRequested();
         if (run.Status == Running.RunStatus.Failed) throw new TargetEvaluationException(run.Message ?? "the target returned a non-finite value");
         RotationalViState state = run.FinalState;

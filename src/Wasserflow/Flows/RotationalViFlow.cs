@@ -85,6 +85,41 @@ public sealed class RotationalViState : IFlowState<RotationalViState>
     }
 
     /// <inheritdoc/>
+    public double Spread => double.NaN;
+
+    /// <inheritdoc/>
+    public void Write(BinaryWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        Running.CheckpointStore.WriteDoubles(writer, Rotation);
+        Running.CheckpointStore.WriteDoubles(writer, Offset);
+        Running.CheckpointStore.WriteDoubles(writer, Lambda);
+        Running.CheckpointStore.WriteDoubles(writer, Center);
+        writer.Write(Iteration);
+        Running.CheckpointStore.WriteRng(writer, Rng);
+        writer.Write(_warnings.Count);
+        foreach (string w in _warnings) writer.Write(w);
+        writer.Write(WarnedCurvature);
+    }
+
+    /// <inheritdoc/>
+    public static RotationalViState Read(BinaryReader reader)
+    {
+        ArgumentNullException.ThrowIfNull(reader);
+        double[] rotation = Running.CheckpointStore.ReadDoubles(reader), offset = Running.CheckpointStore.ReadDoubles(reader);
+        double[] lambda = Running.CheckpointStore.ReadDoubles(reader), center = Running.CheckpointStore.ReadDoubles(reader);
+        if (rotation.Length != offset.Length * offset.Length || center.Length != offset.Length || offset.Length == 0 || lambda.Length % offset.Length != 0)
+            throw new Data.DataFormatException("the rotation, offset, map weights and centre do not have matching dimensions.");
+        long iteration = reader.ReadInt64();
+        var rng = Running.CheckpointStore.ReadRng(reader);
+        int count = reader.ReadInt32();
+        if (count is < 0 or > 1000) throw new Data.DataFormatException($"corrupt warning count {count}.");
+        var warnings = new List<string>(count);
+        for (int i = 0; i < count; i++) warnings.Add(reader.ReadString());
+        return new RotationalViState(rotation, offset, lambda, center, iteration, rng, warnings) { WarnedCurvature = reader.ReadBoolean() };
+    }
+
+    /// <inheritdoc/>
     public RotationalViState Clone() =>
         new((double[])Rotation.Clone(), (double[])Offset.Clone(), (double[])Lambda.Clone(), (double[])Center.Clone(), Iteration, Rng.Clone(), [.. _warnings])
         { WarnedCurvature = WarnedCurvature };

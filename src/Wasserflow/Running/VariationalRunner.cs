@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Wasserflow.Diagnostics;
 using Wasserflow.Flows;
 using Wasserflow.Randomness;
@@ -59,7 +60,7 @@ public interface IStopRule
 /// </summary>
 /// <param name="tolerance">The smallest difference that counts as a change.</param>
 /// <param name="stop">Whether to stop the run, or only record the evaluations.</param>
-public sealed class EvaluationWindow(double tolerance, bool stop = true) : IStopRule
+public sealed class EvaluationWindow(double tolerance, bool stop = true) : IPersistentStopRule
 {
     /// <summary>Evaluations per window.</summary>
     public const int Window = 10;
@@ -68,6 +69,18 @@ public sealed class EvaluationWindow(double tolerance, bool stop = true) : IStop
 
     /// <summary>The evaluations so far, by iteration.</summary>
     public IReadOnlyList<(int Iteration, double Estimate)> Trace => _trace;
+
+    /// <inheritdoc/>
+    public IReadOnlyList<double> Save() => [.. _trace.SelectMany(p => new[] { p.Iteration, p.Estimate })];
+
+    /// <inheritdoc/>
+    public void Restore(IReadOnlyList<double> record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (record.Count % 2 != 0) throw new ArgumentException($"an evaluation record holds pairs, not {record.Count} numbers", nameof(record));
+        _trace.Clear();
+        for (int i = 0; i < record.Count; i += 2) _trace.Add(((int)record[i], record[i + 1]));
+    }
 
     /// <inheritdoc/>
     public bool Converged(in StepInfo info)
@@ -85,8 +98,10 @@ public sealed class EvaluationWindow(double tolerance, bool stop = true) : IStop
 }
 
 /// <summary>What a run returns. <see cref="FinalState"/> is always valid: on failure it is the last good state.</summary>
-/// <param name="FinalState">The state after the last successful step.</param>
-/// <param name="Trace">KL estimates along the run.</param>
+/// <param name="FinalState">The state after the last successful step; after a failure, the last state whose KL estimate
+/// was finite (or, without a KL trace, the state before the failed step).</param>
+/// <param name="Trace">KL estimates along the run; it always starts with the initial state's (NaN when even that could not
+/// be evaluated, and the message says so).</param>
 /// <param name="Status">How it ended.</param>
 /// <param name="Message">Why it failed or was cancelled; null when completed.</param>
 /// <param name="StepSeconds">Seconds spent in steps.</param>
@@ -94,8 +109,68 @@ public sealed class EvaluationWindow(double tolerance, bool stop = true) : IStop
 public sealed record RunResult<TState>(TState FinalState, IReadOnlyList<TracePoint> Trace, RunStatus Status, string? Message,
     double StepSeconds, double TraceSeconds)
 {
+    /// <summary>Signs of a blow-up the run survived (see <see cref="DivergenceChecks"/>); empty when there were none.</summary>
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+
     /// <summary>Steps per second of stepping time.</summary>
     public double IterationsPerSecond(long steps) => StepSeconds > 0 ? steps / StepSeconds : double.PositiveInfinity;
+
+    /// <summary>The status as result files and the console show it: "completed with warnings" when it finished but warned.</summary>
+    public string StatusText => Status == RunStatus.Completed && Warnings.Count > 0 ? "completed with warnings" : Status.ToString().ToLowerInvariant();
+}
+
+/// <summary>
+/// The checks that tell a run that finished from one that blew up on the way (each raises a warning in
+/// <see cref="RunResult{TState}.Warnings"/>): a KL estimate that jumps up from the previous one by more than
+/// <see cref="JumpStandardErrors"/> standard errors of the difference and by more than <see cref="JumpFraction"/> of
+/// (|previous| + 1); a final estimate worse than the best seen by the same margin; a spread (largest component standard
+/// deviation) that grew past <see cref="SpreadGrowth"/> times the one the run started from.
+/// </summary>
+public static class DivergenceChecks
+{
+    /// <summary>Standard errors of the difference a KL increase must exceed to count as a jump.</summary>
+    public const double JumpStandardErrors = 8;
+
+    /// <summary>Fraction of (|previous KL| + 1) a KL increase must also exceed to count as a jump.</summary>
+    public const double JumpFraction = 0.1;
+
+    /// <summary>Growth of the spread, relative to the start, that counts as a blow-up.</summary>
+    public const double SpreadGrowth = 100;
+
+    /// <summary>The warnings for a run with this trace, starting spread and largest spread seen.</summary>
+    public static IReadOnlyList<string> Check(IReadOnlyList<TracePoint> trace, double initialSpread, double largestSpread)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        var warnings = new List<string>();
+        var finite = trace.Where(p => double.IsFinite(p.Kl) && double.IsFinite(p.StandardError)).ToList();
+        for (int i = 1; i < finite.Count; i++)
+        {
+            if (IsWorse(finite[i], finite[i - 1]))
+            {
+                warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"the KL estimate jumped from {finite[i - 1].Kl:G4} ± {finite[i - 1].StandardError:G2} at iteration {finite[i - 1].Iteration} to {finite[i].Kl:G4} ± {finite[i].StandardError:G2} at iteration {finite[i].Iteration}: the step is too large for this target (try a smaller step size)"));
+                break;
+            }
+        }
+        if (finite.Count > 1)
+        {
+            TracePoint best = finite.MinBy(p => p.Kl), last = finite[^1];
+            if (IsWorse(last, best))
+                warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"the final KL estimate {last.Kl:G4} ± {last.StandardError:G2} is worse than the best seen, {best.Kl:G4} ± {best.StandardError:G2} at iteration {best.Iteration}"));
+        }
+        if (double.IsFinite(initialSpread) && initialSpread > 0 && largestSpread > SpreadGrowth * initialSpread)
+            warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                $"a component's standard deviation grew to {largestSpread:G3}, {largestSpread / initialSpread:G3} times the {initialSpread:G3} it started from: the fit has blown up (try a smaller step size)"));
+        return warnings;
+    }
+
+    private static bool IsWorse(TracePoint now, TracePoint before)
+    {
+        double rise = now.Kl - before.Kl;
+        double se = Math.Sqrt(now.StandardError * now.StandardError + before.StandardError * before.StandardError);
+        return rise > JumpStandardErrors * se && rise > JumpFraction * (Math.Abs(before.Kl) + 1);
+    }
 }
 
 /// <summary>Receives progress from a run; return false from <see cref="OnStep"/> to stop it.</summary>
@@ -110,76 +185,134 @@ public interface IRunObserver
 
 /// <summary>
 /// The loop around a flow: takes the steps, estimates the KL every <see cref="RunOptions.TraceEvery"/> iterations,
-/// informs observers, and stops on completion, cancellation, or a failed step (invalid update or non-finite target
-/// value) with a message, never a NaN result.
+/// informs observers, writes checkpoints, and stops on completion, cancellation, or a failed step (invalid update or
+/// non-finite target value) with a message naming the iteration and the phase, never a NaN result.
 /// </summary>
 public static class VariationalRunner
 {
     /// <summary>
     /// Runs <paramref name="flow"/> from a copy of <paramref name="initialState"/> (the caller's state is not changed).
     /// Passing the <see cref="RunResult{TState}.FinalState"/> of an earlier run continues it: T/2 + T/2 steps give the
-    /// same numbers as T.
+    /// same numbers as T. With a <paramref name="checkpoint"/> slot that holds a checkpoint, the run resumes from it
+    /// instead (the initial state is then not used) and ends with the numbers of an uninterrupted run; checkpoints are
+    /// written to the slot on the store's schedule and whenever the run ends or is cancelled.
     /// </summary>
+    /// <exception cref="Data.DataFormatException">The slot's checkpoint cannot be read.</exception>
     public static RunResult<TState> Run<TState>(IVariationalFlow<TState> flow, TState initialState, RunOptions options,
-        IRunObserver? observer = null, CancellationToken cancellationToken = default)
+        IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null)
         where TState : IFlowState<TState>
     {
         ArgumentNullException.ThrowIfNull(flow);
         ArgumentNullException.ThrowIfNull(initialState);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        TState state = initialState.Clone();
-        var trace = new List<TracePoint>();
-        var stepClock = new Stopwatch();
-        var traceClock = new Stopwatch();
-        long end = state.Iteration + options.Iterations;
-
-        try
-        {
-            Record(flow, state, options, observer, trace, stepClock, traceClock);
-            while (state.Iteration < end)
-            {
-                if (cancellationToken.IsCancellationRequested)
-                    return Finish(RunStatus.Cancelled, $"cancelled at iteration {state.Iteration}");
-                // A failing step throws before committing anything, so this state stays the last good one.
-                stepClock.Start();
-                StepInfo info = flow.Step(state);
-                stepClock.Stop();
-                if (observer is not null && !observer.OnStep(info))
-                {
-                    Record(flow, state, options, observer, trace, stepClock, traceClock);
-                    return Finish(RunStatus.Cancelled, $"stopped by an observer at iteration {state.Iteration}");
-                }
-                if (options.StopRule is not null && options.StopRule.Converged(info))
-                {
-                    Record(flow, state, options, observer, trace, stepClock, traceClock);
-                    return Finish(RunStatus.Converged, null);
-                }
-                if (options.TraceEvery > 0 && state.Iteration % options.TraceEvery == 0 || state.Iteration == end)
-                    Record(flow, state, options, observer, trace, stepClock, traceClock);
-            }
-            return Finish(RunStatus.Completed, null);
-        }
-        catch (Exception ex) when (ex is FlowDivergedException or TargetEvaluationException)
-        {
-            stepClock.Stop();
-            return Finish(RunStatus.Failed, ex.Message);
-        }
-
-        RunResult<TState> Finish(RunStatus status, string? message) =>
-            new(state, trace, status, message, stepClock.Elapsed.TotalSeconds, traceClock.Elapsed.TotalSeconds);
+        var saved = checkpoint?.Store.Load<TState>(checkpoint.Name);
+        var run = saved is null
+            ? new Loop<TState>(flow, initialState.Clone(), [], initialState.Iteration + options.Iterations, initialState.Spread, options, observer, checkpoint)
+            : new Loop<TState>(flow, saved.State, [.. saved.Trace], saved.End, saved.InitialSpread, options, observer, checkpoint, saved);
+        if (saved is not null && options.StopRule is IPersistentStopRule rule) rule.Restore(saved.StopRuleRecord);
+        return saved?.Finished is { } finished ? run.Finish(finished, null) : run.Go(cancellationToken);
     }
 
-    private static void Record<TState>(IVariationalFlow<TState> flow, TState state, RunOptions options, IRunObserver? observer,
-        List<TracePoint> trace, Stopwatch stepClock, Stopwatch traceClock) where TState : IFlowState<TState>
+    // One run in progress: its state, trace, clocks and last checked state.
+    private sealed class Loop<TState>(IVariationalFlow<TState> flow, TState state, List<TracePoint> trace, long end, double initialSpread,
+        RunOptions options, IRunObserver? observer, CheckpointSlot? slot, RunCheckpoint<TState>? resumed = null)
+        where TState : IFlowState<TState>
     {
-        if (options.TraceEvery == 0 || (trace.Count > 0 && trace[^1].Iteration == state.Iteration)) return;
-        traceClock.Start();
-        var rng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(options.TraceSeed, (ulong)state.Iteration));
-        KlEstimate kl = flow.EstimateKl(state, rng, options.KlDraws);
-        traceClock.Stop();
-        var point = new TracePoint(state.Iteration, kl.Value, kl.StandardError, stepClock.Elapsed.TotalSeconds);
-        trace.Add(point);
-        observer?.OnTrace(point);
+        private readonly Stopwatch _stepClock = new(), _traceClock = new(), _sinceCheckpoint = Stopwatch.StartNew();
+        private readonly double _stepOffset = resumed?.StepSeconds ?? 0, _traceOffset = resumed?.TraceSeconds ?? 0;
+        private TState _state = state;
+        private TState? _lastGood;
+        private long _checkpointedAt = state.Iteration;
+        private double _largestSpread = Math.Max(initialSpread, state.Spread);
+
+        private double StepSeconds => _stepOffset + _stepClock.Elapsed.TotalSeconds;
+
+        public RunResult<TState> Go(CancellationToken cancellationToken)
+        {
+            string phase = "KL estimate";
+            try
+            {
+                Record();
+                while (_state.Iteration < end)
+                {
+                    if (cancellationToken.IsCancellationRequested)
+                        return Finish(RunStatus.Cancelled, $"cancelled at iteration {_state.Iteration}");
+                    // A failing step throws before committing anything, so this state stays the last good one.
+                    phase = "step";
+                    _stepClock.Start();
+                    StepInfo info = flow.Step(_state);
+                    _stepClock.Stop();
+                    phase = "KL estimate";
+                    if (observer is not null && !observer.OnStep(info))
+                    {
+                        Record();
+                        return Finish(RunStatus.Cancelled, $"stopped by an observer at iteration {_state.Iteration}");
+                    }
+                    if (options.StopRule is not null && options.StopRule.Converged(info))
+                    {
+                        Record();
+                        return Finish(RunStatus.Converged, null);
+                    }
+                    if (options.TraceEvery > 0 && _state.Iteration % options.TraceEvery == 0 || _state.Iteration == end)
+                        Record();
+                    if (slot is not null && slot.Store.Due(_state.Iteration - _checkpointedAt, _sinceCheckpoint.Elapsed.TotalSeconds))
+                        Save(null);
+                }
+                return Finish(RunStatus.Completed, null);
+            }
+            catch (Exception ex) when (ex is FlowDivergedException or TargetEvaluationException)
+            {
+                _stepClock.Stop();
+                _traceClock.Stop();
+                long at = phase == "step" ? _state.Iteration + 1 : _state.Iteration;
+                string message = $"{phase} at iteration {at}: {ex.Message}";
+                if (trace.Count == 0)
+                {
+                    trace.Add(new TracePoint(_state.Iteration, double.NaN, double.NaN, 0));
+                    message = $"the initial state could not be evaluated ({message})";
+                }
+                if (_lastGood is not null && _lastGood.Iteration != _state.Iteration)
+                {
+                    message += $"; the result holds the state at iteration {_lastGood.Iteration}, the last whose KL estimate was finite";
+                    _state = _lastGood;
+                }
+                return Finish(RunStatus.Failed, message);
+            }
+        }
+
+        public RunResult<TState> Finish(RunStatus status, string? message)
+        {
+            _largestSpread = Math.Max(_largestSpread, _state.Spread);
+            if (slot is not null) Save(status);
+            var warnings = status is RunStatus.Completed or RunStatus.Converged ? DivergenceChecks.Check(trace, initialSpread, _largestSpread) : [];
+            return new RunResult<TState>(_state, trace, status, message, StepSeconds, _traceOffset + _traceClock.Elapsed.TotalSeconds) { Warnings = warnings };
+        }
+
+        private void Save(RunStatus? finished)
+        {
+            var record = options.StopRule is IPersistentStopRule rule ? rule.Save() : [];
+            // A finished run resumes to its result; a cancelled or failed one takes its steps again from this state.
+            RunStatus? final = finished is RunStatus.Completed or RunStatus.Converged ? finished : null;
+            slot!.Store.Save(slot.Name, new RunCheckpoint<TState>(_state, trace, end, final, record, initialSpread, StepSeconds,
+                _traceOffset + _traceClock.Elapsed.TotalSeconds));
+            _checkpointedAt = _state.Iteration;
+            _sinceCheckpoint.Restart();
+        }
+
+        private void Record()
+        {
+            if (options.TraceEvery == 0 || (trace.Count > 0 && trace[^1].Iteration == _state.Iteration)) return;
+            _traceClock.Start();
+            var rng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(options.TraceSeed, (ulong)_state.Iteration));
+            KlEstimate kl = flow.EstimateKl(_state, rng, options.KlDraws);
+            _traceClock.Stop();
+            var point = new TracePoint(_state.Iteration, kl.Value, kl.StandardError, StepSeconds);
+            trace.Add(point);
+            observer?.OnTrace(point);
+            _largestSpread = Math.Max(_largestSpread, _state.Spread);
+            if (double.IsFinite(kl.Value)) _lastGood = _state.Clone();
+            else throw new TargetEvaluationException($"the KL estimate is {kl.Value}");
+        }
     }
 }

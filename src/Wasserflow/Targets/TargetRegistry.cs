@@ -15,11 +15,11 @@ public sealed record TargetParameters : IApplicability
     public string Target { get; init; } = "gmm";
 
     /// <summary>Dimension d.</summary>
-    [Parameter("dimension d", Alias = "-d", Minimum = 1)]
+    [Parameter("dimension d", Alias = "-d", Minimum = 1, Maximum = 100_000)]
     public int Dimension { get; init; } = 2;
 
     /// <summary>gmm: number of target components N_tg.</summary>
-    [Parameter("gmm: number of target components N_tg", Minimum = 1)]
+    [Parameter("gmm: number of target components N_tg", Minimum = 1, Maximum = 100_000)]
     public int TargetComponents { get; init; } = 5;
 
     /// <summary>gmm: means uniform in [−s_tg, s_tg]^d.</summary>
@@ -43,7 +43,7 @@ public sealed record TargetParameters : IApplicability
     public double FunnelVariance { get; init; } = 1.2;
 
     /// <summary>logistic: number of data points n.</summary>
-    [Parameter("logistic: data points n", Minimum = 1)]
+    [Parameter("logistic: data points n", Minimum = 1, Maximum = 100_000_000)]
     public int Points { get; init; } = 10;
 
     /// <summary>logistic: separation s = ‖2m*‖ of the class means.</summary>

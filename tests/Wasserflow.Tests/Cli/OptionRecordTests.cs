@@ -54,7 +54,7 @@ public sealed class OptionRecordTests : IDisposable
         Command command = WasserflowCli.Root().Subcommands.Single(c => c.Name == name);
         var flags = command.Options.Select(o => o.Name).Where(f => f is not ("--help" or "--config")).ToHashSet();
         Type settings = name == "fit" ? typeof(FitSettings) : typeof(RoviSettings);
-        var options = new CommandOptions(config: true, typeof(TargetParameters), settings);
+        var options = new CommandOptions(config: true, typeof(TargetParameters), settings, typeof(RunControlSettings));
         var keys = options.Bindings.ToList();
         Assert.Equal(flags.Order(), keys.Select(b => b.Flag).Order());
         // Each key is the flag's property in camelCase, and a config file accepts every one of them (an unknown one is refused).
@@ -62,7 +62,7 @@ public sealed class OptionRecordTests : IDisposable
         // A config file with every key that applies at the defaults binds each of them (as if given), through the same records.
         var probe = new Command(name);
         options.AddTo(probe);
-        var defaults = new object[] { new TargetParameters(), Activator.CreateInstance(settings)! };
+        var defaults = new object[] { new TargetParameters(), Activator.CreateInstance(settings)!, new RunControlSettings() };
         var applicable = keys.Where(b => defaults.All(r => r.GetType() != b.Parameter.Property.DeclaringType || r is not Wasserflow.Parameters.IApplicability a || a.NotApplicable(b.Parameter.Name) is null)
             && b.Parameter.Default is not null).ToList();
         Assert.True(applicable.Count >= 12, $"{applicable.Count} keys");
