@@ -233,7 +233,8 @@ public static class VariationalRunner
             string phase = "KL estimate";
             try
             {
-                Record();
+                // A resumed run has its trace already; estimating again here would add a point the uninterrupted run lacks.
+                if (trace.Count == 0) Record();
                 while (_state.Iteration < end)
                 {
                     if (cancellationToken.IsCancellationRequested)
