@@ -245,11 +245,9 @@ public static class VariationalRunner
                     StepInfo info = flow.Step(_state);
                     _stepClock.Stop();
                     phase = "KL estimate";
+                    // No KL estimate here: a resumed run must not hold a trace point the uninterrupted one lacks.
                     if (observer is not null && !observer.OnStep(info))
-                    {
-                        Record();
                         return Finish(RunStatus.Cancelled, $"stopped by an observer at iteration {_state.Iteration}");
-                    }
                     if (options.StopRule is not null && options.StopRule.Converged(info))
                     {
                         Record();

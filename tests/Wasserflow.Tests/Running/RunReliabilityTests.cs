@@ -1,0 +1,208 @@
+using Wasserflow.Data;
+using Wasserflow.Diagnostics;
+using Wasserflow.Expectations;
+using Wasserflow.Families;
+using Wasserflow.Flows;
+using Wasserflow.Randomness;
+using Wasserflow.Running;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Tests.Running;
+
+public sealed class RunReliabilityTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "wf-run-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+
+    /// <summary>
+    /// Bayesian logistic regression with d = 30 standardised features that share two factors (correlations up to 0.95,
+    /// as in real tabular data such as breast_cancer): an elongated, stiff posterior.
+    /// </summary>
+    internal static LogisticRegressionTarget CorrelatedLogistic(int d = 30, int n = 120, ulong seed = 3)
+    {
+        var rng = new Xoshiro256StarStar(seed);
+        var x = new double[n * d];
+        var y = new double[n];
+        var w = new double[d];
+        rng.FillStandardNormal(w);
+        for (int i = 0; i < n; i++)
+        {
+            double t = 0, f = rng.NextStandardNormal(), g = rng.NextStandardNormal();
+            for (int j = 0; j < d; j++)
+            {
+                x[i * d + j] = (j % 2 == 0 ? 0.95 * f : 0.8 * g + 0.5 * f) + 0.3 * rng.NextStandardNormal();
+                t += x[i * d + j] * w[j];
+            }
+            y[i] = rng.NextDouble() < 1 / (1 + Math.Exp(-t)) ? 1 : 0;
+        }
+        return new LogisticRegressionTarget(x, y, 0.01);
+    }
+
+    private static RunResult<GaussianParticleState> BallRun(int particles, double step, int iterations = 1000)
+    {
+        var flow = new BuresWassersteinFlow(CorrelatedLogistic(), particles, new BuresWassersteinFlowOptions(step));
+        var start = GaussianParticleState.BallStart(new Xoshiro256StarStar(1), particles, 30, 1.0, 1.0, 2);
+        return VariationalRunner.Run(flow, start, new RunOptions(iterations, 50));
+    }
+
+    [Fact]
+    public void A_mixture_from_a_ball_that_blows_up_warns_instead_of_reporting_completed()
+    {
+        // K = 5 particles from a ball, h = 0.05: the KL estimate falls, then spikes to thousands and ends far worse,
+        // with one particle's standard deviation hundreds of times its start; the run finishes, but must say so.
+        var r = BallRun(5, 0.05, 200);
+        Assert.Equal(RunStatus.Completed, r.Status);
+        Assert.Equal("completed with warnings", r.StatusText);
+        Assert.Contains(r.Warnings, w => w.StartsWith("the KL estimate jumped", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_run_whose_step_fails_returns_the_last_state_with_a_finite_kl()
+    {
+        // NGD with a large step: a precision update turns negative mid-run. The result is the state at the last trace
+        // point (finite KL, checked), not whatever the steps after it had made.
+        var target = GaussianMixtureTarget.FourModes();
+        var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(5), 4, 2, 5, 2);
+        var flow = new IsotropicMixtureFlow(target, new NaturalGradientUpdate(), 4, new IsotropicMixtureFlowOptions(0.5, StepControl: false));
+        var r = VariationalRunner.Run(flow, IsotropicMixtureState.Start(q0, 9), new RunOptions(2000, 10));
+        Assert.Equal(RunStatus.Failed, r.Status);
+        Assert.StartsWith("step at iteration ", r.Message, StringComparison.Ordinal);
+        Assert.Equal(r.Trace.Where(p => double.IsFinite(p.Kl)).Last().Iteration, r.FinalState.Iteration);
+        Assert.Equal(0, r.FinalState.Iteration % 10);
+    }
+
+    [Fact]
+    public void The_same_mixture_with_a_small_step_completes_without_warnings()
+    {
+        var r = BallRun(5, 0.01, 200);
+        Assert.Equal("completed", r.StatusText);
+        Assert.Empty(r.Warnings);
+    }
+
+    private static (IsotropicMixtureFlow Flow, IsotropicMixtureState Start) Ibw(ITarget target)
+    {
+        var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(5), 4, target.Dimension, 5, 2);
+        return (new IsotropicMixtureFlow(target, new IbwUpdate(), 4, new IsotropicMixtureFlowOptions(0.05)), IsotropicMixtureState.Start(q0, 9));
+    }
+
+    private sealed class StopAt(long iteration) : IRunObserver
+    {
+        public bool OnStep(in StepInfo info) => info.Iteration < iteration;
+    }
+
+    [Theory]
+    [InlineData(0L, 1.0)]
+    [InlineData(37L, 0.0)]
+    public void A_run_stopped_and_resumed_from_its_checkpoint_gives_the_numbers_of_an_uninterrupted_run(long every, double seconds)
+    {
+        var target = GaussianMixtureTarget.FourModes();
+        var (flow, start) = Ibw(target);
+        var options = new RunOptions(900, 100, 400, 77);
+        var whole = VariationalRunner.Run(flow, start, options);
+        var store = new CheckpointStore(_folder, every, seconds);
+        var stopped = VariationalRunner.Run(flow, start, options, new StopAt(433), checkpoint: store.Slot("run"));
+        Assert.Equal(RunStatus.Cancelled, stopped.Status);
+        Assert.Equal(433, stopped.FinalState.Iteration);
+        var resumed = VariationalRunner.Run(flow, start, options, checkpoint: store.Slot("run"));
+        Assert.Equal(RunStatus.Completed, resumed.Status);
+        Assert.Equal(whole.FinalState.Means, resumed.FinalState.Means);
+        Assert.Equal(whole.FinalState.Variances, resumed.FinalState.Variances);
+        Assert.Equal(whole.FinalState.Rng.GetState(), resumed.FinalState.Rng.GetState());
+        Assert.Equal(whole.Trace.Select(p => (p.Iteration, p.Kl, p.StandardError)), resumed.Trace.Select(p => (p.Iteration, p.Kl, p.StandardError)));
+        // A finished run resumes to its result at once.
+        var again = VariationalRunner.Run(flow, start, options, checkpoint: store.Slot("run"));
+        Assert.Equal(whole.FinalState.Means, again.FinalState.Means);
+        Assert.Equal(whole.Trace.Count, again.Trace.Count);
+    }
+
+    [Fact]
+    public void Gaussian_particles_resume_bit_for_bit_with_monte_carlo_expectations()
+    {
+        var target = CorrelatedLogistic(8, 60);
+        var flow = new BuresWassersteinFlow(target, 2, new BuresWassersteinFlowOptions(0.02, Expectation: GaussianExpectation.MonteCarlo(20)));
+        var start = GaussianParticleState.BallStart(new Xoshiro256StarStar(1), 2, 8, 1.0, 0.5, 2);
+        var options = new RunOptions(300, 50, 200);
+        var whole = VariationalRunner.Run(flow, start, options);
+        var store = new CheckpointStore(_folder, 0, 0);
+        VariationalRunner.Run(flow, start, options, new StopAt(123), checkpoint: store.Slot("bw"));
+        var resumed = VariationalRunner.Run(flow, start, options, checkpoint: store.Slot("bw"));
+        Assert.Equal(whole.FinalState.Factors, resumed.FinalState.Factors);
+        Assert.Equal(whole.FinalState.Means, resumed.FinalState.Means);
+        Assert.Equal(whole.FinalState.Substeps, resumed.FinalState.Substeps);
+    }
+
+    [Fact]
+    public void Cancellation_stops_after_the_current_step_and_writes_a_checkpoint()
+    {
+        var (flow, start) = Ibw(GaussianMixtureTarget.FourModes());
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        var store = new CheckpointStore(_folder);
+        var r = VariationalRunner.Run(flow, start, new RunOptions(500), cancellationToken: cancel.Token, checkpoint: store.Slot("c"));
+        Assert.Equal(RunStatus.Cancelled, r.Status);
+        Assert.Equal("cancelled at iteration 0", r.Message);
+        Assert.Single(r.Trace);
+        Assert.NotNull(store.Load<IsotropicMixtureState>("c"));
+    }
+
+    [Fact]
+    public void A_target_that_is_nan_from_the_start_gives_a_trace_with_the_initial_point_and_says_so()
+    {
+        var target = new DelegateTarget(2, _ => double.NaN, (x, g) => { g.Clear(); return double.NaN; }, "nan");
+        var (flow, start) = Ibw(target);
+        var r = VariationalRunner.Run(flow, start, new RunOptions(100));
+        Assert.Equal(RunStatus.Failed, r.Status);
+        var only = Assert.Single(r.Trace);
+        Assert.Equal(0, only.Iteration);
+        Assert.True(double.IsNaN(only.Kl));
+        Assert.StartsWith("the initial state could not be evaluated (KL estimate at iteration 0: target 'nan' returned log density NaN at x = ", r.Message, StringComparison.Ordinal);
+        _ = r.Trace[^1]; // the README's result.Trace[^1] works on a failed run
+    }
+
+    [Fact]
+    public void A_target_that_turns_nan_mid_run_is_named_with_the_iteration_and_the_phase()
+    {
+        // Finite until the run has moved: a step at iteration ≥ 2 meets NaN.
+        int calls = 0;
+        var target = new DelegateTarget(2, x => Interlocked.Increment(ref calls) > 20_000 ? double.NaN : -0.5 * (x[0] * x[0] + x[1] * x[1]), (x, g) =>
+        {
+            g[0] = -x[0]; g[1] = -x[1];
+            return Interlocked.Increment(ref calls) > 20_000 ? double.NaN : -0.5 * (x[0] * x[0] + x[1] * x[1]);
+        }, "late-nan");
+        var (flow, start) = Ibw(target);
+        var r = VariationalRunner.Run(flow, start, new RunOptions(1000, 1000, 100));
+        Assert.Equal(RunStatus.Failed, r.Status);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(r.Message!, @"^step at iteration \d+: target 'late-nan' returned a non-finite log density at x = "), r.Message);
+    }
+
+    [Fact]
+    public void A_checkpoint_of_another_kind_or_a_truncated_one_is_refused_by_name()
+    {
+        var (flow, start) = Ibw(GaussianMixtureTarget.FourModes());
+        var store = new CheckpointStore(_folder);
+        VariationalRunner.Run(flow, start, new RunOptions(10), checkpoint: store.Slot("a"));
+        var ex = Assert.Throws<DataFormatException>(() => store.Load<GaussianParticleState>("a"));
+        Assert.Contains("a checkpoint of a IsotropicMixtureState", ex.Message, StringComparison.Ordinal);
+        byte[] bytes = File.ReadAllBytes(store.PathOf("a"));
+        File.WriteAllBytes(store.PathOf("a"), bytes[..(bytes.Length / 2)]);
+        ex = Assert.Throws<DataFormatException>(() => store.Load<IsotropicMixtureState>("a"));
+        Assert.Contains(store.PathOf("a"), ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Divergence_checks_need_a_rise_beyond_the_noise_and_a_real_fraction()
+    {
+        TracePoint P(long t, double kl, double se) => new(t, kl, se, 0);
+        // A rise of 0.3 with SE 0.1 each (2.1 SE of the difference) is noise; a rise of 5 with SE 0.1 is a jump.
+        Assert.Empty(DivergenceChecks.Check([P(0, 10, 0.1), P(100, 10.3, 0.1), P(200, 10.2, 0.1)], 1, 1));
+        Assert.Single(DivergenceChecks.Check([P(0, 10, 0.1), P(100, 15, 0.1), P(200, 9, 0.1)], 1, 1));
+        // Tiny KLs: a rise of 0.05 at SE 0.001 is many SE but under 10% of (|KL| + 1): not a blow-up.
+        Assert.Empty(DivergenceChecks.Check([P(0, 0.01, 0.001), P(100, 0.06, 0.001), P(200, 0.01, 0.001)], 1, 1));
+        Assert.Single(DivergenceChecks.Check([P(0, 1, 0.1)], 1, 101));
+        Assert.Empty(DivergenceChecks.Check([P(0, 1, 0.1)], 1, 99));
+    }
+}
