@@ -45,6 +45,9 @@ public class NetworkTests
         var rng = new Xoshiro256StarStar(8);
         var first = GaussianMixtureLayer.Initialize(rng, 3, d, 5);
         var second = GaussianMixtureLayer.Initialize(rng, 2, 5, 2);
+        // Random σ of both signs in both layers, so every σ-dependent term of the input gradient matters.
+        foreach (var layer in new[] { first, second })
+            for (int i = 0; i < layer.Sigma.Length; i++) layer.Sigma[i] = (0.2 + 0.6 * rng.NextDouble()) * (i % 3 == 0 ? -1 : 1);
         var net = new Sequential(first, new UnitNormLayer(5), second);
         var x = new double[b * d];
         rng.FillStandardNormal(x);
