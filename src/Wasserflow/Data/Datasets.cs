@@ -129,7 +129,7 @@ public static class Datasets
     private static LabeledData Load(string directory, string prefix, int classes)
     {
         string images = Find(directory, $"{prefix}-images-idx3-ubyte"), labels = Find(directory, $"{prefix}-labels-idx1-ubyte");
-        IdxArray x = IdxReader.Read(images), y = IdxReader.Read(labels);
+        IdxArray x = IdxReader.ReadBytes(images, 3), y = IdxReader.ReadBytes(labels, 1);
         if (x.Dimensions.Count != 3) throw new DataFormatException($"{images}: expected a 3-dimensional image array, found {x.Dimensions.Count} dimensions.");
         if (y.Dimensions.Count != 1 || y.Count != x.Count) throw new DataFormatException($"{labels}: expected {x.Count} labels to match {images}, found shape [{string.Join(", ", y.Dimensions)}].");
         return new LabeledData(x.Values, y.Values.Select(v => (int)v).ToArray(), x.ItemSize, classes, images);

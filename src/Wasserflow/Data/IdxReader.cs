@@ -25,9 +25,21 @@ public sealed record IdxArray(IReadOnlyList<int> Dimensions, double[] Values)
 /// </summary>
 public static class IdxReader
 {
+    /// <summary>
+    /// Reads the IDX file at <paramref name="path"/>, which must hold unsigned bytes (type code 0x08) in
+    /// <paramref name="rank"/> dimensions, as MNIST's image (rank 3) and label (rank 1) files do.
+    /// </summary>
+    /// <exception cref="DataFormatException">Another type code or rank (each with its own message), or any error of <see cref="Read(string)"/>.</exception>
+    public static IdxArray ReadBytes(string path, int rank)
+    {
+        return Read(path, expectByteRank: rank);
+    }
+
     /// <summary>Reads the IDX file at <paramref name="path"/>.</summary>
     /// <exception cref="DataFormatException">Bad magic number, unknown type, or fewer bytes than the header promises.</exception>
-    public static IdxArray Read(string path)
+    public static IdxArray Read(string path) => Read(path, 0);
+
+    private static IdxArray Read(string path, int expectByteRank)
     {
         byte[] raw;
         try { raw = File.ReadAllBytes(path); }
@@ -49,6 +61,13 @@ public static class IdxReader
             {
                 throw new DataFormatException($"{path}: corrupt gzip stream ({ex.Message})");
             }
+        }
+        if (expectByteRank > 0 && bytes.Length >= 4)
+        {
+            if (bytes[0] == 0 && bytes[1] == 0 && bytes[2] != 0x08)
+                throw new DataFormatException($"{path}: IDX type code 0x{bytes[2]:X2} at byte offset 2, expected 0x08 (unsigned bytes)");
+            if (bytes[0] == 0 && bytes[1] == 0 && bytes[3] != expectByteRank)
+                throw new DataFormatException($"{path}: {bytes[3]} dimensions at byte offset 3, expected {expectByteRank} ({(expectByteRank == 1 ? "labels" : "images: count, rows, columns")})");
         }
         return Parse(bytes, path);
     }
@@ -72,6 +91,7 @@ public static class IdxReader
             uint dim = BinaryPrimitives.ReadUInt32BigEndian(bytes.Slice(4 + 4 * i, 4));
             if (dim > int.MaxValue) throw new DataFormatException($"{name}: dimension {i} at byte offset {4 + 4 * i} is too large ({dim})");
             dims[i] = (int)dim;
+            if (dim != 0 && count > long.MaxValue / 16 / dim) throw new DataFormatException($"{name}: the dimensions in the header ({string.Join(" × ", dims.Take(i + 1))}) describe more values than any file holds");
             count *= dim;
         }
         long expected = header + count * size;

@@ -184,6 +184,70 @@ public sealed class CliTests : IDisposable
         Assert.True(File.Exists(Path.Combine(Out("demo"), "summary.csv")));
     }
 
+    [Theory]
+    [InlineData("--dimension: must be between 1 and 100000", "fit", "--target", "gmm", "--dimension", "1000000", "-n", "20")]
+    [InlineData("--dimension: the run would need about ", "fit", "--target", "gmm", "--dimension", "100000", "-n", "20", "--iterations", "1")]
+    [InlineData("--batch: must be between 2 and 10000000", "rovi", "--batch", "2000000000")]
+    [InlineData("--batch: the run would need about ", "rovi", "--target", "funnel", "-d", "400", "--batch", "9000000")]
+    [InlineData("--kl-samples: must be between 1 and 10000000", "fit", "--kl-samples", "2000000000")]
+    public void Sizes_beyond_the_machine_are_refused_before_anything_is_allocated(string expected, params string[] args)
+    {
+        string output = Out("huge");
+        var (code, _, err) = Run([.. args, "-o", output]);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error: " + expected, err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Fact]
+    public void An_existing_output_folder_is_refused_unless_overwrite_or_resume_and_three_runs_in_one_process_agree()
+    {
+        string output = Out("again");
+        string[] fit = ["fit", "--target", "funnel", "-d", "3", "-n", "3", "--iterations", "300", "-o", output];
+        var (code, _, err) = Run(fit);
+        Assert.True(code == 0, err);
+        string first = File.ReadAllText(Path.Combine(output, "result.json"));
+        (code, _, err) = Run(fit);
+        Assert.Equal(2, code);
+        Assert.Equal($"error: --output: '{output}' already exists; pass --overwrite to replace it\n", err.ReplaceLineEndings("\n"));
+        Assert.Equal(first, File.ReadAllText(Path.Combine(output, "result.json")));
+        for (int run = 0; run < 2; run++)
+        {
+            (code, _, err) = Run([.. fit, "--overwrite"]);
+            Assert.True(code == 0, err);
+            Assert.Equal(first, File.ReadAllText(Path.Combine(output, "result.json"))); // the same bits every time in one process
+        }
+        (code, _, err) = Run([.. fit, "--resume"]);
+        Assert.Equal(0, code);
+        Assert.Contains("already holds the finished run", err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Out(".again.partial")));
+    }
+
+    [Fact]
+    public void A_cancelled_fit_keeps_its_result_and_checkpoint_and_resumes_to_the_uninterrupted_numbers()
+    {
+        string whole = Out("whole"), part = Out("part");
+        string[] fit = ["fit", "--target", "gmm", "-d", "3", "-n", "4", "--iterations", "2000", "--checkpoint-every", "100"];
+        Assert.Equal(0, Run([.. fit, "-o", whole]).Code);
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        Assert.Equal(WasserflowCli.Cancelled, WasserflowCli.Run([.. fit, "-o", part], output, error, cancellation: cancel.Token));
+        Assert.Contains("\"status\": \"cancelled\"", File.ReadAllText(Path.Combine(part, "result.json")), StringComparison.Ordinal);
+        Assert.Contains("run the same command with --resume to continue", error.ToString(), StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(Out(".part.partial"), "checkpoints", "run.ckpt")));
+        // Other settings cannot resume these checkpoints.
+        var (code, _, err) = Run([.. fit, "--seed", "5", "-o", part, "--resume"]);
+        Assert.Equal(2, code);
+        Assert.Contains("were made with other settings (checkpoint: \"seed\": 0, now: \"seed\": 5)", err, StringComparison.Ordinal);
+        (code, _, err) = Run([.. fit, "-o", part, "--resume"]);
+        Assert.True(code == 0, err);
+        foreach (string file in new[] { "result.json", "trace.csv", "report.html" })
+            Assert.Equal(File.ReadAllText(Path.Combine(whole, file)), File.ReadAllText(Path.Combine(part, file)));
+        Assert.False(Directory.Exists(Out(".part.partial")));
+    }
+
     [Fact]
     public void A_gm_experiment_on_an_idx_folder_writes_its_report_and_resumes_from_checkpoints()
     {

@@ -32,6 +32,28 @@ public sealed class IdxReaderTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0, 0, 0x08, 0x09 }, 3, "9 dimensions at byte offset 3, expected 3 (images: count, rows, columns)")]
+    [InlineData(new byte[] { 0, 0, 0x08, 0x03 }, 1, "3 dimensions at byte offset 3, expected 1 (labels)")]
+    [InlineData(new byte[] { 0, 0, 0x0D, 0x03 }, 3, "IDX type code 0x0D at byte offset 2, expected 0x08 (unsigned bytes)")]
+    public void A_wrong_type_or_rank_byte_has_its_own_message(byte[] magic, int rank, string expected)
+    {
+        byte[] bytes = Images();
+        magic.CopyTo(bytes, 0);
+        string path = Path.Combine(_folder, "bad.idx");
+        File.WriteAllBytes(path, bytes);
+        var ex = Assert.Throws<DataFormatException>(() => IdxReader.ReadBytes(path, rank));
+        Assert.Equal($"{path}: {expected}", ex.Message);
+    }
+
+    [Fact]
+    public void A_header_whose_dimensions_overflow_is_refused_without_a_garbage_count()
+    {
+        byte[] bytes = [0, 0, 0x08, 3, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 1, 2, 3];
+        var ex = Assert.Throws<DataFormatException>(() => IdxReader.Parse(bytes, "huge"));
+        Assert.StartsWith("huge: the dimensions in the header (2147483647 × 2147483647) describe more values", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Truncated_and_malformed_files_name_the_file_and_the_offset()
     {
