@@ -165,7 +165,7 @@ public static class WasserflowCli
             }
             catch (TargetEvaluationException ex)
             {
-                folder.Abandon();
+                folder.Abandon(discardCheckpoints: true);
                 error.WriteLine($"error: {ex.Message} (nothing written)");
                 return RunFailed;
             }

@@ -138,11 +138,14 @@ public sealed class RunFolder
         }
     }
 
-    /// <summary>Removes the working folder this run created when it ends without results and without checkpoints worth keeping.</summary>
-    public void Abandon()
+    /// <summary>
+    /// Removes the working folder this run created when it ends without results: always when <paramref name="discardCheckpoints"/>
+    /// (a run that cannot succeed on resume, such as one whose target returned NaN), otherwise only when it holds no checkpoints.
+    /// </summary>
+    public void Abandon(bool discardCheckpoints = false)
     {
         if (!_created || !Directory.Exists(Work)) return;
-        if (Directory.Exists(CheckpointFolder) && Directory.EnumerateFiles(CheckpointFolder).Any()) return;
+        if (!discardCheckpoints && Directory.Exists(CheckpointFolder) && Directory.EnumerateFiles(CheckpointFolder).Any()) return;
         Directory.Delete(Work, recursive: true);
     }
 
