@@ -186,7 +186,8 @@ public static class WasserflowCli
             var jobs = FigureOneDemo.Jobs(settings);
             if (Open(settings.Output, control, [settings]) is not { } folder) return 0;
             var store = folder.Checkpoints(control.CheckpointEvery, control.CheckpointSeconds);
-            var outcomes = Progress.Run(interactive, error, jobs, (observer, j) => FitRun.Run(j, observer, cancellation, store.Slot($"run-{jobs.ToList().IndexOf(j)}")));
+            int next = 0; // Progress.Run takes the jobs one after another, in order: run-i is job i
+            var outcomes = Progress.Run(interactive, error, jobs, (observer, j) => FitRun.Run(j, observer, cancellation, store.Slot($"run-{next++}")));
             return SummariseIsotropic(outcomes, folder, FigureOneDemo.Files(outcomes, settings.Output));
         }
 
