@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Globalization;
 using Wasserflow.Cli.Options;
 using Wasserflow.Data;
@@ -18,6 +19,9 @@ namespace Wasserflow.Cli;
 /// </summary>
 public static class WasserflowCli
 {
+    /// <summary>The program's name in help and messages: the dotnet tool's command.</summary>
+    public const string ProgramName = "wasserflow";
+
     /// <summary>Exit code for bad input.</summary>
     public const int BadInput = 2;
 
@@ -33,7 +37,7 @@ public static class WasserflowCli
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         var cli = new Commands(output, error, interactive, cancellation);
-        RootCommand root = cli.Root();
+        Command root = cli.Root();
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -60,7 +64,7 @@ public static class WasserflowCli
     }
 
     /// <summary>The root command with every subcommand (help and tests read it).</summary>
-    public static RootCommand Root() => new Commands(TextWriter.Null, TextWriter.Null, false, default).Root();
+    public static Command Root() => new Commands(TextWriter.Null, TextWriter.Null, false, default).Root();
 
     // The commands, the writers they print to, and the options of the command being run (so one handler can name a bad
     // setting as the user wrote it).
@@ -72,11 +76,16 @@ public static class WasserflowCli
         // The output of the command being run (abandoned on bad input, named on cancellation).
         public RunFolder? Folder { get; private set; }
 
-        public RootCommand Root()
+        // A plain command named "wasserflow" (a RootCommand takes the executable's file name, "Wasserflow.Cli" under
+        // `dotnet run`), with the help and version options a root command has.
+        public Command Root()
         {
-            var root = new RootCommand("Wasserflow: variational inference by Wasserstein gradient flows.\n\nExamples:\n"
+            var root = new Command(ProgramName, "Wasserflow: variational inference by Wasserstein gradient flows.\n\nExamples:\n"
                 + "  wasserflow demo\n  wasserflow fit --target funnel -a ibw -n 10\n  wasserflow fit --target logistic -d 10 --points 50 -a bw -n 1\n"
-                + "  wasserflow rovi --target bimodal --restarts 4\n  wasserflow experiment gm-components --epochs 3 --train-limit 2000");
+                + "  wasserflow rovi --target bimodal --restarts 4\n  wasserflow experiment gm-components --epochs 3 --train-limit 2000")
+            {
+                Options = { new HelpOption(), new VersionOption() },
+            };
             root.Subcommands.Add(Command("fit", "Fit a mixture of isotropic Gaussians (IBW, MD, GD, NGD) or of full-covariance Gaussians (Bures–Wasserstein flows) to a target.",
                 new CommandOptions(config: true, typeof(TargetParameters), typeof(FitSettings), typeof(RunControlSettings)), Fit));
             root.Subcommands.Add(Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.",

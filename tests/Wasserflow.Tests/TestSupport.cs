@@ -4,7 +4,7 @@ namespace Wasserflow.Tests;
 
 internal static class TestSupport
 {
-    /// <summary>Central finite differences of f at x, h = ε^{1/3} max(1, |x_i|) (STYLE.md section 5).</summary>
+    /// <summary>Central finite differences of f at x, h = ε^{1/3} max(1, |x_i|) (docs/STYLE.md section 5).</summary>
     public static double[] FiniteDifferenceGradient(Func<double[], double> f, double[] x)
     {
         var g = new double[x.Length];
@@ -56,4 +56,12 @@ internal static class TestSupport
     /// <summary>A 2-D Gaussian-mixture target of 5 components (paper 000 Figure 1 settings: s_tg 8, r_tg 5).</summary>
     public static GaussianMixtureTarget FigureOneTarget(ulong seed = 1) =>
         GaussianMixtureTarget.Random(new Wasserflow.Randomness.Xoshiro256StarStar(seed), 2, 5, 8, 5, CovarianceKind.Full);
+
+    /// <summary>The repository's root folder (the one holding Wasserflow.slnx), found upwards from the test assembly.</summary>
+    public static string RepositoryRoot()
+    {
+        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
+            if (File.Exists(Path.Combine(dir, "Wasserflow.slnx"))) return dir;
+        throw new InvalidOperationException($"no Wasserflow.slnx above {AppContext.BaseDirectory}");
+    }
 }

@@ -219,7 +219,8 @@ public static class BuresWassersteinExperiments
         output.Files["particles-final.svg"] = Plots.GaussianFits2D(target, box, "20 particles at t = 30", [], fit);
         output.Files["particles-kl.svg"] = Plots.Lines([new Series("20 particles", result.Trace.Select(p => ((double)p.Iteration / 10, p.Kl)).ToList(), Plots.Palette[1])],
             "KL(p‖π) along the flow (Monte Carlo, 1000 draws)", "time t", "KL", logX: false, logY: true);
-        output.Say($"20 particles: {result.Status.ToString().ToLowerInvariant()}, KL {G(kl.Value)} ± {G(kl.StandardError)} (paper ≈ 0.07), mass on the left mode {G(left)}");
+        output.Say($"20 particles: {result.StatusText}, KL {G(kl.Value)} ± {G(kl.StandardError)} (paper ≈ 0.07), mass on the left mode {G(left)}");
+        foreach (string warning in result.Warnings) output.Say($"20 particles: warning: {warning}");
         return (kl, left);
     }
 
@@ -263,7 +264,8 @@ public static class BuresWassersteinExperiments
         KlEstimate kl = KlEstimator.Estimate(result.FinalState.ToMixture(), logistic, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 8)), 20_000);
         output.Files["logistic-particles.svg"] = Plots.GaussianFits2D(logistic, Box2D.Around(laplace.Approximation, 4.5), "20 particles on the 2-D logistic target, t = 30",
             [new Plots.Ellipse(laplace.Approximation, "#4fa3ff", 1.6, "6,3")], result.FinalState.ToMixture());
-        output.Say($"20 particles on the 2-D logistic target: KL {G(kl.Value + logZ)} ± {G(kl.StandardError)}");
+        output.Say($"20 particles on the 2-D logistic target: {result.StatusText}, KL {G(kl.Value + logZ)} ± {G(kl.StandardError)}");
+        foreach (string warning in result.Warnings) output.Say($"20 particles on the 2-D logistic target: warning: {warning}");
         return ["20 particles, logistic d = 2, s = 1.5", G(kl.Value + logZ) + " ± " + G(kl.StandardError), "—",
             "approximates the logistic target well (Fig 12); Gaussian VI 0.0568, Laplace 0.139 on this target (logistic-laplace)"];
     }
@@ -298,7 +300,7 @@ public static class BuresWassersteinExperiments
                     (20, ParticleWeighting.WassersteinFisherRao) => "0.105 (reference run)",
                     _ => "—",
                 };
-                rows.Add([k.ToString(CultureInfo.InvariantCulture), name, G(kl.Value) + " ± " + G(kl.StandardError), result.Status.ToString().ToLowerInvariant(), paper]);
+                rows.Add([k.ToString(CultureInfo.InvariantCulture), name, G(kl.Value) + " ± " + G(kl.StandardError), result.StatusText, paper]);
                 csv.Append(string.Create(CultureInfo.InvariantCulture, $"{k},{name},{kl.Value:R},{kl.StandardError:R},{result.Status}\n"));
                 series.Add(new Series($"K={k} {name}", result.Trace.Select(p => ((double)p.Iteration / 10, p.Kl)).ToList(), Plots.Palette[color++ % Plots.Palette.Length],
                     weighting == ParticleWeighting.Uniform ? null : "5,3"));
@@ -306,6 +308,7 @@ public static class BuresWassersteinExperiments
                 files[stem + ".svg"] = Plots.GaussianFits2D(target, box, $"K = {k}, {name} weights, t = 30", [], fit);
                 body.Append($"<img src=\"{stem}.svg\"/>\n");
                 summary.Add($"K = {k} {name}: KL {G(kl.Value)} ± {G(kl.StandardError)}");
+                summary.AddRange(result.Warnings.Select(warning => $"K = {k} {name}: warning: {warning}"));
                 progress?.Invoke(summary[^1]);
             }
         files["kl.svg"] = Plots.Lines(series, "KL(p‖π) along the flow (Monte Carlo, 1000 draws)", "time t", "KL", logX: false, logY: true);

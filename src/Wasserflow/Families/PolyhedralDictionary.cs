@@ -6,7 +6,7 @@ namespace Wasserflow.Families;
 
 /// <summary>
 /// The dictionary of one coordinate's increasing map in polyhedral mean-field VI (paper 003 and its reference [18];
-/// ../specs/rovi-mfvi.md §1–§2): S(t) = (α + λ₀)·t + Σ_k λ_k ψ_k(t) + Σ_j λ_{J+j} η_j(t) with every λ ≥ 0, where
+/// docs/specs/rovi-mfvi.md §1–§2): S(t) = (α + λ₀)·t + Σ_k λ_k ψ_k(t) + Σ_j λ_{J+j} η_j(t) with every λ ≥ 0, where
 /// ψ_k = r_k − E r_k are centred ramps on the bins [t_{k−1}, t_k] of the knots and η_j = 1{t &gt; σ_j} − P(t &gt; σ_j)
 /// centred steps. Every atom has mean 0 under N(0, 1), so the map's offset is exactly the mean of the pushed measure.
 /// Precomputes the bin masses, the centring constants and the Gram matrix Q of the atoms in L²(N(0, 1)) (with its

@@ -3,7 +3,7 @@ using Wasserflow.Randomness;
 namespace Wasserflow.Families;
 
 /// <summary>
-/// The rotated product measure of rotational VI (paper 003; ../specs/rovi-mfvi.md §1): the law of z = c + O·T_θ(x) with
+/// The rotated product measure of rotational VI (paper 003; docs/specs/rovi-mfvi.md §1): the law of z = c + O·T_θ(x) with
 /// x ~ N(0, I_d), O orthogonal, T_θ(x)_i = v_i + S_i(x_i) a separable increasing map whose coordinates S_i are
 /// combinations of a <see cref="PolyhedralDictionary"/> with non-negative weights λ_i, and c a fixed centre of rotation
 /// (the paper's family is c = 0; a centre near the target's mass keeps the rotation from swinging the mean O·v around

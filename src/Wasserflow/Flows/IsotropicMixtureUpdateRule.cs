@@ -2,7 +2,7 @@ namespace Wasserflow.Flows;
 
 /// <summary>
 /// How one component of a uniform isotropic mixture moves given its KL gradients: the part that differs between IBW,
-/// MD, GD and NGD (paper 000, Algorithm 1 and Appendix C; ../specs/mig.md). Each rule is one small type; register new
+/// MD, GD and NGD (paper 000, Algorithm 1 and Appendix C; docs/specs/mig.md). Each rule is one small type; register new
 /// ones in <see cref="IsotropicMixtureAlgorithms"/>.
 /// </summary>
 public abstract class IsotropicMixtureUpdateRule

@@ -4,7 +4,7 @@ using Wasserflow.LinearAlgebra;
 namespace Wasserflow.Flows;
 
 /// <summary>
-/// The two updates of one coordinate's weights λ ≥ 0 in polyhedral MFVI (../specs/rovi-mfvi.md §4), given the Monte
+/// The two updates of one coordinate's weights λ ≥ 0 in polyhedral MFVI (docs/specs/rovi-mfvi.md §4), given the Monte
 /// Carlo gradient g of the potential term: the forward–backward step (B, the default: the exact entropy implicit, solved
 /// by projected Newton) and the projected Q-gradient step of the paper's Algorithm 1 (A, with the curvature cap and a
 /// Lawson–Hanson projection in the Q norm). Holds its scratch space: one instance per thread.

@@ -7,7 +7,7 @@ using Wasserflow.Targets;
 
 namespace Wasserflow.Flows;
 
-/// <summary>How the weights λ of the polyhedral maps are updated (../specs/rovi-mfvi.md §4).</summary>
+/// <summary>How the weights λ of the polyhedral maps are updated (docs/specs/rovi-mfvi.md §4).</summary>
 public enum MeanFieldStepKind
 {
     /// <summary>(B), the default: potential explicit, exact entropy implicit, solved by projected Newton; stable for any mesh.</summary>
@@ -138,7 +138,7 @@ public sealed record RotationalViResult(IReadOnlyList<RotationalViRestart> Resta
 }
 
 /// <summary>
-/// Polyhedral mean-field VI and rotational VI (paper 003, Algorithm 1; ../specs/rovi-mfvi.md): minimises
+/// Polyhedral mean-field VI and rotational VI (paper 003, Algorithm 1; docs/specs/rovi-mfvi.md): minimises
 /// F(O, λ, v) = E V(O T_θ(x)) − Σ_i E log S_i'(x_i) − (d/2)(1 + log 2π) = KL((O∘T_θ)#ρ ‖ π) − log Z over the
 /// <see cref="RotatedProduct"/> family, alternating an MFVI step on (λ, v) against π rotated by O and a Riemannian
 /// gradient step on O retracted by QR. Several restarts, the first with O₀ = I (so the best restart is in practice

@@ -2,7 +2,7 @@ namespace Wasserflow.LinearAlgebra;
 
 /// <summary>
 /// Small dense kernels on row-major d×d matrices stored in flat spans: Cholesky factorisation and triangular solves.
-/// One facade for the factorisations the library needs (STYLE.md section 2).
+/// One facade for the factorisations the library needs (docs/STYLE.md section 2).
 /// </summary>
 internal static class Dense
 {
@@ -123,7 +123,7 @@ internal static class Dense
     /// <summary>
     /// Overwrites the square d×d matrix <paramref name="a"/> (row-major) with the orthogonal factor of its Householder
     /// QR factorisation A = Q R, with the signs fixed so that R has a non-negative diagonal: Q·diag(sign R_jj), sign 0
-    /// counted as +1. This is the retraction onto O(d) of rotational VI (../specs/rovi-mfvi.md §5): without the sign
+    /// counted as +1. This is the retraction onto O(d) of rotational VI (docs/specs/rovi-mfvi.md §5): without the sign
     /// fix the columns would flip at random.
     /// </summary>
     public static void OrthogonalFactor(Span<double> a, int d)

@@ -7,7 +7,7 @@ namespace Wasserflow.LinearAlgebra;
 /// <summary>
 /// Dense row-major matrix products for the neural-network layers, register-blocked over
 /// <see cref="Vector256{T}"/> with fused multiply-adds. Two shapes cover every product of a GM layer's forward and
-/// backward pass (../specs/gm-layer.md §4–§5):
+/// backward pass (docs/specs/gm-layer.md §4–§5):
 /// <list type="bullet">
 /// <item>MultiplyTransposed: C = A·Bᵀ with both operands' rows contiguous (dot-product form), used for
 /// X·Wᵀ;</item>

@@ -7,7 +7,7 @@ namespace Wasserflow.NeuralNetworks;
 /// <summary>
 /// A fully connected layer y = act(s·(x Wᵀ + b)) with W stored outputs×inputs, optional bias, optional ReLU and a fixed
 /// output scale s (1 for an ordinary layer; 1/m for the mean-field readout (1/m) Σ_j ω_j r(β_j·x) of paper 004 §5,
-/// ../specs/gm-layer.md §9). Forward and backward are products through <see cref="Gemm"/>.
+/// docs/specs/gm-layer.md §9). Forward and backward are products through <see cref="Gemm"/>.
 /// </summary>
 public sealed class FullyConnectedLayer : ILayer
 {
@@ -124,7 +124,7 @@ public sealed class FullyConnectedLayer : ILayer
 }
 
 /// <summary>
-/// Row-wise normalisation z = h / (‖h‖ + ε) between stacked GM layers (../specs/gm-layer.md §9.5), ε = 1e−12; its exact
+/// Row-wise normalisation z = h / (‖h‖ + ε) between stacked GM layers (docs/specs/gm-layer.md §9.5), ε = 1e−12; its exact
 /// backward pass is ∂ℓ/∂h = ĝ/(‖h‖ + ε) − h (h·ĝ)/(‖h‖ (‖h‖ + ε)²).
 /// </summary>
 public sealed class UnitNormLayer(int dimension) : ILayer

@@ -6,7 +6,7 @@ using Wasserflow.Randomness;
 namespace Wasserflow.NeuralNetworks;
 
 /// <summary>
-/// The reduced (diagonal) Gaussian-mixture layer of paper 004, §4.2 [Chewi2025] (../specs/gm-layer.md §2–§6):
+/// The reduced (diagonal) Gaussian-mixture layer of paper 004, §4.2 [Chewi2025] (docs/specs/gm-layer.md §2–§6):
 /// h(x) = (1/K) Σ_k E_{β ~ N(μ_k, diag σ_k²)}[(U_k β + v_k) r(β·x)] = (1/K) Σ_k [c_k A_k(x) + F_k(x) W_k x], with
 /// c_k = U_k μ_k + v_k, W_k = U_k diag(σ_k²), m = μ_k·x, q = Σ_j σ_kj² x_j², t = m/√q, F = Φ(t), A = mF + √q φ(t).
 /// Exact forward and backward passes in closed form over a minibatch (rows of a B×d matrix), in double precision.

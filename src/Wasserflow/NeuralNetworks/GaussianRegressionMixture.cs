@@ -5,7 +5,7 @@ using Wasserflow.Randomness;
 namespace Wasserflow.NeuralNetworks;
 
 /// <summary>
-/// The full-covariance GM layer for scalar regression (paper 004, Appendix A; ../specs/gm-layer.md §10): neurons
+/// The full-covariance GM layer for scalar regression (paper 004, Appendix A; docs/specs/gm-layer.md §10): neurons
 /// θ = (ω, β) ∈ R^{1+d} with f(x, θ) = ω r(β·x), distributed as the mixture ρ = (1/K) Σ_k N(μ_k, Σ_k) with Σ_k = C_k C_kᵀ,
 /// prediction E_ρ f(x) in closed form, squared loss L = (1/n) Σ_i (y_i − E_ρ f(x_i))², and its exact
 /// Bures–Wasserstein gradient flow (Theorem 2 for K = 1, the mixture case for K &gt; 1):

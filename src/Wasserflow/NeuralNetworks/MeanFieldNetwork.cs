@@ -3,7 +3,7 @@ using Wasserflow.Randomness;
 namespace Wasserflow.NeuralNetworks;
 
 /// <summary>
-/// Finite two-layer ReLU networks h_m(x) = (1/m) Σ_j ω_j r(β_j·x) built from a GM layer (../specs/gm-layer.md §9): as
+/// Finite two-layer ReLU networks h_m(x) = (1/m) Σ_j ω_j r(β_j·x) built from a GM layer (docs/specs/gm-layer.md §9): as
 /// FC layer pairs (m hidden ReLU units without bias, then a bias-free readout scaled by 1/m), so they train and evaluate
 /// like any other <see cref="Sequential"/>.
 /// </summary>

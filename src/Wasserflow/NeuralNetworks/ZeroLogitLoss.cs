@@ -1,7 +1,7 @@
 namespace Wasserflow.NeuralNetworks;
 
 /// <summary>
-/// The multi-class logistic loss of paper 004 (../specs/gm-layer.md §7): outputs h ∈ R^L for classes 1..L, class 0
+/// The multi-class logistic loss of paper 004 (docs/specs/gm-layer.md §7): outputs h ∈ R^L for classes 1..L, class 0
 /// with a fixed logit 0; ℓ = mean over the batch of log(1 + Σ_l e^{h_l}) − h_y (h_0 = 0). Log-sum-exp with the max over
 /// all L + 1 logits subtracted.
 /// </summary>

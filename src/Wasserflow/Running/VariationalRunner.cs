@@ -54,7 +54,7 @@ public interface IStopRule
 }
 
 /// <summary>
-/// The window rule of ../specs/rovi-mfvi.md §6: collects the flow's fresh-sample evaluations (<see cref="StepInfo.Evaluation"/>)
+/// The window rule of docs/specs/rovi-mfvi.md §6: collects the flow's fresh-sample evaluations (<see cref="StepInfo.Evaluation"/>)
 /// and stops when the means of the last two windows of <see cref="Window"/> evaluations differ by less than
 /// max(tolerance, 2 SE of the difference). With <c>stop</c> false it only records them.
 /// </summary>

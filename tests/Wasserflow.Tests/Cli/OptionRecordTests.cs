@@ -20,7 +20,7 @@ public sealed class OptionRecordTests : IDisposable
     [Fact]
     public void Help_of_every_command_describes_every_option_with_its_default()
     {
-        RootCommand root = WasserflowCli.Root();
+        Command root = WasserflowCli.Root();
         var leaves = AllCommands(root).Where(c => c.Subcommands.Count == 0).ToList();
         Assert.True(leaves.Count >= 14, $"only {leaves.Count} commands"); // fit, rovi, demo and 11 experiments
         foreach (Command command in leaves)
@@ -42,7 +42,7 @@ public sealed class OptionRecordTests : IDisposable
     private static string[] PathOf(Command command)
     {
         var names = new List<string>();
-        for (Command? c = command; c is not null and not RootCommand; c = c.Parents.OfType<Command>().FirstOrDefault()) names.Insert(0, c.Name);
+        for (Command? c = command; c?.Parents.OfType<Command>().FirstOrDefault() is not null; c = c.Parents.OfType<Command>().FirstOrDefault()) names.Insert(0, c.Name);
         return [.. names];
     }
 
