@@ -228,9 +228,14 @@ public static class WasserflowCli
 
         public T Train<T>(Func<Func<string, IProgress<TrainingProgress>?>, T> body) => Progress.Train(interactive, body);
 
-        private int SummariseIsotropic(IReadOnlyList<FitOutcome> outcomes, RunFolder folder, IReadOnlyDictionary<string, string> files) =>
-            Summarise([.. outcomes.Select(o => (o.Config, o.Result.Status, o.Result.StatusText, o.Result.Message, o.Result.Warnings, o.Result.FinalState.Iteration, o.FinalKl))],
-                folder, files, (c, status, iterations) => $"{c.Algorithm.ToUpperInvariant(),-4} N={c.Components,-3} {status,-9} iterations {iterations,6}");
+        // One line per run; runs on several targets (the demo's target seeds) say which.
+        private int SummariseIsotropic(IReadOnlyList<FitOutcome> outcomes, RunFolder folder, IReadOnlyDictionary<string, string> files)
+        {
+            var seeds = outcomes.ToDictionary(o => o.Config, o => o.Job.Target.TargetSeed);
+            string Target(FitSettings c) => seeds.Values.Distinct().Count() > 1 ? $"target seed {seeds[c]}  " : "";
+            return Summarise([.. outcomes.Select(o => (o.Config, o.Result.Status, o.Result.StatusText, o.Result.Message, o.Result.Warnings, o.Result.FinalState.Iteration, o.FinalKl))],
+                folder, files, (c, status, iterations) => $"{Target(c)}{c.Algorithm.ToUpperInvariant(),-4} N={c.Components,-3} {status,-9} iterations {iterations,6}");
+        }
 
         // Publishes the files, then one line per run (label, status, iterations, final KL ± SE), errors and warnings on
         // stderr, and where the report is; a cancelled run keeps its checkpoints and says how to resume.

@@ -170,8 +170,17 @@ public static class BuresWassersteinExperiments
         body.Append("<p>The bimodal target ½N(μ₁, Σ₁) + ½N(μ₂, Σ₂) of paper 002, Appendix I.1.1 (our numbers: μ = (∓2, 0), "
             + "eigenvalues 1.5 and 0.5 at ±45°); RK4, h = 0.1, T = 30, cubature. KL by Monte Carlo with 20,000 draws.</p>\n");
         body.Append(Html.Table(["fit", "KL ± s.e.", "mass left of x₁ = 0", "paper"], rows));
-        foreach (string f in new[] { "gaussian-fit.svg", "particles-start.svg", "particles-final.svg", "particles-kl.svg", "logistic-particles.svg" })
-            body.Append($"<img src=\"{f}\"/>\n");
+        output.Files["target.svg"] = Plots.TargetDensity(target, box, "the bimodal target");
+        foreach (var (f, caption) in new[]
+        {
+            ("target.svg", "The bimodal target's density, normalised on the plotted grid; every panel below uses this box and colour scale."),
+            ("gaussian-fit.svg", "One Gaussian's 2σ contour along the flow: dotted at t = 0.2, 0.5, 1, 2, 5, solid red at t = 30."),
+            ("particles-start.svg", "The 20 particles' mixture density at t = 0; white lines are each particle's 2σ contour."),
+            ("particles-final.svg", "The same at t = 30: the particles have spread over both modes."),
+            ("particles-kl.svg", "KL(p‖π) of the 20-particle mixture along the flow, Monte Carlo with 1000 draws."),
+            ("logistic-particles.svg", "20 particles on the 2-D logistic target (its own density and box): white 2σ contours, dashed blue the Laplace approximation."),
+        })
+            body.Append(Html.Figure(f, caption));
         body.Append("<h2>One particle from different starts (Figure 10)</h2>\n");
         for (int i = 1; i <= starts; i++) body.Append($"<img src=\"start-{i}.svg\"/>\n");
         output.Files["report.html"] = Html.Page("Gaussian VI and Gaussian particles on the bimodal and logistic targets (paper 002, Figures 5, 10, 11, 12)", body.ToString());
@@ -312,7 +321,10 @@ public static class BuresWassersteinExperiments
                 progress?.Invoke(summary[^1]);
             }
         files["kl.svg"] = Plots.Lines(series, "KL(p‖π) along the flow (Monte Carlo, 1000 draws)", "time t", "KL", logX: false, logY: true);
-        body.Insert(0, Html.Table(["K", "weights", "KL ± s.e.", "status", "paper / reference"], rows) + "<img src=\"kl.svg\"/>\n");
+        files["target.svg"] = Plots.TargetDensity(target, box, "the four-mode target");
+        body.Insert(0, Html.Table(["K", "weights", "KL ± s.e.", "status", "paper / reference"], rows)
+            + Html.Figure("kl.svg", "KL(p‖π) along the flow for each K (uniform weights solid, WFR dashed), Monte Carlo with 1000 draws.")
+            + Html.Figure("target.svg", "The target's density, normalised on the plotted grid; each fit below shows its mixture density on this box and colour scale, white lines each particle's 2σ contour."));
         files["results.csv"] = csv.ToString();
         files["report.html"] = Html.Page("Gaussian-particle mixtures with uniform and WFR weights (paper 002, Figures 13–15, Appendix H)", body.ToString());
         return new ExperimentOutput("mixture-particles", files, summary);

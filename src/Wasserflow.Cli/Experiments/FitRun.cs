@@ -129,19 +129,31 @@ public static class FitRun
             ["kl.svg"] = Plots.Lines([TraceSeries(outcome, Plots.Palette[0])], "KL(q‖π) along the run", "iteration", "KL estimate", logX: true, logY: true),
         };
         if (outcome.Target.Dimension == 2)
-            plots["density.svg"] = Plots.Density2D(outcome.Target, outcome.Mixture, PlotBox(outcome.Target, outcome.Mixture),
-                $"{outcome.Config.Algorithm.ToUpperInvariant()}, N = {outcome.Config.Components}");
+        {
+            Box2D box = PlotBox(outcome.Target, outcome.Mixture);
+            plots["target.svg"] = Plots.TargetDensity(outcome.Target, box, $"target: {outcome.Target.Name}");
+            plots["density.svg"] = Plots.Density2D(outcome.Target, outcome.Mixture, box, $"{outcome.Config.Algorithm.ToUpperInvariant()}, N = {outcome.Config.Components}");
+        }
         else
             plots["marginals.svg"] = Plots.Marginals(outcome.Target, outcome.Mixture);
         return plots;
     }
 
-    /// <summary>The KL trace as a plot series (iteration 0 is drawn at 1 on log axes).</summary>
+    /// <summary>How to read each plot of <see cref="RunPlots"/>, by file name.</summary>
+    public static readonly IReadOnlyDictionary<string, string> Captions = new Dictionary<string, string>
+    {
+        ["kl.svg"] = "Monte Carlo estimate of KL(q‖π) at the logged iterations (KL − log Z when log Z is unknown), log–log axes from the first logged iteration; the table's final value uses more draws.",
+        ["target.svg"] = "The target density, normalised on the plotted grid; the colour bar gives the density.",
+        ["density.svg"] = "The fitted mixture's density on the target's colour scale (a fit denser than the target's peak saturates at the top colour); white dots are the component means m_j, white circles their 1-sd radius √ε_j.",
+        ["marginals.svg"] = "Each coordinate's marginal density: the fit solid blue, the target dashed red (drawn for Gaussian-mixture targets only).",
+    };
+
+    /// <summary>The KL trace as a plot series (iteration 0 is left out on log axes, which start at the first logged iteration).</summary>
     public static Series TraceSeries(FitOutcome outcome, string color, string? label = null, string? dash = null)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         return new Series(label ?? $"{outcome.Config.Algorithm.ToUpperInvariant()} N={outcome.Config.Components}",
-            outcome.Result.Trace.Select(p => ((double)Math.Max(1, p.Iteration), p.Kl)).ToList(), color, dash);
+            outcome.Result.Trace.Select(p => ((double)p.Iteration, p.Kl)).ToList(), color, dash);
     }
 
     /// <summary>The HTML section describing one run: settings, numbers and plots.</summary>
@@ -165,7 +177,7 @@ public static class FitRun
             rows.Add(("KL vs grid-normalised target", $"{ResultFiles.G(grid.Kl)} (grid {grid.Resolution}², log Z_grid = {ResultFiles.G(grid.LogNormalizer)}, mass of q in box {ResultFiles.G(grid.MassOfQ)})"));
         var sb = new StringBuilder();
         sb.Append(Html.Table(["quantity", "value"], rows.Select(t => new[] { t.Item1, t.Item2 }).ToList()));
-        foreach (string f in plotFiles) sb.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{f}\" alt=\"{f}\"/></p>\n");
+        foreach (string f in plotFiles) sb.Append(Html.Figure(f, Captions.TryGetValue(f, out string? caption) ? caption : f));
         return sb.ToString();
     }
 

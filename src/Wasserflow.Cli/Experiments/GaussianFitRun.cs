@@ -91,16 +91,19 @@ public static class GaussianFitRun
             ["result.json"] = ResultJson(outcome),
             ["trace.csv"] = ResultFiles.TraceCsv(r.Trace),
             ["timings.json"] = ResultFiles.Timings(("stepSeconds", r.StepSeconds), ("traceSeconds", r.TraceSeconds), ("substeps", r.FinalState.Substeps), ("threads", c.Threads)),
-            ["kl.svg"] = Plots.Lines([new Series($"{c.Algorithm} K={c.Components}", r.Trace.Select(p => ((double)Math.Max(1, p.Iteration), p.Kl)).ToList(), Plots.Palette[1])],
+            ["kl.svg"] = Plots.Lines([new Series($"{c.Algorithm} K={c.Components}", r.Trace.Select(p => ((double)p.Iteration, p.Kl)).ToList(), Plots.Palette[1])],
                 "KL(p‖π) along the run", "iteration", outcome.FinalKl.IsExact ? "KL estimate" : "KL − log Z estimate", logX: true,
                 logY: r.Trace.All(p => p.Kl > 0)),
         };
-        var plots = new List<string> { "kl.svg" };
+        var plots = new List<(string File, string Caption)> { ("kl.svg", FitRun.Captions["kl.svg"]) };
         if (outcome.Target.Dimension == 2)
         {
             GaussianMixture fit = r.FinalState.ToMixture();
-            files["fit.svg"] = Plots.GaussianFits2D(outcome.Target, Box2D.Around(fit, 3.5), $"{c.Algorithm}, K = {c.Components}", [], fit);
-            plots.Insert(0, "fit.svg");
+            Box2D box = Box2D.Around(fit, 3.5);
+            files["target.svg"] = Plots.TargetDensity(outcome.Target, box, $"target: {outcome.Target.Name}");
+            files["fit.svg"] = Plots.GaussianFits2D(outcome.Target, box, $"{c.Algorithm}, K = {c.Components}", [], fit);
+            plots.InsertRange(0, [("target.svg", FitRun.Captions["target.svg"]),
+                ("fit.svg", "The fitted mixture's density on the target's colour scale; white lines are each Gaussian's 2σ contour.")]);
         }
         var rows = new List<string[]>
         {
@@ -114,7 +117,7 @@ public static class GaussianFitRun
         };
         if (outcome.CubatureKl is { } cub) rows.Add(["cubature KL (Eq 55)", ResultFiles.G(cub)]);
         var body = new StringBuilder(Html.Table(["quantity", "value"], rows));
-        foreach (string f in plots) body.Append(CultureInfo.InvariantCulture, $"<p><img src=\"{f}\" alt=\"{f}\"/></p>\n");
+        foreach (var (f, caption) in plots) body.Append(Html.Figure(f, caption));
         files["report.html"] = Html.Page($"Wasserflow run: {c.Algorithm} with K = {c.Components} on {outcome.Target.Name}", body.ToString());
         return files;
     }

@@ -461,7 +461,6 @@ public static class NetworkExperiments
 
     private static string DynamicsSvg(List<double[]> snapshots, List<double[]> neurons, double[] p1, double[] p2, int k, int d, string subtitle)
     {
-        const double size = 620, margin = 40;
         int every = Math.Max(1, (snapshots.Count - 1) / 40);
         var ellipses = new List<(int Component, double Opacity, double X, double Y, double Rx, double Ry, double Angle)>();
         var dots = new List<(int Neuron, double Opacity, double X, double Y)>();
@@ -491,20 +490,9 @@ public static class NetworkExperiments
                     dots.Add((j, opacity, System.Numerics.Tensors.TensorPrimitives.Dot(beta, p1), System.Numerics.Tensors.TensorPrimitives.Dot(beta, p2)));
                 }
         }
-        double extent = 1e-9;
-        foreach (var e in ellipses) extent = Math.Max(extent, Math.Max(Math.Abs(e.X) + e.Rx, Math.Abs(e.Y) + e.Rx));
-        foreach (var dot in dots) extent = Math.Max(extent, Math.Max(Math.Abs(dot.X), Math.Abs(dot.Y)));
-        double scale = (size / 2 - margin) / extent;
-        var svg = new Svg(size, size);
-        svg.Text(size / 2, 20, $"GM components (ellipses) and FC neurons (dots) on the top-2 PCs, {subtitle}", 14, "middle");
-        svg.Line(margin, size / 2, size - margin, size / 2, "#ccc");
-        svg.Line(size / 2, margin, size / 2, size - margin, "#ccc");
-        foreach (var e in ellipses)
-            svg.Ellipse(size / 2 + scale * e.X, size / 2 - scale * e.Y, Math.Max(0.5, scale * e.Rx), Math.Max(0.5, scale * e.Ry), -e.Angle, Plots.Palette[e.Component], e.Opacity);
-        foreach (var dot in dots)
-            svg.Circle(size / 2 + scale * dot.X, size / 2 - scale * dot.Y, 2.2, Plots.Palette[dot.Neuron], 1, Plots.Palette[dot.Neuron]);
-        svg.Text(size - margin, size - 10, "PC 1 scale: " + Plots.Short(extent), 10, "end");
-        return svg.ToString();
+        return Plots.Projection($"GM components (ellipses) and FC neurons (dots) on the top-2 PCs, {subtitle}", "PC 1", "PC 2",
+            [.. ellipses.Select(e => new Plots.ProjectedEllipse(e.X, e.Y, e.Rx, e.Ry, e.Angle, Plots.Palette[e.Component % Plots.Palette.Length], e.Opacity))],
+            [.. dots.Select(dot => new Plots.ProjectedDot(dot.X, dot.Y, Plots.Palette[dot.Neuron % Plots.Palette.Length], dot.Opacity))]);
     }
 
     // Appendix A: a teacher of two ReLU neurons in d = 5, fitted by the exact BW flow of K = 1 and K = 5 full-covariance components.

@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+using ScottPlot;
 using Wasserflow.Diagnostics;
 using Wasserflow.Families;
 using Wasserflow.Targets;
@@ -8,263 +11,360 @@ namespace Wasserflow.Reports;
 /// <summary>One line of a line plot.</summary>
 /// <param name="Label">Legend text.</param>
 /// <param name="Points">(x, y) points; non-positive values are dropped on log axes.</param>
-/// <param name="Color">CSS colour.</param>
-/// <param name="Dash">SVG dash pattern or null for solid.</param>
+/// <param name="Color">CSS colour (#rrggbb).</param>
+/// <param name="Dash">Null for a solid line; "3,3" dotted; any other pattern dashed.</param>
 /// <param name="Errors">Half-widths of a shaded band around the points (one per point, linear axes only), or null.</param>
 public sealed record Series(string Label, IReadOnlyList<(double X, double Y)> Points, string Color, string? Dash = null, IReadOnlyList<double>? Errors = null);
 
-/// <summary>The plots of a run report, as SVG strings.</summary>
-public static class Plots
+/// <summary>
+/// The figures of every report, drawn by ScottPlot and written as SVG (text, so a run's files stay one deterministic
+/// set; heat maps are embedded in the SVG as PNG). Multi-panel figures (samples per method, marginals) are panels of
+/// ScottPlot SVGs nested in one SVG, since ScottPlot's multiplot renders raster images only. Every 2-D density shares
+/// one colour scale within a report when the callers pass the same target and box: the target's density normalised on
+/// the plotted grid.
+/// </summary>
+public static partial class Plots
 {
     /// <summary>A colour palette for series.</summary>
     public static readonly string[] Palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"];
 
+    private const string Font = "DejaVu Sans";
+
+    /// <summary>The target's density on <paramref name="box"/> (normalised on the plotted grid), with a colour bar.</summary>
+    public static string TargetDensity(ITarget target, Box2D box, string title, int cells = 90)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var (density, max) = TargetGrid(target, box, cells);
+        using Plot plot = NewPlot(title, "x₁", "x₂");
+        AddDensity(plot, density, cells, box, max, "target density");
+        return ToSvg(plot, 460, 400);
+    }
+
     /// <summary>
-    /// Side-by-side heat maps of the target density and the fitted mixture's density on the same box and colour
-    /// scale, with each component drawn as circles of radius √ε_j and 2√ε_j around m_j on the fitted panel.
+    /// The fitted mixture's density on <paramref name="box"/>, on the colour scale of <see cref="TargetDensity"/> for
+    /// the same target and box; each component's mean is a white dot and its 1-sd circle (radius √ε_j) a white line.
     /// </summary>
     public static string Density2D(ITarget target, IsotropicGaussianMixture q, Box2D box, string title, int cells = 90)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(q);
-        const double panel = 320, margin = 40, gap = 30;
-        var svg = new Svg(2 * panel + gap + 2 * margin, panel + 2 * margin + 20);
-        svg.Text(svg.Width / 2, 22, title, 15, "middle");
-        var logPi = new double[cells * cells];
-        var logQ = new double[cells * cells];
-        double hx = (box.XMax - box.XMin) / cells, hy = (box.YMax - box.YMin) / cells;
-        GridKl.Evaluate(q, target, box, cells, logPi, logQ);
-        // Normalise the target on the grid so both panels share one scale even when log Z is unknown.
-        double logZ = GaussianMixtureTarget.LogSumExp(logPi) + Math.Log(hx * hy);
-        double max = Math.Max(logPi.Max() - logZ, logQ.Max());
-        for (int panelIndex = 0; panelIndex < 2; panelIndex++)
+        var (_, max) = TargetGrid(target, box, cells);
+        var density = new double[cells * cells];
+        Span<double> x = stackalloc double[2];
+        for (int cell = 0; cell < density.Length; cell++)
         {
-            double ox = margin + panelIndex * (panel + gap), oy = margin + 10;
-            double[] values = panelIndex == 0 ? logPi : logQ;
-            double shift = panelIndex == 0 ? logZ : 0;
-            double cw = panel / cells;
-            for (int a = 0; a < cells; a++)
-                for (int b = 0; b < cells; b++)
-                {
-                    double t = Math.Exp(values[a * cells + b] - shift - max); // in [0, 1]
-                    svg.Rect(ox + a * cw, oy + panel - (b + 1) * cw, cw + 0.3, cw + 0.3, Color(t));
-                }
-            svg.Rect(ox, oy, panel, panel, "none", "#444");
-            svg.Text(ox + panel / 2, oy + panel + 28, panelIndex == 0 ? $"target: {target.Name}" : $"fit: N = {q.ComponentCount}", 13, "middle");
-            Ticks(svg, ox, oy, panel, box);
+            GridKl.Midpoint(box, cells, cell, x);
+            density[cell] = Math.Exp(q.LogDensity(x));
         }
-        double ox2 = margin + panel + gap, oy2 = margin + 10;
-        double sx = panel / (box.XMax - box.XMin), sy = panel / (box.YMax - box.YMin);
+        using Plot plot = NewPlot(title, "x₁", "x₂");
+        AddDensity(plot, density, cells, box, max, "fitted density");
         for (int j = 0; j < q.ComponentCount; j++)
         {
             ReadOnlySpan<double> m = q.ComponentMean(j);
-            double cx = ox2 + (m[0] - box.XMin) * sx, cy = oy2 + panel - (m[1] - box.YMin) * sy;
-            if (cx < ox2 || cx > ox2 + panel || cy < oy2 || cy > oy2 + panel) continue;
-            double r = Math.Sqrt(q.Variances[j]);
-            svg.Circle(cx, cy, r * sx, "#ffffff", 1.2);
-            svg.Circle(cx, cy, 2 * r * sx, "#ffffff", 0.8, dash: "3,3");
-            svg.Circle(cx, cy, 1.8, "#ffffff", 1, "#ffffff");
+            var circle = plot.Add.Circle(m[0], m[1], Math.Sqrt(q.Variances[j]));
+            circle.LineColor = Colors.White;
+            circle.LineWidth = 1.2f;
+            circle.FillColor = Colors.Transparent;
+            plot.Add.Marker(m[0], m[1], MarkerShape.FilledCircle, 4, Colors.White);
         }
-        return svg.ToString();
+        plot.Axes.SetLimits(box.XMin, box.XMax, box.YMin, box.YMax);
+        return ToSvg(plot, 460, 400);
     }
 
     /// <summary>An ellipse to draw over a density: the 2σ contour of a Gaussian.</summary>
     /// <param name="Gaussian">The 2-D Gaussian.</param>
     /// <param name="Color">Stroke colour.</param>
     /// <param name="Width">Stroke width.</param>
-    /// <param name="Dash">SVG dash pattern or null.</param>
+    /// <param name="Dash">Null for solid, else dashed (see <see cref="Series.Dash"/>).</param>
     public sealed record Ellipse(Gaussian Gaussian, string Color, double Width = 1.2, string? Dash = null);
 
     /// <summary>
-    /// The target's density (grid-normalised heat map) with covariance ellipses (2σ contours) drawn over it, and, when
-    /// <paramref name="fit"/> is given, the fitted mixture's density in a second panel with its particles' ellipses.
+    /// The target's density with the 2σ contours of <paramref name="overTarget"/>, or, when <paramref name="fit"/> is
+    /// given, the fitted mixture's density (on the target's colour scale) with each particle's 2σ contour in white and
+    /// <paramref name="overTarget"/> on top. Draw the target once per report with <see cref="TargetDensity"/> beside fits.
     /// </summary>
     public static string GaussianFits2D(ITarget target, Box2D box, string title, IReadOnlyList<Ellipse> overTarget,
         GaussianMixture? fit = null, int cells = 90)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(overTarget);
-        const double panel = 320, margin = 40, gap = 30;
-        int panels = fit is null ? 1 : 2;
-        var svg = new Svg(panels * panel + (panels - 1) * gap + 2 * margin, panel + 2 * margin + 20);
-        svg.Text(svg.Width / 2, 22, title, 15, "middle");
-        double hx = (box.XMax - box.XMin) / cells, hy = (box.YMax - box.YMin) / cells;
-        var logPi = new double[cells * cells];
-        var logQ = new double[cells * cells];
-        GridKl.EvaluateTarget(target, box, cells, logPi);
-        Span<double> x = stackalloc double[2];
-        for (int cell = 0; cell < cells * cells; cell++)
-        {
-            GridKl.Midpoint(box, cells, cell, x);
-            logQ[cell] = fit?.LogDensity(x) ?? double.NegativeInfinity;
-        }
-        double logZ = GaussianMixtureTarget.LogSumExp(logPi) + Math.Log(hx * hy);
-        double max = Math.Max(logPi.Max() - logZ, logQ.Max());
-        var ellipses = new List<IReadOnlyList<Ellipse>> { overTarget };
+        var (density, max) = TargetGrid(target, box, cells);
         if (fit is not null)
-            ellipses.Add(Enumerable.Range(0, fit.ComponentCount).Select(k => new Ellipse(fit.Component(k), "#ffffff", 0.9)).ToList());
-        for (int panelIndex = 0; panelIndex < panels; panelIndex++)
         {
-            double ox = margin + panelIndex * (panel + gap), oy = margin + 10;
-            double[] values = panelIndex == 0 ? logPi : logQ;
-            double shift = panelIndex == 0 ? logZ : 0;
-            double cw = panel / cells;
-            for (int a = 0; a < cells; a++)
-                for (int b = 0; b < cells; b++)
-                    svg.Rect(ox + a * cw, oy + panel - (b + 1) * cw, cw + 0.3, cw + 0.3, Color(Math.Exp(values[a * cells + b] - shift - max)));
-            double sx = panel / (box.XMax - box.XMin), sy = panel / (box.YMax - box.YMin);
-            foreach (Ellipse e in ellipses[panelIndex])
+            Span<double> x = stackalloc double[2];
+            for (int cell = 0; cell < density.Length; cell++)
             {
-                var points = new List<(double, double)>();
-                ReadOnlySpan<double> m = e.Gaussian.Mean, r = e.Gaussian.CholeskyFactor;
-                for (int t = 0; t <= 72; t++)
-                {
-                    double angle = 2 * Math.PI * t / 72, u = 2 * Math.Cos(angle), v = 2 * Math.Sin(angle);
-                    double px = m[0] + r[0] * u, py = m[1] + r[2] * u + r[3] * v;
-                    points.Add((ox + Math.Clamp((px - box.XMin) * sx, 0, panel), oy + panel - Math.Clamp((py - box.YMin) * sy, 0, panel)));
-                }
-                svg.Polyline(points, e.Color, e.Width, e.Dash);
+                GridKl.Midpoint(box, cells, cell, x);
+                density[cell] = Math.Exp(fit.LogDensity(x));
             }
-            svg.Rect(ox, oy, panel, panel, "none", "#444");
-            svg.Text(ox + panel / 2, oy + panel + 28, panelIndex == 0 ? $"target: {target.Name}" : $"fit: K = {fit!.ComponentCount}", 13, "middle");
-            Ticks(svg, ox, oy, panel, box);
         }
-        return svg.ToString();
+        using Plot plot = NewPlot(title, "x₁", "x₂");
+        AddDensity(plot, density, cells, box, max, fit is null ? "target density" : "fitted density");
+        var contours = new List<Ellipse>();
+        if (fit is not null) contours.AddRange(Enumerable.Range(0, fit.ComponentCount).Select(k => new Ellipse(fit.Component(k), "#ffffff", 0.9)));
+        contours.AddRange(overTarget);
+        foreach (Ellipse e in contours)
+        {
+            var xs = new double[73];
+            var ys = new double[73];
+            ReadOnlySpan<double> m = e.Gaussian.Mean, r = e.Gaussian.CholeskyFactor;
+            for (int t = 0; t <= 72; t++)
+            {
+                double angle = 2 * Math.PI * t / 72, u = 2 * Math.Cos(angle), v = 2 * Math.Sin(angle);
+                xs[t] = m[0] + r[0] * u;
+                ys[t] = m[1] + r[2] * u + r[3] * v;
+            }
+            var line = plot.Add.ScatterLine(xs, ys, Color.FromHex(e.Color));
+            line.LineWidth = (float)e.Width;
+            line.LinePattern = Pattern(e.Dash);
+        }
+        plot.Axes.SetLimits(box.XMin, box.XMax, box.YMin, box.YMax);
+        return ToSvg(plot, 460, 400);
     }
 
     /// <summary>One panel of <see cref="SamplesOverTarget"/>: a label, points (rows of n×2) and their colour.</summary>
     public sealed record PointPanel(string Label, double[] Points, string Color);
 
     /// <summary>
-    /// Side-by-side panels, each the target's density (grid-normalised heat map) with one method's sample points over it
+    /// Side-by-side panels, each the target's density (normalised on the grid) with one method's sample points over it
     /// (at most <paramref name="maxPoints"/> per panel, the first ones).
     /// </summary>
     public static string SamplesOverTarget(ITarget target, Box2D box, string title, IReadOnlyList<PointPanel> panels, int maxPoints = 700, int cells = 50)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(panels);
-        const double panel = 260, margin = 40, gap = 44;
-        var svg = new Svg(panels.Count * panel + (panels.Count - 1) * gap + 2 * margin, panel + 2 * margin + 20);
-        svg.Text(svg.Width / 2, 22, title, 15, "middle");
-        var logPi = new double[cells * cells];
-        GridKl.EvaluateTarget(target, box, cells, logPi);
-        double max = logPi.Max();
-        double sx = panel / (box.XMax - box.XMin), sy = panel / (box.YMax - box.YMin), cw = panel / cells;
-        for (int index = 0; index < panels.Count; index++)
+        var (density, max) = TargetGrid(target, box, cells);
+        var svgs = new List<string>();
+        foreach (PointPanel panel in panels)
         {
-            double ox = margin + index * (panel + gap), oy = margin + 10;
-            for (int a = 0; a < cells; a++)
-                for (int b = 0; b < cells; b++)
-                    svg.Rect(ox + a * cw, oy + panel - (b + 1) * cw, cw + 0.3, cw + 0.3, Color(Math.Exp(logPi[a * cells + b] - max)));
-            double[] points = panels[index].Points;
-            for (int p = 0; p < Math.Min(maxPoints, points.Length / 2); p++)
-            {
-                double x = points[2 * p], y = points[2 * p + 1];
-                if (x < box.XMin || x > box.XMax || y < box.YMin || y > box.YMax) continue;
-                svg.Circle(ox + (x - box.XMin) * sx, oy + panel - (y - box.YMin) * sy, 1.3, panels[index].Color, 0.8, panels[index].Color);
-            }
-            svg.Rect(ox, oy, panel, panel, "none", "#444");
-            svg.Text(ox + panel / 2, oy + panel + 28, panels[index].Label, 13, "middle");
-            Ticks(svg, ox, oy, panel, box);
+            using Plot plot = NewPlot(panel.Label, "x₁", "x₂");
+            AddDensity(plot, density, cells, box, max, null);
+            int n = Math.Min(maxPoints, panel.Points.Length / 2);
+            var xs = new double[n];
+            var ys = new double[n];
+            for (int p = 0; p < n; p++) (xs[p], ys[p]) = (panel.Points[2 * p], panel.Points[2 * p + 1]);
+            plot.Add.Markers(xs, ys, MarkerShape.FilledCircle, 2.5f, Color.FromHex(panel.Color));
+            plot.Axes.SetLimits(box.XMin, box.XMax, box.YMin, box.YMax);
+            svgs.Add(ToSvg(plot, 300, 300));
         }
-        return svg.ToString();
-    }
-
-    private static void Ticks(Svg svg, double ox, double oy, double panel, Box2D box)
-    {
-        for (int k = 0; k <= 4; k++)
-        {
-            double fx = box.XMin + k * (box.XMax - box.XMin) / 4, fy = box.YMin + k * (box.YMax - box.YMin) / 4;
-            svg.Text(ox + k * panel / 4, oy + panel + 13, Short(fx), 10, "middle");
-            svg.Text(ox - 4, oy + panel - k * panel / 4 + 3, Short(fy), 10, "end");
-        }
-    }
-
-    // A perceptual dark-to-light ramp (viridis-like) for t in [0, 1].
-    private static string Color(double t)
-    {
-        t = Math.Clamp(Math.Pow(t, 0.5), 0, 1);
-        (double r, double g, double b)[] stops = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)];
-        double pos = t * (stops.Length - 1);
-        int i = Math.Min((int)pos, stops.Length - 2);
-        double f = pos - i;
-        int R = (int)(stops[i].r + f * (stops[i + 1].r - stops[i].r));
-        int G = (int)(stops[i].g + f * (stops[i + 1].g - stops[i].g));
-        int B = (int)(stops[i].b + f * (stops[i + 1].b - stops[i].b));
-        return $"#{R:x2}{G:x2}{B:x2}";
+        return Compose(svgs, 300, 300, panels.Count, title);
     }
 
     /// <summary>A line plot; <paramref name="logX"/>/<paramref name="logY"/> give logarithmic axes (non-positive points are dropped).</summary>
     public static string Lines(IReadOnlyList<Series> series, string title, string xLabel, string yLabel, bool logX, bool logY,
-        double width = 560, double height = 380)
+        double width = 600, double height = 380)
     {
         ArgumentNullException.ThrowIfNull(series);
-        const double left = 70, right = 150, top = 36, bottom = 50;
-        var svg = new Svg(width, height);
-        svg.Text(width / 2, 20, title, 15, "middle");
-        double pw = width - left - right, ph = height - top - bottom;
-        Func<double, double> tx = logX ? Math.Log10 : v => v;
-        Func<double, double> ty = logY ? Math.Log10 : v => v;
-        var kept = series.Select(s => s.Points.Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y) && (!logX || p.X > 0) && (!logY || p.Y > 0)).ToList()).ToList();
-        var all = kept.SelectMany(p => p).ToList();
-        // Error bands (±Errors[i] around Points[i], linear axes only) widen the range.
-        var bands = series.Select(s => s.Errors is { } e && !logX && !logY
-            ? s.Points.Select((p, i) => (p.X, Low: p.Y - e[i], High: p.Y + e[i])).Where(b => double.IsFinite(b.X) && double.IsFinite(b.Low) && double.IsFinite(b.High)).ToList()
-            : []).ToList();
-        all.AddRange(bands.SelectMany(b => b.SelectMany(v => new[] { (v.X, v.Low), (v.X, v.High) })));
-        if (all.Count == 0) { svg.Text(width / 2, height / 2, "no data to plot", 13, "middle"); return svg.ToString(); }
-        double x0 = all.Min(p => tx(p.X)), x1 = all.Max(p => tx(p.X)), y0 = all.Min(p => ty(p.Y)), y1 = all.Max(p => ty(p.Y));
-        if (x1 - x0 < 1e-12) { x0 -= 0.5; x1 += 0.5; }
-        if (y1 - y0 < 1e-12) { y0 -= 0.5; y1 += 0.5; }
-        if (logY) { y0 = Math.Floor(y0); y1 = Math.Ceiling(y1); } else { double pad = 0.05 * (y1 - y0); y0 -= pad; y1 += pad; }
-        if (logX) { x0 = Math.Floor(x0); x1 = Math.Ceiling(x1); }
-        double PX(double v) => left + (tx(v) - x0) / (x1 - x0) * pw;
-        double PY(double v) => top + ph - (ty(v) - y0) / (y1 - y0) * ph;
-        svg.Rect(left, top, pw, ph, "none", "#444");
-        AxisTicks(svg, x0, x1, logX, v => left + (v - x0) / (x1 - x0) * pw, top + ph, horizontal: true, top, ph);
-        AxisTicks(svg, y0, y1, logY, v => top + ph - (v - y0) / (y1 - y0) * ph, left, horizontal: false, left, pw);
-        svg.Text(left + pw / 2, height - 12, xLabel, 12, "middle");
-        svg.Text(16, top + ph / 2, yLabel, 12, "middle", rotate: -90);
-        for (int s = 0; s < series.Count; s++)
+        using Plot plot = NewPlot(title, xLabel, yLabel);
+        double xLo = double.PositiveInfinity, xHi = double.NegativeInfinity, yLo = double.PositiveInfinity, yHi = double.NegativeInfinity;
+        foreach (Series s in series)
         {
-            if (kept[s].Count == 0) continue;
-            if (bands[s].Count > 1)
-                svg.Polygon(bands[s].Select(b => (PX(b.X), PY(b.High))).Concat(bands[s].AsEnumerable().Reverse().Select(b => (PX(b.X), PY(b.Low)))), series[s].Color, 0.18);
-            svg.Polyline(kept[s].Select(p => (PX(p.X), PY(p.Y))), series[s].Color, 1.6, series[s].Dash);
-            double ly = top + 14 + 16 * s;
-            svg.Line(left + pw + 10, ly - 4, left + pw + 30, ly - 4, series[s].Color, 2, series[s].Dash);
-            svg.Text(left + pw + 34, ly, series[s].Label, 11);
+            var kept = s.Points.Select((p, i) => (p.X, p.Y, E: s.Errors is { } e ? e[i] : double.NaN))
+                .Where(p => double.IsFinite(p.X) && double.IsFinite(p.Y) && (!logX || p.X > 0) && (!logY || p.Y > 0)).ToList();
+            if (kept.Count == 0) continue;
+            double[] xs = [.. kept.Select(p => logX ? Math.Log10(p.X) : p.X)];
+            double[] ys = [.. kept.Select(p => logY ? Math.Log10(p.Y) : p.Y)];
+            Color color = Color.FromHex(s.Color);
+            if (s.Errors is not null && !logX && !logY && kept.All(p => double.IsFinite(p.E)))
+            {
+                double[] low = [.. kept.Select(p => p.Y - p.E)], high = [.. kept.Select(p => p.Y + p.E)];
+                var band = plot.Add.FillY(xs, low, high);
+                band.FillColor = color.WithAlpha(0.2);
+                band.LineWidth = 0;
+                yLo = Math.Min(yLo, low.Min());
+                yHi = Math.Max(yHi, high.Max());
+            }
+            var line = plot.Add.ScatterLine(xs, ys, color);
+            line.LineWidth = 1.6f;
+            line.LinePattern = Pattern(s.Dash);
+            line.LegendText = s.Label;
+            (xLo, xHi) = (Math.Min(xLo, xs.Min()), Math.Max(xHi, xs.Max()));
+            (yLo, yHi) = (Math.Min(yLo, ys.Min()), Math.Max(yHi, ys.Max()));
         }
-        return svg.ToString();
+        if (!double.IsFinite(xLo))
+        {
+            plot.Title(title + " (no data to plot)");
+            return ToSvg(plot, (int)width, (int)height);
+        }
+        if (logX) plot.Axes.Bottom.TickGenerator = LogTicks(xLo, xHi);
+        if (logY) plot.Axes.Left.TickGenerator = LogTicks(yLo, yHi);
+        if (series.Count > 1) plot.ShowLegend(Edge.Right);
+        return ToSvg(plot, (int)width + (series.Count > 1 ? 140 : 0), (int)height);
     }
 
-    private static void AxisTicks(Svg svg, double v0, double v1, bool log, Func<double, double> position, double at, bool horizontal, double start, double length)
+    /// <summary>An ellipse in a projection plane: centre, semi-axes, rotation (degrees), colour and opacity.</summary>
+    /// <param name="X">Centre, first coordinate.</param>
+    /// <param name="Y">Centre, second coordinate.</param>
+    /// <param name="Rx">Semi-axis along the rotated first direction.</param>
+    /// <param name="Ry">Semi-axis along the rotated second direction.</param>
+    /// <param name="Degrees">Rotation of the first semi-axis from the x axis, counter-clockwise.</param>
+    /// <param name="Color">CSS colour (#rrggbb).</param>
+    /// <param name="Opacity">Opacity in [0, 1] (later snapshots drawn more opaque).</param>
+    public sealed record ProjectedEllipse(double X, double Y, double Rx, double Ry, double Degrees, string Color, double Opacity);
+
+    /// <summary>A point in a projection plane with its colour and opacity.</summary>
+    /// <param name="X">First coordinate.</param>
+    /// <param name="Y">Second coordinate.</param>
+    /// <param name="Color">CSS colour (#rrggbb).</param>
+    /// <param name="Opacity">Opacity in [0, 1].</param>
+    public sealed record ProjectedDot(double X, double Y, string Color, double Opacity);
+
+    /// <summary>Ellipses and dots on a plane with equal scales on both axes (e.g. components on two principal components).</summary>
+    public static string Projection(string title, string xLabel, string yLabel, IReadOnlyList<ProjectedEllipse> ellipses, IReadOnlyList<ProjectedDot> dots)
     {
-        var ticks = new List<double>();
-        if (log)
+        ArgumentNullException.ThrowIfNull(ellipses);
+        ArgumentNullException.ThrowIfNull(dots);
+        using Plot plot = NewPlot(title, xLabel, yLabel);
+        foreach (ProjectedEllipse e in ellipses)
         {
-            for (double e = Math.Ceiling(v0); e <= v1 + 1e-9; e++) ticks.Add(e);
+            var shape = plot.Add.Ellipse(e.X, e.Y, Math.Max(e.Rx, 1e-12), Math.Max(e.Ry, 1e-12), Angle.FromDegrees(e.Degrees));
+            shape.LineColor = Color.FromHex(e.Color).WithAlpha(e.Opacity);
+            shape.FillColor = Colors.Transparent;
+        }
+        foreach (ProjectedDot dot in dots) plot.Add.Marker(dot.X, dot.Y, MarkerShape.FilledCircle, 5, Color.FromHex(dot.Color).WithAlpha(dot.Opacity));
+        plot.Axes.SquareUnits();
+        return ToSvg(plot, 620, 620);
+    }
+
+    /// <summary>
+    /// The 1-D marginals of the fitted mixture (solid blue) and, for Gaussian-mixture targets, of the target (dashed
+    /// red), one small panel per coordinate (at most <paramref name="maxPanels"/>).
+    /// </summary>
+    public static string Marginals(ITarget target, IsotropicGaussianMixture q, int maxPanels = 20)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(q);
+        int panels = Math.Min(q.Dimension, maxPanels);
+        var mixtureTarget = target as GaussianMixtureTarget;
+        var svgs = new List<string>();
+        for (int i = 0; i < panels; i++)
+        {
+            double lo = double.MaxValue, hi = double.MinValue;
+            for (int j = 0; j < q.ComponentCount; j++)
+            {
+                double m = q.ComponentMean(j)[i], r = 3.5 * Math.Sqrt(q.Variances[j]);
+                (lo, hi) = (Math.Min(lo, m - r), Math.Max(hi, m + r));
+            }
+            if (mixtureTarget is not null)
+                for (int k = 0; k < mixtureTarget.ComponentCount; k++)
+                {
+                    double m = mixtureTarget.ComponentMean(k)[i], r = 3.5 * Math.Sqrt(mixtureTarget.ComponentVariance(k, i));
+                    (lo, hi) = (Math.Min(lo, m - r), Math.Max(hi, m + r));
+                }
+            const int n = 120;
+            double[] xs = [.. Enumerable.Range(0, n).Select(s => lo + (hi - lo) * s / (n - 1))];
+            using Plot plot = NewPlot("", $"x{Subscript(i + 1)}", i % 5 == 0 ? "density" : "");
+            if (mixtureTarget is not null)
+            {
+                var t = plot.Add.ScatterLine(xs, [.. xs.Select(v => mixtureTarget.MarginalDensity(i, v))], Color.FromHex("#d62728"));
+                t.LinePattern = LinePattern.Dashed;
+                t.LegendText = "target";
+            }
+            var f = plot.Add.ScatterLine(xs, [.. xs.Select(v => q.MarginalDensity(i, v))], Color.FromHex("#1f77b4"));
+            f.LineWidth = 1.5f;
+            f.LegendText = "fit";
+            if (i == 0) plot.ShowLegend(Edge.Right);
+            svgs.Add(ToSvg(plot, i == 0 ? 300 : 240, 200));
+        }
+        string title = $"marginals: fit (solid blue) vs target (dashed red){(panels < q.Dimension ? $", first {panels} of {q.Dimension}" : "")}";
+        return Compose(svgs, 300, 200, 5, title);
+    }
+
+    // The target's log density on the grid, exponentiated after normalising on the grid (log Z unknown in general),
+    // and its maximum (the colour scale's top).
+    private static (double[] Density, double Max) TargetGrid(ITarget target, Box2D box, int cells)
+    {
+        var logPi = new double[cells * cells];
+        GridKl.EvaluateTarget(target, box, cells, logPi);
+        double hx = (box.XMax - box.XMin) / cells, hy = (box.YMax - box.YMin) / cells;
+        double logZ = GaussianMixtureTarget.LogSumExp(logPi) + Math.Log(hx * hy);
+        var density = logPi.Select(v => Math.Exp(v - logZ)).ToArray();
+        return (density, density.Max());
+    }
+
+    // A heat map of grid values (cell a·cells + b at the a-th x and b-th y midpoint) on [0, max], viridis, with a colour bar.
+    private static void AddDensity(Plot plot, double[] values, int cells, Box2D box, double max, string? colorBarLabel)
+    {
+        var grid = new double[cells, cells];
+        for (int a = 0; a < cells; a++)
+            for (int b = 0; b < cells; b++)
+                grid[cells - 1 - b, a] = values[a * cells + b];
+        var heat = plot.Add.Heatmap(grid);
+        heat.Extent = new CoordinateRect(box.XMin, box.XMax, box.YMin, box.YMax);
+        heat.Colormap = new ScottPlot.Colormaps.Viridis();
+        heat.ManualRange = new ScottPlot.Range(0, max > 0 ? max : 1);
+        if (colorBarLabel is not null)
+        {
+            var bar = plot.Add.ColorBar(heat);
+            bar.Label = colorBarLabel;
+            bar.LabelStyle.FontName = Font;
+            bar.Axis.TickLabelStyle.FontName = Font;
+        }
+        plot.Axes.SetLimits(box.XMin, box.XMax, box.YMin, box.YMax);
+    }
+
+    private static Plot NewPlot(string title, string xLabel, string yLabel)
+    {
+        var plot = new Plot();
+        plot.Font.Set(Font);
+        if (title.Length > 0) plot.Title(title, 13);
+        plot.XLabel(xLabel, 12);
+        plot.YLabel(yLabel, 12);
+        plot.Legend.FontName = Font;
+        return plot;
+    }
+
+    private static LinePattern Pattern(string? dash) => dash switch
+    {
+        null => LinePattern.Solid,
+        "3,3" => LinePattern.Dotted,
+        _ => LinePattern.Dashed,
+    };
+
+    // Ticks for an axis drawn in log10 units over [lo, hi]: decades when the range spans at least two, else 1-2-5
+    // steps within the decades, else evenly spaced round values of the data (so 179.2 and 181.8 get their own ticks).
+    private static ScottPlot.TickGenerators.NumericManual LogTicks(double lo, double hi)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        foreach (var (position, label, major) in LogTickList(lo, hi))
+            if (major) ticks.AddMajor(position, label);
+            else ticks.AddMinor(position);
+        return ticks;
+    }
+
+    // The ticks of LogTicks: positions in log10 units, labels (empty for minor ticks), and which are major.
+    internal static List<(double Position, string Label, bool Major)> LogTickList(double lo, double hi)
+    {
+        var major = new List<double>();
+        if (hi - lo >= 2)
+        {
+            for (double e = Math.Ceiling(lo); e <= Math.Floor(hi); e++) major.Add(Math.Pow(10, e));
         }
         else
         {
-            double step = NiceStep((v1 - v0) / 5);
-            for (double v = Math.Ceiling(v0 / step) * step; v <= v1 + 1e-9 * step; v += step) ticks.Add(v);
-        }
-        foreach (double t in ticks)
-        {
-            double p = position(t);
-            string label = log ? "1e" + t.ToString("0", CultureInfo.InvariantCulture) : Short(t);
-            if (horizontal)
+            for (double e = Math.Floor(lo); e <= Math.Ceiling(hi); e++)
+                foreach (double m in new[] { 1.0, 2, 5 })
+                {
+                    double v = m * Math.Pow(10, e);
+                    if (Math.Log10(v) >= lo - 1e-9 && Math.Log10(v) <= hi + 1e-9) major.Add(v);
+                }
+            if (major.Count < 3)
             {
-                svg.Line(p, start, p, start + length, "#ddd", 0.6);
-                svg.Text(p, at + 15, label, 10, "middle");
-            }
-            else
-            {
-                svg.Line(start, p, start + length, p, "#ddd", 0.6);
-                svg.Text(at - 5, p + 3, label, 10, "end");
+                major.Clear();
+                double a = Math.Pow(10, lo), b = Math.Pow(10, hi);
+                double step = NiceStep((b - a) / 4);
+                for (double v = Math.Ceiling(a / step) * step; v <= b + 1e-9 * step; v += step) major.Add(v);
             }
         }
+        var ticks = major.Select(v => (Math.Log10(v), Label(v), true)).ToList();
+        if (hi - lo >= 1)
+            for (double e = Math.Floor(lo); e <= Math.Ceiling(hi); e++)
+                for (int m = 2; m <= 9; m++)
+                {
+                    double p = e + Math.Log10(m);
+                    if (p >= lo && p <= hi) ticks.Add((p, "", false));
+                }
+        return ticks;
     }
 
     private static double NiceStep(double raw)
@@ -274,55 +374,62 @@ public static class Plots
         return (f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10) * magnitude;
     }
 
-    internal static string Short(double v) => v.ToString(Math.Abs(v) >= 1e4 || (Math.Abs(v) < 1e-2 && v != 0) ? "0.#e0" : "0.##", CultureInfo.InvariantCulture);
-
-    /// <summary>
-    /// The 1-D marginals of the fitted mixture (solid) and, for Gaussian-mixture targets, of the target (dashed), one
-    /// small panel per coordinate (at most <paramref name="maxPanels"/>).
-    /// </summary>
-    public static string Marginals(ITarget target, IsotropicGaussianMixture q, int maxPanels = 20)
+    // A tick label: round values without spurious digits, "0" never "-0", exponents for very large or small values.
+    internal static string Label(double v)
     {
-        ArgumentNullException.ThrowIfNull(target);
-        ArgumentNullException.ThrowIfNull(q);
-        int panels = Math.Min(q.Dimension, maxPanels);
-        const int columns = 5;
-        const double pw = 150, ph = 100, gap = 22;
-        int rows = (panels + columns - 1) / columns;
-        var svg = new Svg(columns * (pw + gap) + gap, rows * (ph + gap + 14) + 40);
-        svg.Text(svg.Width / 2, 20, $"marginals: fit (solid) vs target (dashed){(panels < q.Dimension ? $", first {panels} of {q.Dimension}" : "")}", 14, "middle");
-        var mixtureTarget = target as GaussianMixtureTarget;
-        for (int i = 0; i < panels; i++)
-        {
-            double ox = gap + (i % columns) * (pw + gap), oy = 40 + (i / columns) * (ph + gap + 14);
-            double lo = double.MaxValue, hi = double.MinValue;
-            for (int j = 0; j < q.ComponentCount; j++)
-            {
-                double m = q.ComponentMean(j)[i], r = 3.5 * Math.Sqrt(q.Variances[j]);
-                lo = Math.Min(lo, m - r); hi = Math.Max(hi, m + r);
-            }
-            if (mixtureTarget is not null)
-                for (int k = 0; k < mixtureTarget.ComponentCount; k++)
-                {
-                    double m = mixtureTarget.ComponentMean(k)[i], r = 3.5 * Math.Sqrt(mixtureTarget.ComponentVariance(k, i));
-                    lo = Math.Min(lo, m - r); hi = Math.Max(hi, m + r);
-                }
-            const int n = 120;
-            var fit = new (double, double)[n];
-            var tgt = new (double, double)[n];
-            double ymax = 0;
-            for (int s = 0; s < n; s++)
-            {
-                double v = lo + (hi - lo) * s / (n - 1);
-                fit[s] = (v, q.MarginalDensity(i, v));
-                tgt[s] = (v, mixtureTarget?.MarginalDensity(i, v) ?? 0);
-                ymax = Math.Max(ymax, Math.Max(fit[s].Item2, tgt[s].Item2));
-            }
-            svg.Rect(ox, oy, pw, ph, "none", "#888");
-            (double, double) P((double X, double Y) p) => (ox + (p.X - lo) / (hi - lo) * pw, oy + ph - p.Y / ymax * (ph - 4));
-            if (mixtureTarget is not null) svg.Polyline(tgt.Select(P), "#d62728", 1.3, "4,3");
-            svg.Polyline(fit.Select(P), "#1f77b4", 1.5);
-            svg.Text(ox + pw / 2, oy + ph + 13, $"x{i + 1}  [{Short(lo)}, {Short(hi)}]", 10, "middle");
-        }
-        return svg.ToString();
+        if (Math.Abs(v) < 1e-12) return "0";
+        double a = Math.Abs(v);
+        if (a >= 1e5 || a < 1e-3) return v.ToString("0.##e0", CultureInfo.InvariantCulture);
+        return v.ToString(a >= 100 ? "#,0.##" : "0.####", CultureInfo.InvariantCulture);
     }
+
+    internal static string Short(double v) => Label(v);
+
+    private static string Subscript(int n) => string.Concat(n.ToString(CultureInfo.InvariantCulture).Select(c => (char)('₀' + (c - '0'))));
+
+    // The plot as SVG without the XML declaration, its element ids renumbered in order of appearance (Skia numbers
+    // them from a process-wide counter, so the same figure drawn twice in one process would differ in its bytes).
+    private static string ToSvg(Plot plot, int width, int height)
+    {
+        string svg = XmlHeader().Replace(plot.GetSvgXml(width, height), "");
+        var ids = new Dictionary<string, string>();
+        foreach (Match m in IdAttribute().Matches(svg))
+            if (m.Groups[1].Value == "id") ids.TryAdd(m.Groups[2].Value, $"e{ids.Count}");
+        string Renamed(string id) => ids.TryGetValue(id, out string? name) ? name : id;
+        svg = IdAttribute().Replace(svg, m => $"{m.Groups[1].Value}=\"{(m.Groups[1].Value == "id" ? "" : "#")}{Renamed(m.Groups[2].Value)}\"");
+        return UrlReference().Replace(svg, m => $"url(#{Renamed(m.Groups[1].Value)})");
+    }
+
+    // Panels side by side (wrapping after `columns`) under a title: each panel's SVG nested at its place, its element ids
+    // prefixed so the panels' clip paths and images do not collide.
+    private static string Compose(IReadOnlyList<string> panels, int panelWidth, int panelHeight, int columns, string title)
+    {
+        int cols = Math.Min(columns, Math.Max(1, panels.Count)), rows = (panels.Count + cols - 1) / cols;
+        const int head = 30;
+        int width = cols * panelWidth, height = rows * panelHeight + head;
+        var sb = new StringBuilder().Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"{width}\" height=\"{height}\">\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n");
+        sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{width / 2}\" y=\"20\" font-size=\"14\" font-family=\"{Font}\" text-anchor=\"middle\">{Escape(title)}</text>\n");
+        for (int i = 0; i < panels.Count; i++)
+        {
+            string prefix = $"p{i}_";
+            string panel = IdAttribute().Replace(panels[i], m => $"{m.Groups[1].Value}=\"{(m.Groups[1].Value == "id" ? "" : "#")}{prefix}{m.Groups[2].Value}\"");
+            panel = UrlReference().Replace(panel, m => $"url(#{prefix}{m.Groups[1].Value})");
+            int x = i % cols * panelWidth, y = head + i / cols * panelHeight;
+            int at = panel.IndexOf("<svg", StringComparison.Ordinal);
+            sb.Append(panel.AsSpan(0, at + 4)).Append(CultureInfo.InvariantCulture, $" x=\"{x}\" y=\"{y}\"").Append(panel.AsSpan(at + 4)).Append('\n');
+        }
+        return sb.Append("</svg>\n").ToString();
+    }
+
+    private static string Escape(string s) => s.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"<\?xml[^>]*\?>\s*")]
+    private static partial Regex XmlHeader();
+
+    [GeneratedRegex("(id|xlink:href)=\"#?([A-Za-z_][\\w-]*)\"")]
+    private static partial Regex IdAttribute();
+
+    [GeneratedRegex(@"url\(#([\w-]+)\)")]
+    private static partial Regex UrlReference();
 }

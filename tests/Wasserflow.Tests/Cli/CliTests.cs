@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Wasserflow.Cli;
 
@@ -175,13 +176,21 @@ public sealed class CliTests : IDisposable
     [Fact]
     public void Demo_with_few_iterations_writes_the_combined_report()
     {
-        var (code, stdout, err) = Run("demo", "--iterations", "30", "--output", Out("demo"));
+        var (code, stdout, err) = Run("demo", "--iterations", "30", "--target-seeds", "2", "--output", Out("demo"));
         Assert.True(code == 0, err);
-        Assert.Equal(8, stdout.Split('\n').Count(l => l.Contains("completed", StringComparison.Ordinal)));
+        Assert.Equal(16, stdout.Split('\n').Count(l => l.Contains("completed", StringComparison.Ordinal)));
+        Assert.Equal(8, stdout.Split('\n').Count(l => l.StartsWith("target seed 2 ", StringComparison.Ordinal)));
         string html = File.ReadAllText(Path.Combine(Out("demo"), "report.html"));
         Assert.Contains("paper's code", html);
-        Assert.True(File.Exists(Path.Combine(Out("demo"), "ibw-N20", "density.svg")));
-        Assert.True(File.Exists(Path.Combine(Out("demo"), "summary.csv")));
+        Assert.Contains("Median final KL over the target seeds", html);
+        Assert.True(File.Exists(Path.Combine(Out("demo"), "seed-2", "ibw-N20", "density.svg")));
+        Assert.True(File.Exists(Path.Combine(Out("demo"), "seed-1", "ibw-N20", "target.svg")));
+        string[] csv = File.ReadAllLines(Path.Combine(Out("demo"), "summary.csv"));
+        Assert.Equal(1 + 16, csv.Length);
+        // The median row of IBW, N = 5 is the median of the two seeds' final KLs as summary.csv has them.
+        var ibw5 = csv.Skip(1).Select(l => l.Split(',')).Where(f => f[1] == "ibw" && f[2] == "5").Select(f => double.Parse(f[4], CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(2, ibw5.Count);
+        Assert.Contains($"<td>{Wasserflow.Reports.ResultFiles.G(0.5 * (ibw5[0] + ibw5[1]))}</td>", html, StringComparison.Ordinal);
     }
 
     [Theory]
