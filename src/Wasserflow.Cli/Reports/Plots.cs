@@ -406,7 +406,8 @@ public static partial class Plots
     {
         int cols = Math.Min(columns, Math.Max(1, panels.Count)), rows = (panels.Count + cols - 1) / cols;
         const int head = 30;
-        int width = cols * panelWidth, height = rows * panelHeight + head;
+        // Wide enough for the title (about 8 px per character at 14 px), the panels centred under it.
+        int width = Math.Max(cols * panelWidth, 8 * title.Length + 20), height = rows * panelHeight + head, left = (width - cols * panelWidth) / 2;
         var sb = new StringBuilder().Append(CultureInfo.InvariantCulture, $"<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" width=\"{width}\" height=\"{height}\">\n");
         sb.Append(CultureInfo.InvariantCulture, $"<rect width=\"{width}\" height=\"{height}\" fill=\"white\"/>\n");
         sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{width / 2}\" y=\"20\" font-size=\"14\" font-family=\"{Font}\" text-anchor=\"middle\">{Escape(title)}</text>\n");
@@ -415,7 +416,7 @@ public static partial class Plots
             string prefix = $"p{i}_";
             string panel = IdAttribute().Replace(panels[i], m => $"{m.Groups[1].Value}=\"{(m.Groups[1].Value == "id" ? "" : "#")}{prefix}{m.Groups[2].Value}\"");
             panel = UrlReference().Replace(panel, m => $"url(#{prefix}{m.Groups[1].Value})");
-            int x = i % cols * panelWidth, y = head + i / cols * panelHeight;
+            int x = left + i % cols * panelWidth, y = head + i / cols * panelHeight;
             int at = panel.IndexOf("<svg", StringComparison.Ordinal);
             sb.Append(panel.AsSpan(0, at + 4)).Append(CultureInfo.InvariantCulture, $" x=\"{x}\" y=\"{y}\"").Append(panel.AsSpan(at + 4)).Append('\n');
         }
