@@ -66,6 +66,63 @@ internal static class Progress
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> with an observer per restart: a bar per restart in a terminal (iteration, the latest
+    /// fresh-sample estimate, iterations per second, time left), otherwise a line per restart every 5 s and at the iteration cap.
+    /// Restarts may run in parallel, so the observers are thread-safe.
+    /// </summary>
+    public static T Restarts<T>(bool interactive, TextWriter error, string method, int restarts, int iterations, Func<Func<int, IRunObserver?>, T> body)
+    {
+        if (!interactive)
+        {
+            var gate = new Lock();
+            return body(r => new RestartLines(error, gate, $"{method} restart {r}", iterations));
+        }
+        T result = default!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var tasks = Enumerable.Range(0, restarts).Select(r => ctx.AddTask($"{method} restart {r}", maxValue: Math.Max(1, iterations))).ToArray();
+                result = body(r => new RestartBar(tasks[r], $"{method} restart {r}"));
+                foreach (var task in tasks) task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    private sealed class RestartBar(ProgressTask task, string label) : IRunObserver
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+        public bool OnStep(in StepInfo info)
+        {
+            task.Value = info.Iteration;
+            if (double.IsFinite(info.Evaluation))
+                task.Description = string.Create(CultureInfo.InvariantCulture,
+                    $"{label} it {info.Iteration} F̂ {info.Evaluation:G4} {info.Iteration / Math.Max(1e-9, _clock.Elapsed.TotalSeconds):F0} it/s");
+            return true;
+        }
+    }
+
+    private sealed class RestartLines(TextWriter error, Lock gate, string label, int iterations) : IRunObserver
+    {
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private double _lastPrint;
+        private double _estimate = double.NaN;
+
+        public bool OnStep(in StepInfo info)
+        {
+            if (double.IsFinite(info.Evaluation)) _estimate = info.Evaluation;
+            double now = _clock.Elapsed.TotalSeconds;
+            if (now - _lastPrint < 5 && info.Iteration != iterations) return true;
+            _lastPrint = now;
+            string line = string.Create(CultureInfo.InvariantCulture,
+                $"{label}: iteration {info.Iteration}/{iterations}  F̂ {_estimate:G4} (running estimate)  {info.Iteration / Math.Max(1e-9, now):F0} it/s");
+            lock (gate) error.WriteLine(line);
+            return true;
+        }
+    }
+
     private static string Label(FitSettings c) => $"{c.Algorithm.ToUpperInvariant()} N={c.Components}";
 
     private sealed class BarObserver(ProgressTask task, FitSettings config) : IRunObserver
@@ -99,7 +156,7 @@ internal static class Progress
             if (now - _lastPrint < 5 && point.Iteration != config.Iterations) return;
             _lastPrint = now;
             error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{Label(config)}: iteration {point.Iteration}/{config.Iterations}  KL {point.Kl:G4} ± {point.StandardError:G2}  {point.Iteration / Math.Max(1e-9, now):F0} it/s"));
+                $"{Label(config)}: iteration {point.Iteration}/{config.Iterations}  KL {point.Kl:G4} ± {point.StandardError:G2} (running estimate, {config.KlSamples} draws)  {point.Iteration / Math.Max(1e-9, now):F0} it/s"));
         }
     }
 }

@@ -86,11 +86,15 @@ public static class WasserflowCli
             {
                 Options = { new HelpOption(), new VersionOption() },
             };
-            root.Subcommands.Add(Command("fit", "Fit a mixture of isotropic Gaussians (IBW, MD, GD, NGD) or of full-covariance Gaussians (Bures–Wasserstein flows) to a target.",
+            root.Subcommands.Add(Command("fit", "Fit a mixture of isotropic Gaussians (IBW, MD, GD, NGD) or of full-covariance Gaussians (Bures–Wasserstein flows) to a target.\n\nExamples:\n"
+                + "  wasserflow fit --target gmm -n 20 -a ibw --iterations 10000 -o runs/fit\n  wasserflow fit --target funnel -n 20 -a md --step-size 0.01 --init-spread 5 --init-variance 0.5\n"
+                + "  wasserflow fit --target four-modes -a bw-wfr -n 20 --iterations 300 --init-spread 4 --init-variance 0.5\n  wasserflow fit --config run.json --seed 4",
                 new CommandOptions(config: true, typeof(TargetParameters), typeof(FitSettings), typeof(RunControlSettings)), Fit));
-            root.Subcommands.Add(Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.",
+            root.Subcommands.Add(Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.\n\nExamples:\n"
+                + "  wasserflow rovi --target bimodal --threads 2\n  wasserflow rovi --target bimodal --mean-field\n  wasserflow rovi --target funnel -d 4 --restarts 4 --iterations 2000",
                 new CommandOptions(config: true, typeof(TargetParameters), typeof(RoviSettings), typeof(RunControlSettings)), Rovi));
-            root.Subcommands.Add(Command("demo", "Reproduce paper 000 Figure 1 (2-D mixture of 5 Gaussians; IBW and MD; N = 1, 5, 10, 20) and write a report.",
+            root.Subcommands.Add(Command("demo", "Reproduce paper 000 Figure 1 (2-D mixtures of 5 Gaussians on 3 random targets; IBW and MD; N = 1, 5, 10, 20) and write a report.\n\nExamples:\n"
+                + "  wasserflow demo\n  wasserflow demo --iterations 2000 --target-seeds 1 -o runs/quick-demo\n  wasserflow demo --resume",
                 new CommandOptions(config: false, typeof(DemoSettings), typeof(RunControlSettings)), Demo));
             var experiment = new Command("experiment", "Run a named experiment of the papers and write its report (numbers beside the paper's).");
             foreach (ExperimentDefinition e in ExperimentCatalog.All)
@@ -169,8 +173,9 @@ public static class WasserflowCli
             RotationalFitOutcome outcome;
             try
             {
-                outcome = RotationalFitRun.Run(target, options, [targetParameters, settings], cancellation,
-                    folder.Checkpoints(control.CheckpointEvery, control.CheckpointSeconds));
+                var checkpoints = folder.Checkpoints(control.CheckpointEvery, control.CheckpointSeconds);
+                outcome = Progress.Restarts(interactive, error, options.Rotate ? "RoVI" : "MFVI", options.Restarts, options.MaxIterations,
+                    observers => RotationalFitRun.Run(target, options, [targetParameters, settings], cancellation, checkpoints, observers));
             }
             catch (TargetEvaluationException ex)
             {
@@ -182,7 +187,7 @@ public static class WasserflowCli
             var best = outcome.Result.Best;
             string quantity = target.LogNormalizer == 0 ? "KL" : "KL − log Z";
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{(options.Rotate ? "RoVI" : "MFVI")} best of {options.Restarts} restarts: restart {best.Index}, {quantity} {best.FreeEnergy:G4} ± {best.StandardError:G2}, {best.Iterations} iterations"));
+                $"{(options.Rotate ? "RoVI" : "MFVI")} best of {options.Restarts} restarts: restart {best.Index}, {quantity} {best.FreeEnergy:G4} ± {best.StandardError:G2} ({options.FinalSamples} fresh draws), {best.Iterations} iterations"));
             foreach (string warning in best.Warnings) error.WriteLine($"warning: {warning}");
             output.WriteLine($"report: {Path.Combine(settings.Output, "report.html")}");
             return 0;
@@ -219,12 +224,20 @@ public static class WasserflowCli
             });
             ExperimentOutput result = experiment.Run(b, folder.Work, this);
             folder.Publish(result.Files, keepCheckpoints: trains);
-            foreach (string line in result.Summary) output.WriteLine(line);
+            // In a terminal the lines logged while the experiment ran are already on the screen: print only the rest.
+            foreach (string line in result.Summary)
+                if (!interactive || !_logged.Contains(line)) output.WriteLine(line);
             output.WriteLine($"report: {Path.Combine(path, "report.html")}");
             return 0;
         }
 
-        public void Log(string line) => error.WriteLine(line);
+        private readonly HashSet<string> _logged = [];
+
+        public void Log(string line)
+        {
+            lock (_logged) _logged.Add(line);
+            error.WriteLine(line);
+        }
 
         public T Train<T>(Func<Func<string, IProgress<TrainingProgress>?>, T> body) => Progress.Train(interactive, body);
 
@@ -246,7 +259,8 @@ public static class WasserflowCli
             folder.Publish(files, keepCheckpoints: cancelled);
             foreach (var r in runs)
             {
-                string kl = string.Create(CultureInfo.InvariantCulture, $"{r.Kl.Value:G4} ± {r.Kl.StandardError:G2}");
+                // The final estimate uses more draws than the running ones the progress shows, so it says how many.
+                string kl = string.Create(CultureInfo.InvariantCulture, $"{r.Kl.Value:G4} ± {r.Kl.StandardError:G2} ({r.Kl.Draws} draws)");
                 output.WriteLine($"{head(r.Config, r.StatusText, r.Iterations)}  {(r.Kl.IsExact ? "KL" : "KL − log Z")} {kl}");
                 if (r.Message is not null && r.Status != RunStatus.Cancelled) error.WriteLine($"error: {r.Message}");
                 foreach (string warning in r.Warnings) error.WriteLine($"warning: {warning}");

@@ -30,13 +30,13 @@ public static class RotationalFitRun
     /// <exception cref="TargetEvaluationException">The target returned a non-finite value.</exception>
     /// <exception cref="OperationCanceledException">Cancelled (each restart has written its checkpoint).</exception>
     public static RotationalFitOutcome Run(ITarget target, RotationalViOptions options, IReadOnlyList<object>? settings = null, CancellationToken cancellation = default,
-        Running.CheckpointStore? checkpoints = null)
+        Running.CheckpointStore? checkpoints = null, Func<int, Running.IRunObserver?>? observers = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = RotationalVi.Fit(target, options, cancellation, checkpoints);
+        var result = RotationalVi.Fit(target, options, cancellation, checkpoints, observers);
         return new RotationalFitOutcome(target, options, result, clock.Elapsed.TotalSeconds, settings);
     }
 

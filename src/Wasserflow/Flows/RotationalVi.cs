@@ -153,7 +153,9 @@ public static class RotationalVi
     /// <param name="options">The settings.</param>
     /// <param name="cancellation">Stops every restart after its current step (each writes its checkpoint first); the call then throws <see cref="OperationCanceledException"/>.</param>
     /// <param name="checkpoints">Where each restart keeps its checkpoint ("restart-i"), resuming from it when there is one; null for none.</param>
-    public static RotationalViResult Fit(ITarget target, RotationalViOptions options, CancellationToken cancellation = default, CheckpointStore? checkpoints = null)
+    /// <param name="observers">An observer for restart i (progress: its steps and their fresh-sample estimates); null or returning null for none. Restarts may run in parallel.</param>
+    public static RotationalViResult Fit(ITarget target, RotationalViOptions options, CancellationToken cancellation = default, CheckpointStore? checkpoints = null,
+        Func<int, Running.IRunObserver?>? observers = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(options);
@@ -167,7 +169,7 @@ public static class RotationalVi
         try
         {
             Parallel.For(0, options.Restarts, new ParallelOptions { MaxDegreeOfParallelism = options.Threads, CancellationToken = cancellation },
-                r => results[r] = Restart(target, dictionary, options, r, cancellation, checkpoints?.Slot($"restart-{r}")));
+                r => results[r] = Restart(target, dictionary, options, r, cancellation, checkpoints?.Slot($"restart-{r}"), observers?.Invoke(r)));
         }
         catch (AggregateException e) when (e.InnerExceptions.Count >= 1)
         {
@@ -189,8 +191,9 @@ public static class RotationalVi
     /// <param name="index">The restart's index (its stream and, for 0, the identity start).</param>
     /// <param name="cancellation">Stops the restart after its current step (writing its checkpoint); the call then throws <see cref="OperationCanceledException"/>.</param>
     /// <param name="checkpoint">Where the restart keeps its checkpoint, resuming from it when there is one; null for none.</param>
+    /// <param name="observer">Sees each step (with the flow's fresh-sample estimate when it made one); null for none.</param>
     public static RotationalViRestart Restart(ITarget target, PolyhedralDictionary dictionary, RotationalViOptions options, int index,
-        CancellationToken cancellation = default, CheckpointSlot? checkpoint = null)
+        CancellationToken cancellation = default, CheckpointSlot? checkpoint = null, Running.IRunObserver? observer = null)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(dictionary);
@@ -198,7 +201,7 @@ public static class RotationalVi
         var flow = new RotationalViFlow(target, dictionary, options);
         var window = new Running.EvaluationWindow(options.Tolerance, options.StopEarly);
         var run = Running.VariationalRunner.Run(flow, RotationalViState.Start(target.Dimension, dictionary, options, index),
-            new Running.RunOptions(options.MaxIterations, TraceEvery: 0, StopRule: window), cancellationToken: cancellation, checkpoint: checkpoint);
+            new Running.RunOptions(options.MaxIterations, TraceEvery: 0, StopRule: window), observer, cancellation, checkpoint);
         cancellation.ThrowIfCancellationRequested();
         if (run.Status == Running.RunStatus.Failed) throw new TargetEvaluationException(run.Message ?? "the target returned a non-finite value");
         RotationalViState state = run.FinalState;

@@ -75,6 +75,22 @@ public sealed partial class DocumentationTests
     }
 
     [Fact]
+    public void EveryExampleInTheHelpParses()
+    {
+        Command root = WasserflowCli.Root();
+        var commands = new List<Command> { root };
+        for (int i = 0; i < commands.Count; i++) commands.AddRange(commands[i].Subcommands);
+        var examples = commands.SelectMany(c => (c.Description ?? "").Split('\n')).Select(l => l.Trim())
+            .Where(l => l.StartsWith("wasserflow ", StringComparison.Ordinal)).ToList();
+        Assert.True(examples.Count >= 10, $"only {examples.Count} examples in the help");
+        foreach (string example in examples)
+        {
+            ParseResult parsed = root.Parse(example["wasserflow ".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            Assert.True(parsed.Errors.Count == 0, $"help example '{example}' does not parse: {string.Join("; ", parsed.Errors.Select(e => e.Message))}");
+        }
+    }
+
+    [Fact]
     public void NoMarkdownLinkPointsOutsideTheRepository()
     {
         var files = Directory.EnumerateFiles(Path.Combine(Root, "docs"), "*.md", SearchOption.AllDirectories).Prepend(Path.Combine(Root, "README.md")).ToList();
