@@ -1,0 +1,93 @@
+using Wasserflow.Models;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Diagnostics;
+
+/// <summary>Draws one point of an approximation q into <paramref name="destination"/> and returns log q there.</summary>
+public delegate double DrawWithLogDensity(Xoshiro256StarStar rng, Span<double> destination);
+
+/// <summary>One parameter's row of a posterior summary, on the constrained scale.</summary>
+/// <param name="Name">"beta[2]", "sigma", ….</param>
+/// <param name="Mean">Mean under the fit.</param>
+/// <param name="Sd">Standard deviation under the fit.</param>
+/// <param name="Q5">5% quantile.</param>
+/// <param name="Q50">Median.</param>
+/// <param name="Q95">95% quantile.</param>
+/// <param name="PsisMean">The PSIS-corrected posterior mean when k̂ &lt; 0.7, else null.</param>
+public sealed record ParameterSummary(string Name, double Mean, double Sd, double Q5, double Q50, double Q95, double? PsisMean);
+
+/// <summary>What a fit says about a model's posterior: a Stan-like summary, the ELBO and the Pareto k̂.</summary>
+/// <param name="Parameters">One row per scalar parameter.</param>
+/// <param name="Elbo">E_q[log p(θ, data) − log q], on the model's constant convention (a lower bound on log p(data) for built-in models).</param>
+/// <param name="ElboStandardError">Its Monte Carlo standard error.</param>
+/// <param name="ParetoK">k̂ of the importance ratios p/q (see <see cref="Psis"/>).</param>
+/// <param name="Draws">Number of draws behind every number.</param>
+/// <param name="ConstrainedDraws">The draws on the constrained scale (Draws × d, row-major), for draws.csv and the predictive.</param>
+public sealed record PosteriorReport(IReadOnlyList<ParameterSummary> Parameters, double Elbo, double ElboStandardError, double ParetoK, int Draws, double[] ConstrainedDraws)
+{
+    /// <summary>k̂ in words.</summary>
+    public string ParetoKVerdict => Psis.Verdict(ParetoK);
+}
+
+/// <summary>Summaries of a variational fit of a <see cref="Model"/>, from draws of the fit.</summary>
+public static class PosteriorAnalysis
+{
+    /// <summary>
+    /// Draws <paramref name="draws"/> points u ~ q, maps them to the constrained scale, and returns per-parameter
+    /// mean, sd, 5/50/95% quantiles (and PSIS-corrected means when k̂ &lt; 0.7), the ELBO ± s.e. and k̂.
+    /// </summary>
+    /// <exception cref="Targets.TargetEvaluationException">The model returned a non-finite log density at a draw.</exception>
+    public static PosteriorReport Analyse(Model model, DrawWithLogDensity draw, Xoshiro256StarStar rng, int draws = 4000)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(draw);
+        ArgumentNullException.ThrowIfNull(rng);
+        ArgumentOutOfRangeException.ThrowIfLessThan(draws, 2);
+        int d = model.Dimension;
+        var constrained = new double[draws * d];
+        var logRatios = new double[draws];
+        var u = new double[d];
+        for (int s = 0; s < draws; s++)
+        {
+            double logQ = draw(rng, u);
+            double logP = model.LogDensity(u);
+            if (!double.IsFinite(logP) || !double.IsFinite(logQ))
+                throw new Targets.TargetEvaluationException($"{model.Name}: log density {logP} (fit: {logQ}) at draw {s} = [{string.Join(", ", u.Select(v => v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)))}].");
+            logRatios[s] = logP - logQ;
+            model.Layout.Constrain(u, constrained.AsSpan(s * d, d));
+        }
+        double elbo = logRatios.Average();
+        double variance = logRatios.Sum(r => (r - elbo) * (r - elbo)) / (draws - 1);
+        var logWeights = (double[])logRatios.Clone();
+        double k = Psis.Smooth(logWeights);
+        bool corrected = double.IsFinite(k) && k < 0.7;
+        var rows = new List<ParameterSummary>(d);
+        var column = new double[draws];
+        for (int j = 0; j < d; j++)
+        {
+            for (int s = 0; s < draws; s++) column[s] = constrained[s * d + j];
+            double mean = column.Average();
+            double sd = Math.Sqrt(column.Sum(v => (v - mean) * (v - mean)) / (draws - 1));
+            double? psis = null;
+            if (corrected)
+            {
+                double sum = 0;
+                for (int s = 0; s < draws; s++) sum += Math.Exp(logWeights[s]) * column[s];
+                psis = sum;
+            }
+            Array.Sort(column);
+            rows.Add(new ParameterSummary(model.Layout.Names[j], mean, sd, Quantile(column, 0.05), Quantile(column, 0.5), Quantile(column, 0.95), psis));
+        }
+        return new PosteriorReport(rows, elbo, Math.Sqrt(variance / draws), k, draws, constrained);
+    }
+
+    /// <summary>The <paramref name="p"/>-quantile of sorted values, linear between order statistics (type 7, as R and NumPy default).</summary>
+    public static double Quantile(ReadOnlySpan<double> sorted, double p)
+    {
+        if (sorted.Length == 0) return double.NaN;
+        double h = (sorted.Length - 1) * p;
+        int lo = (int)Math.Floor(h);
+        int hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+    }
+}

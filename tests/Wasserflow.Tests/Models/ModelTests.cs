@@ -1,0 +1,264 @@
+using Wasserflow.Data;
+using Wasserflow.Diagnostics;
+using Wasserflow.Families;
+using Wasserflow.Flows;
+using Wasserflow.LinearAlgebra;
+using Wasserflow.Models;
+using Wasserflow.Randomness;
+using Wasserflow.Running;
+
+namespace Wasserflow.Tests.Models;
+
+public sealed class ModelTests
+{
+    public static TheoryData<string> Constraints() => ["real", "positive", "lower 2", "upper 1", "interval -1 3"];
+
+    private static (Constraint C, Func<double, double> Density) Case(string name) => name switch
+    {
+        // A normalised density on each support, so the density of u = T⁻¹(x) must integrate to 1 as well.
+        "real" => (Constraint.Real, x => Math.Exp(-0.5 * x * x) / Math.Sqrt(2 * Math.PI)),
+        "positive" => (Constraint.Positive, x => x * Math.Exp(-x)),                  // Gamma(2, 1)
+        "lower 2" => (Constraint.LowerBound(2), x => Math.Exp(-(x - 2))),            // 2 + Exp(1)
+        "upper 1" => (Constraint.UpperBound(1), x => 2 * Math.Exp(-2 * (1 - x))),    // 1 − Exp(2)
+        _ => (Constraint.Interval(-1, 3), x => 6 * ((x + 1) / 4) * (1 - (x + 1) / 4) / 4), // −1 + 4·Beta(2, 2)
+    };
+
+    [Theory]
+    [MemberData(nameof(Constraints))]
+    public void The_log_Jacobian_makes_the_density_of_u_integrate_to_one(string name)
+    {
+        var (c, density) = Case(name);
+        // Midpoint rule on u ∈ [−30, 30]: ∫ p(T(u)) |T'(u)| du = ∫ p(x) dx = 1.
+        const int cells = 600_000;
+        double h = 60.0 / cells, sum = 0;
+        for (int i = 0; i < cells; i++)
+        {
+            double u = -30 + (i + 0.5) * h;
+            sum += density(c.ToConstrained(u)) * Math.Exp(c.LogJacobian(u)) * h;
+        }
+        Assert.Equal(1.0, sum, 6);
+    }
+
+    [Theory]
+    [MemberData(nameof(Constraints))]
+    public void Transform_derivatives_match_finite_differences_and_round_trip(string name)
+    {
+        var (c, _) = Case(name);
+        foreach (double u in new[] { -3.0, -0.4, 0.0, 0.7, 2.5 })
+        {
+            const double h = 1e-5;
+            double dT = (c.ToConstrained(u + h) - c.ToConstrained(u - h)) / (2 * h);
+            double dLogJ = (c.LogJacobian(u + h) - c.LogJacobian(u - h)) / (2 * h);
+            Assert.Equal(dT, c.Derivative(u), 1e-7 * (1 + Math.Abs(dT)));
+            Assert.Equal(Math.Log(Math.Abs(c.Derivative(u))), c.LogJacobian(u), 10);
+            Assert.Equal(dLogJ, c.LogJacobianDerivative(u), 1e-7);
+            Assert.Equal(u, c.ToUnconstrained(c.ToConstrained(u)), 9);
+        }
+    }
+
+    [Fact]
+    public void A_value_outside_its_support_is_named()
+    {
+        var layout = new ParameterLayout(new ParameterBlock("beta", 2, Constraint.Real), new ParameterBlock("sigma", 1, Constraint.Positive));
+        Assert.Equal(["beta[1]", "beta[2]", "sigma"], layout.Names);
+        var ex = Assert.Throws<ArgumentException>(() => layout.Unconstrain([0.1, 0.2, -1.0], new double[3]));
+        Assert.Contains("sigma = -1", ex.Message, StringComparison.Ordinal);
+    }
+
+    private static (double[] X, double[] Y) Data(RegressionFamily family, int n, int p, ulong seed)
+    {
+        var rng = new Xoshiro256StarStar(seed);
+        var x = new double[n * p];
+        rng.FillStandardNormal(x);
+        var beta = new double[p];
+        rng.FillStandardNormal(beta);
+        var y = new double[n];
+        for (int i = 0; i < n; i++)
+        {
+            double t = 0.3;
+            for (int j = 0; j < p; j++) t += x[i * p + j] * beta[j] * 0.5;
+            y[i] = family switch
+            {
+                RegressionFamily.Linear => t + 0.7 * rng.NextStandardNormal(),
+                RegressionFamily.Logistic => rng.NextDouble() < 1 / (1 + Math.Exp(-t)) ? 1 : 0,
+                _ => Poisson(rng, Math.Exp(t)),
+            };
+        }
+        return (x, y);
+    }
+
+    private static double Poisson(Xoshiro256StarStar rng, double rate)
+    {
+        double l = Math.Exp(-rate), p = 1;
+        int k = 0;
+        do { k++; p *= rng.NextDouble(); } while (p > l);
+        return k - 1;
+    }
+
+    [Theory]
+    [InlineData(RegressionFamily.Linear, true)]
+    [InlineData(RegressionFamily.Linear, false)]
+    [InlineData(RegressionFamily.Logistic, true)]
+    [InlineData(RegressionFamily.Poisson, true)]
+    public void Model_gradient_on_the_unconstrained_scale_matches_finite_differences(RegressionFamily family, bool intercept)
+    {
+        var (x, y) = Data(family, 40, 9, 11);
+        var model = RegressionModel.Create(family, x, y, intercept, priorScale: 2.5);
+        var rng = new Xoshiro256StarStar(5);
+        var u = new double[model.Dimension];
+        for (int i = 0; i < u.Length; i++) u[i] = 0.3 * rng.NextStandardNormal();
+        TestSupport.AssertGradientMatchesFiniteDifferences(model, u);
+    }
+
+    [Fact]
+    public void Gaussian_VI_on_conjugate_linear_regression_is_the_closed_form_posterior_and_its_ELBO_the_log_evidence()
+    {
+        const double sigma = 0.7, s = 2.0;
+        var (x, y) = Data(RegressionFamily.Linear, 30, 3, 21);
+        var model = RegressionModel.Create(RegressionFamily.Linear, x, y, intercept: true, priorScale: s, knownSigma: sigma);
+        int d = model.Dimension; // α, β₁..₃
+        // Closed form with the intercept as a column of ones: S = (ZᵀZ/σ² + I/s²)⁻¹, m = S Zᵀy/σ².
+        var z = new double[30 * d];
+        for (int i = 0; i < 30; i++)
+        {
+            z[i * d] = 1;
+            for (int j = 1; j < d; j++) z[i * d + j] = x[i * 3 + j - 1];
+        }
+        var precision = new double[d * d];
+        var b = new double[d];
+        for (int i = 0; i < 30; i++)
+            for (int j = 0; j < d; j++)
+            {
+                b[j] += z[i * d + j] * y[i] / (sigma * sigma);
+                for (int k = 0; k < d; k++) precision[j * d + k] += z[i * d + j] * z[i * d + k] / (sigma * sigma);
+            }
+        for (int j = 0; j < d; j++) precision[j * d + j] += 1 / (s * s);
+        var covariance = new double[d * d];
+        Dense.SymmetricFunction(precision, d, v => 1 / v, covariance);
+        var mean = new double[d];
+        for (int j = 0; j < d; j++)
+            for (int k = 0; k < d; k++) mean[j] += covariance[j * d + k] * b[k];
+
+        var flow = new BuresWassersteinFlow(model, 1, new BuresWassersteinFlowOptions(StepSize: 0.1));
+        var result = VariationalRunner.Run(flow, GaussianParticleState.Start(Gaussian.Isotropic(new double[d], 1.0), seed: 1), new RunOptions(Iterations: 600));
+        Gaussian fit = result.FinalState.Particle();
+        double[] fitCovariance = fit.Covariance();
+        for (int j = 0; j < d; j++)
+        {
+            Assert.Equal(mean[j], fit.Mean[j], 6);
+            for (int k = 0; k < d; k++) Assert.Equal(covariance[j * d + k], fitCovariance[j * d + k], 7);
+        }
+
+        // q is the posterior, so log p(θ, y) − log q(θ) is log p(y) at every draw: the ELBO is the log evidence,
+        // log N(y; 0, σ²I + s² Z Zᵀ), with no Monte Carlo error.
+        var marginal = new double[30 * 30];
+        for (int i = 0; i < 30; i++)
+            for (int l = 0; l < 30; l++)
+            {
+                double dot = 0;
+                for (int j = 0; j < d; j++) dot += z[i * d + j] * z[l * d + j];
+                marginal[i * 30 + l] = s * s * dot + (i == l ? sigma * sigma : 0);
+            }
+        double logEvidence = Gaussian.FromCovariance(new double[30], marginal).LogDensity(y);
+        PosteriorReport report = PosteriorAnalysis.Analyse(model, (rng, u) => { fit.Sample(rng, u); return fit.LogDensity(u); }, new Xoshiro256StarStar(3), 500);
+        Assert.Equal(logEvidence, report.Elbo, 5);
+        Assert.True(report.ElboStandardError < 1e-5, $"s.e. {report.ElboStandardError}");
+        Assert.Equal(["alpha", "beta[1]", "beta[2]", "beta[3]"], report.Parameters.Select(p => p.Name));
+    }
+
+    [Fact]
+    public void PSIS_corrects_a_shifted_fit_and_the_ELBO_is_minus_the_KL()
+    {
+        // p = N(0.3, 1), q = N(0, 1): KL(q‖p) = 0.045, so ELBO = −0.045 (log Z = 0); the raw mean is 0, the PSIS mean 0.3.
+        var model = new Model("shifted normal", new ParameterLayout(new ParameterBlock("x", 1, Constraint.Real)), (t, g) =>
+        {
+            g[0] = -(t[0] - 0.3);
+            return -0.5 * (t[0] - 0.3) * (t[0] - 0.3) - 0.5 * Math.Log(2 * Math.PI);
+        });
+        PosteriorReport r = PosteriorAnalysis.Analyse(model, (rng, u) => { u[0] = rng.NextStandardNormal(); return -0.5 * u[0] * u[0] - 0.5 * Math.Log(2 * Math.PI); },
+            new Xoshiro256StarStar(8), 4000);
+        Assert.InRange(r.Elbo, -0.045 - 4 * r.ElboStandardError, -0.045 + 4 * r.ElboStandardError);
+        Assert.True(r.ParetoK < 0.5, $"k̂ = {r.ParetoK}");
+        ParameterSummary x = r.Parameters[0];
+        // Raw mean: s.e. 1/√4000 ≈ 0.016; the weighted mean's s.e. is about √(e^{0.09})/√4000 ≈ 0.017.
+        Assert.InRange(x.Mean, -0.064, 0.064);
+        Assert.InRange(x.PsisMean!.Value, 0.3 - 0.07, 0.3 + 0.07);
+        Assert.InRange(x.Q50, -0.1, 0.1);
+        Assert.InRange(x.Q95 - x.Q5, 2 * 1.645 - 0.15, 2 * 1.645 + 0.15);
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.2)]
+    [InlineData(-0.2)]
+    public void The_generalised_Pareto_fit_recovers_its_shape(double shape)
+    {
+        const int n = 2000;
+        var rng = new Xoshiro256StarStar(4);
+        var x = new double[n];
+        for (int i = 0; i < n; i++) x[i] = 1.5 / shape * (Math.Pow(1 - rng.NextDouble(), -shape) - 1);
+        Array.Sort(x);
+        var (k, sigma) = Psis.FitGeneralisedPareto(x);
+        // The shape's maximum-likelihood s.e. is about (1 + k)/√n ≤ 0.034 here; the weak prior moves it by < 0.003.
+        Assert.InRange(k, shape - 0.11, shape + 0.11);
+        Assert.InRange(sigma, 1.5 * 0.85, 1.5 * 1.15);
+    }
+
+    [Fact]
+    public void Predictive_on_held_out_data_from_draws()
+    {
+        var (x, y) = Data(RegressionFamily.Logistic, 200, 2, 31);
+        var model = RegressionModel.Create(RegressionFamily.Logistic, x[..200], y[..100], intercept: true);
+        // One draw, or the same draw twice, gives the predictive of that one parameter value.
+        var (xt, yt) = (x[200..], y[100..]);
+        PredictiveSummary one = model.Predict([0.3, 0.1, -0.2], 1, xt, yt);
+        PredictiveSummary two = model.Predict([0.3, 0.1, -0.2, 0.3, 0.1, -0.2], 2, xt, yt);
+        Assert.Equal(one.MeanLogPredictiveDensity, two.MeanLogPredictiveDensity, 12);
+        Assert.Equal(one.Accuracy, two.Accuracy);
+        double expected = 0;
+        for (int i = 0; i < 100; i++)
+        {
+            double t = 0.3 + 0.1 * xt[2 * i] - 0.2 * xt[2 * i + 1];
+            expected += yt[i] * t - Math.Log(1 + Math.Exp(t));
+        }
+        Assert.Equal(expected / 100, one.MeanLogPredictiveDensity, 12);
+        Assert.Null(one.Rmse);
+    }
+
+    [Fact]
+    public void Csv_errors_name_file_line_and_column()
+    {
+        string dir = Directory.CreateTempSubdirectory("wasserflow-csv-").FullName;
+        try
+        {
+            string Write(string name, string text)
+            {
+                string path = Path.Combine(dir, name);
+                File.WriteAllText(path, text);
+                return path;
+            }
+            var good = CsvTable.Read(Write("good.csv", "y,x1,colour\n1,0.5,red\n0,-1.5,blue\n1,2,green\n"));
+            Assert.Equal(3, good.RowCount);
+            var (matrix, names) = good.DesignMatrix(["x1", "colour"]);
+            Assert.Equal(["x1", "colour=blue", "colour=green"], names);
+            Assert.Equal([0.5, 0, 0, -1.5, 1, 0, 2, 0, 1], matrix);
+
+            var missingColumn = Assert.Throws<DataFormatException>(() => good.Column("x2"));
+            Assert.Contains("no column 'x2' (did you mean 'x1'?)", missingColumn.Message, StringComparison.Ordinal);
+
+            var text = CsvTable.Read(Write("text.csv", "y,x1\n1,0.5\n0,abc\n"));
+            var nonNumeric = Assert.Throws<DataFormatException>(() => text.Column("x1"));
+            Assert.Equal($"{Path.Combine(dir, "text.csv")}, line 3, column 'x1': 'abc' is not a finite number.", nonNumeric.Message);
+
+            var missingValue = CsvTable.Read(Write("na.csv", "y,x1\n1,NA\n"));
+            Assert.Contains("line 2, column 'x1': missing value", Assert.Throws<DataFormatException>(() => missingValue.Column("x1")).Message, StringComparison.Ordinal);
+
+            var truncated = Assert.Throws<DataFormatException>(() => CsvTable.Read(Write("cut.csv", "y,x1,x2\n1,0.5,2\n0,1")));
+            Assert.Contains("cut.csv, line 3: 2 fields, but the header has 3 columns (a truncated row?)", truncated.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
