@@ -52,6 +52,7 @@ public static class WasserflowCli
         {
             cli.Folder?.Abandon();
             error.WriteLine($"error: {message}");
+            if (Environment.GetEnvironmentVariable("WASSERFLOW_TRACE") == "1") error.WriteLine(ex); // for bug reports
             return ex is TrainingDivergedException ? RunFailed : BadInput;
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
@@ -139,10 +140,11 @@ public static class WasserflowCli
             {
                 GaussianFitOutcome bw = Progress.Run(interactive, error, [job], (observer, j) => GaussianFitRun.Run(j, observer, cancellation, slot))[0];
                 return Summarise([(bw.Config, bw.Result.Status, bw.Result.StatusText, bw.Result.Message, bw.Result.Warnings, bw.Result.FinalState.Iteration, bw.FinalKl)],
-                    folder, GaussianFitRun.Files(bw), (c, status, iterations) => $"{c.Algorithm} K={c.Components} {status} iterations {iterations}");
+                    folder, GaussianFitRun.Files(bw), (c, status, iterations) => $"{c.Algorithm} K={c.Components} {status} iterations {iterations}",
+                    bw.Posterior is { } p ? ModelSummary.Lines(p) : null);
             }
             FitOutcome outcome = Progress.Run(interactive, error, [job], (observer, j) => FitRun.Run(j, observer, cancellation, slot))[0];
-            return SummariseIsotropic([outcome], folder, FitRun.Files(outcome));
+            return SummariseIsotropic([outcome], folder, FitRun.Files(outcome), outcome.Posterior is { } posterior ? ModelSummary.Lines(posterior) : null);
         }
 
         // The output folder of a run with these recorded settings; null when --resume finds it already complete.
@@ -242,18 +244,18 @@ public static class WasserflowCli
         public T Train<T>(Func<Func<string, IProgress<TrainingProgress>?>, T> body) => Progress.Train(interactive, body);
 
         // One line per run; runs on several targets (the demo's target seeds) say which.
-        private int SummariseIsotropic(IReadOnlyList<FitOutcome> outcomes, RunFolder folder, IReadOnlyDictionary<string, string> files)
+        private int SummariseIsotropic(IReadOnlyList<FitOutcome> outcomes, RunFolder folder, IReadOnlyDictionary<string, string> files, IEnumerable<string>? details = null)
         {
             var seeds = outcomes.ToDictionary(o => o.Config, o => o.Job.Target.TargetSeed);
             string Target(FitSettings c) => seeds.Values.Distinct().Count() > 1 ? $"target seed {seeds[c]}  " : "";
             return Summarise([.. outcomes.Select(o => (o.Config, o.Result.Status, o.Result.StatusText, o.Result.Message, o.Result.Warnings, o.Result.FinalState.Iteration, o.FinalKl))],
-                folder, files, (c, status, iterations) => $"{Target(c)}{c.Algorithm.ToUpperInvariant(),-4} N={c.Components,-3} {status,-9} iterations {iterations,6}");
+                folder, files, (c, status, iterations) => $"{Target(c)}{c.Algorithm.ToUpperInvariant(),-4} N={c.Components,-3} {status,-9} iterations {iterations,6}", details);
         }
 
         // Publishes the files, then one line per run (label, status, iterations, final KL ± SE), errors and warnings on
         // stderr, and where the report is; a cancelled run keeps its checkpoints and says how to resume.
         private int Summarise(IReadOnlyList<(FitSettings Config, RunStatus Status, string StatusText, string? Message, IReadOnlyList<string> Warnings, long Iterations, Diagnostics.KlEstimate Kl)> runs,
-            RunFolder folder, IReadOnlyDictionary<string, string> files, Func<FitSettings, string, long, string> head)
+            RunFolder folder, IReadOnlyDictionary<string, string> files, Func<FitSettings, string, long, string> head, IEnumerable<string>? details = null)
         {
             bool cancelled = runs.Any(r => r.Status == RunStatus.Cancelled);
             folder.Publish(files, keepCheckpoints: cancelled);
@@ -265,6 +267,7 @@ public static class WasserflowCli
                 if (r.Message is not null && r.Status != RunStatus.Cancelled) error.WriteLine($"error: {r.Message}");
                 foreach (string warning in r.Warnings) error.WriteLine($"warning: {warning}");
             }
+            foreach (string line in details ?? []) output.WriteLine(line);
             output.WriteLine($"report: {Path.Combine(folder.Output, "report.html")}");
             if (cancelled)
             {

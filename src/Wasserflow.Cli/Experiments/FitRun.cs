@@ -18,7 +18,8 @@ namespace Wasserflow.Experiments;
 /// <param name="Result">The run loop's result.</param>
 /// <param name="FinalKl">KL of the final mixture from 10·B_KL draws (true KL when log Z is known).</param>
 /// <param name="Grid">In 2-D, KL against the grid-normalised target; otherwise null.</param>
-public sealed record FitOutcome(FitJob Job, ITarget Target, RunResult<IsotropicMixtureState> Result, KlEstimate FinalKl, GridKlResult? Grid)
+/// <param name="Posterior">For a model target: the posterior summary and predictive; otherwise null.</param>
+public sealed record FitOutcome(FitJob Job, ITarget Target, RunResult<IsotropicMixtureState> Result, KlEstimate FinalKl, GridKlResult? Grid, ModelOutcome? Posterior = null)
 {
     /// <summary>The fitted mixture.</summary>
     public IsotropicGaussianMixture Mixture => Result.FinalState.ToMixture();
@@ -53,7 +54,8 @@ public static class FitRun
         {
             KlEstimate finalKl = KlEstimator.Estimate(mixture, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
             GridKlResult? grid = target.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
-            return new FitOutcome(job, target, result, finalKl, grid);
+            ModelOutcome? posterior = ModelSummary.Analyse(target, (rng, u) => { mixture.Sample(rng, u); return mixture.LogDensity(u); }, config.Seed);
+            return new FitOutcome(job, target, result, finalKl, grid, posterior);
         }
         catch (TargetEvaluationException ex)
         {
@@ -115,8 +117,9 @@ public static class FitRun
         };
         var plots = RunPlots(outcome);
         foreach (var (name, svg) in plots) files[name] = svg;
+        if (outcome.Posterior is { } posterior) ModelSummary.AddFiles(files, posterior);
         files["report.html"] = Html.Page($"Wasserflow run: {outcome.Config.Algorithm.ToUpperInvariant()} with N = {outcome.Config.Components} on {outcome.Target.Name}",
-            RunSection(outcome, plots.Keys.ToList()));
+            RunSection(outcome, plots.Keys.ToList()) + (outcome.Posterior is { } p ? ModelSummary.Html(p) : ""));
         return files;
     }
 
@@ -189,6 +192,7 @@ public static class FitRun
         w.WriteNumber("iterationsDone", r.FinalState.Iteration);
         w.WriteNumber("stepReductions", r.FinalState.StepReductions);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);
+        if (o.Posterior is { } posterior) ModelSummary.WriteJson(w, posterior);
         if (o.Grid is { } g)
         {
             w.WriteStartObject("gridKl");

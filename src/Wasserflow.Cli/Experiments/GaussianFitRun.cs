@@ -19,7 +19,8 @@ namespace Wasserflow.Experiments;
 /// <param name="Result">The run loop's result.</param>
 /// <param name="FinalKl">KL of the final fit from 10·B_KL draws (true KL when log Z is known), NaN when it could not be estimated.</param>
 /// <param name="CubatureKl">For one Gaussian, the cubature KL − log Z of paper 002's Eq 55 (plus log Z when known); else null.</param>
-public sealed record GaussianFitOutcome(FitJob Job, ITarget Target, RunResult<GaussianParticleState> Result, KlEstimate FinalKl, double? CubatureKl)
+/// <param name="Posterior">For a model target: the posterior summary and predictive; otherwise null.</param>
+public sealed record GaussianFitOutcome(FitJob Job, ITarget Target, RunResult<GaussianParticleState> Result, KlEstimate FinalKl, double? CubatureKl, ModelOutcome? Posterior = null)
 {
     /// <summary>The fit's settings.</summary>
     public FitSettings Config => Job.Fit;
@@ -58,7 +59,8 @@ public static class GaussianFitRun
         {
             KlEstimate finalKl = KlEstimator.Estimate(fit, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
             double? cubature = k == 1 ? KlEstimator.CubatureKl(result.FinalState.Particle(), target) : null;
-            return new GaussianFitOutcome(job, target, result, finalKl, cubature);
+            ModelOutcome? posterior = ModelSummary.Analyse(target, (rng, u) => { fit.Sample(rng, u); return fit.LogDensity(u); }, config.Seed);
+            return new GaussianFitOutcome(job, target, result, finalKl, cubature, posterior);
         }
         catch (TargetEvaluationException ex)
         {
@@ -118,6 +120,11 @@ public static class GaussianFitRun
         if (outcome.CubatureKl is { } cub) rows.Add(["cubature KL (Eq 55)", ResultFiles.G(cub)]);
         var body = new StringBuilder(Html.Table(["quantity", "value"], rows));
         foreach (var (f, caption) in plots) body.Append(Html.Figure(f, caption));
+        if (outcome.Posterior is { } posterior)
+        {
+            ModelSummary.AddFiles(files, posterior);
+            body.Append(ModelSummary.Html(posterior));
+        }
         files["report.html"] = Html.Page($"Wasserflow run: {c.Algorithm} with K = {c.Components} on {outcome.Target.Name}", body.ToString());
         return files;
     }
@@ -131,6 +138,7 @@ public static class GaussianFitRun
         w.WriteNumber("iterationsDone", r.FinalState.Iteration);
         w.WriteNumber("integratorSteps", r.FinalState.Substeps);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);
+        if (o.Posterior is { } posterior) ModelSummary.WriteJson(w, posterior);
         if (o.CubatureKl is { } cub) ResultFiles.WriteFiniteOrNull(w, "cubatureKl", cub);
         w.WriteStartArray("particles");
         for (int k = 0; k < r.FinalState.ComponentCount; k++)

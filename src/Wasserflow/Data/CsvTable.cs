@@ -96,8 +96,8 @@ public sealed class CsvTable
 
     /// <summary>
     /// The design matrix of <paramref name="predictors"/> (rows × columns, row-major) and its column names: numeric
-    /// columns as they are, categorical ones as indicators of every level but the first in order of appearance
-    /// ("colour=red"). A column with numbers and text mixed is an error at its first non-numeric cell.
+    /// columns as they are, categorical ones as indicators of every level but the first in sorted (ordinal) order,
+    /// as R's factors do ("colour=red"; "blue" is then the reference level). A column with numbers and text mixed is an error at its first non-numeric cell.
     /// </summary>
     /// <exception cref="DataFormatException">A missing column, a missing cell, or a mixed column.</exception>
     public (double[] Matrix, string[] Names) DesignMatrix(IReadOnlyList<string> predictors)
@@ -117,7 +117,7 @@ public sealed class CsvTable
             }
             for (int i = 0; i < RowCount; i++)
                 if (IsMissing(_cells[i][j])) throw Missing(i, j);
-            string[] levels = [.. _cells.Select(row => row[j]).Distinct()];
+            string[] levels = [.. _cells.Select(row => row[j]).Distinct().Order(StringComparer.Ordinal)];
             foreach (string level in levels.Skip(1))
             {
                 columns.Add([.. _cells.Select(row => row[j] == level ? 1.0 : 0.0)]);
@@ -130,6 +130,9 @@ public sealed class CsvTable
                 matrix[i * columns.Count + c] = columns[c][i];
         return (matrix, [.. names]);
     }
+
+    /// <summary>The line of the file that data row <paramref name="row"/> (0-based) came from.</summary>
+    public int LineOf(int row) => _lines[row];
 
     private int IndexOf(string name)
     {

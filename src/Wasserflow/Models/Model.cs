@@ -7,7 +7,8 @@ namespace Wasserflow.Models;
 /// <param name="Name">The block's name.</param>
 /// <param name="Size">Its length (1 for a scalar).</param>
 /// <param name="Constraint">The support of every entry.</param>
-public sealed record ParameterBlock(string Name, int Size, Constraint Constraint);
+/// <param name="ElementNames">What each entry stands for ("beta[age]" instead of "beta[1]"), or null for 1 … Size.</param>
+public sealed record ParameterBlock(string Name, int Size, Constraint Constraint, IReadOnlyList<string>? ElementNames = null);
 
 /// <summary>
 /// The parameters of a model: named blocks with their constraints, laid out one after another in a vector. VI runs on
@@ -25,11 +26,14 @@ public sealed class ParameterLayout
         if (blocks.Count == 0) throw new ArgumentException("a model needs at least one parameter.");
         foreach (ParameterBlock b in blocks)
             if (b.Size < 1) throw new ArgumentException($"parameter block '{b.Name}' has size {b.Size}; it must be ≥ 1.");
+            else if (b.ElementNames is { } names && names.Count != b.Size)
+                throw new ArgumentException($"parameter block '{b.Name}' has {b.Size} entries but {names.Count} element names.");
         var duplicate = blocks.GroupBy(b => b.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new ArgumentException($"two parameter blocks are named '{duplicate.Key}'.");
         Blocks = blocks;
         _constraints = [.. blocks.SelectMany(b => Enumerable.Repeat(b.Constraint, b.Size))];
-        Names = [.. blocks.SelectMany(b => b.Size == 1 ? [b.Name] : Enumerable.Range(1, b.Size).Select(i => $"{b.Name}[{i}]"))];
+        Names = [.. blocks.SelectMany(b => b.ElementNames is { } names ? names.Select(n => $"{b.Name}[{n}]")
+            : b.Size == 1 ? [b.Name] : Enumerable.Range(1, b.Size).Select(i => $"{b.Name}[{i}]"))];
     }
 
     /// <summary>The blocks, in order.</summary>

@@ -75,13 +75,76 @@ public sealed class RegressionModel : Model
     /// <summary>Number of data rows.</summary>
     public int Rows => _y.Length;
 
+    /// <summary>Held-out rows for the posterior predictive (design matrix n×p on the model's scale, responses), or null.</summary>
+    public (double[] X, double[] Y)? HeldOut { get; init; }
+
+    /// <summary>How the data were prepared (file, split, standardisation), for reports; empty when built from arrays.</summary>
+    public string Provenance { get; init; } = "";
+
+    /// <summary>
+    /// A model on the columns of a CSV table: <paramref name="response"/> as y, <paramref name="predictors"/> (all other
+    /// columns when empty; categorical ones one-hot) as the design matrix; a seeded random <paramref name="testFraction"/>
+    /// of the rows held out; predictors standardised by the training rows' mean and sd when <paramref name="standardize"/>
+    /// (so β is per sd of each predictor).
+    /// </summary>
+    /// <exception cref="Data.DataFormatException">A column is missing or a cell is bad (file, line and column named).</exception>
+    /// <exception cref="ArgumentException">A response outside the family's support, a constant predictor when standardising, or too few rows.</exception>
+    public static RegressionModel FromTable(RegressionFamily family, Data.CsvTable table, string response, IReadOnlyList<string> predictors,
+        bool intercept, double priorScale, double testFraction, ulong splitSeed, bool standardize)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        ArgumentNullException.ThrowIfNull(predictors);
+        double[] y = table.Column(response);
+        for (int i = 0; i < y.Length; i++)
+            if (!InSupport(family, y[i]))
+                throw new ArgumentException($"{table.Path}, line {table.LineOf(i)}, column '{response}': {y[i]} is not {SupportText(family)} ({family.ToString().ToLowerInvariant()} regression).");
+        IReadOnlyList<string> chosen = predictors.Count > 0 ? predictors : [.. table.Columns.Where(c => c != response)];
+        if (chosen.Contains(response)) throw new ArgumentException($"the response '{response}' is also listed as a predictor.");
+        var (x, names) = table.DesignMatrix(chosen);
+        int n = y.Length, p = names.Length;
+        if (!(testFraction >= 0 && testFraction < 1)) throw new ArgumentException($"the test fraction must be in [0, 1), got {testFraction}.");
+        int test = (int)Math.Round(testFraction * n);
+        if (n - test < 2) throw new ArgumentException($"{table.Path}: {n} rows leave {n - test} for training; need at least 2.");
+        int[] order = [.. Enumerable.Range(0, n)];
+        var rng = new Randomness.Xoshiro256StarStar(splitSeed);
+        for (int i = n - 1; i > 0; i--)
+        {
+            int j = (int)(rng.NextUInt64() % (ulong)(i + 1));
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+        int[] trainRows = [.. order.Skip(test).Order()], testRows = [.. order.Take(test).Order()];
+        double[] Rows(int[] rows) => [.. rows.SelectMany(r => x.AsSpan(r * p, p).ToArray())];
+        double[] xTrain = Rows(trainRows), xTest = Rows(testRows);
+        if (standardize)
+            for (int j = 0; j < p; j++)
+            {
+                double mean = 0, sq = 0;
+                foreach (int r in trainRows) mean += x[r * p + j];
+                mean /= trainRows.Length;
+                foreach (int r in trainRows) sq += (x[r * p + j] - mean) * (x[r * p + j] - mean);
+                double sd = Math.Sqrt(sq / Math.Max(1, trainRows.Length - 1));
+                if (!(sd > 0)) throw new ArgumentException($"{table.Path}: predictor '{names[j]}' is constant on the training rows; drop it or turn off standardisation.");
+                for (int i = 0; i < trainRows.Length; i++) xTrain[i * p + j] = (xTrain[i * p + j] - mean) / sd;
+                for (int i = 0; i < testRows.Length; i++) xTest[i * p + j] = (xTest[i * p + j] - mean) / sd;
+            }
+        var model = Create(family, xTrain, [.. trainRows.Select(r => y[r])], intercept, priorScale, predictorNames: names,
+            name: $"{family.ToString().ToLowerInvariant()} regression of {response} on {Path.GetFileName(table.Path)}");
+        return new RegressionModel(model.Name, model.Layout, family, model._x, model._y, p, intercept, priorScale, model.SigmaPriorScale, null)
+        {
+            HeldOut = test > 0 ? (xTest, [.. testRows.Select(r => y[r])]) : null,
+            Provenance = $"{table.Path}: {n} rows, {n - test} for training and {test} held out (split seed {splitSeed}); predictors {string.Join(", ", names)}"
+                + (standardize ? ", standardised by the training rows' mean and sd" : "") + (intercept ? "; with an intercept" : "; no intercept")
+                + $"; priors N(0, {priorScale}²) on every coefficient" + (family == RegressionFamily.Linear ? $", half-normal(0, {priorScale}) on sigma" : ""),
+        };
+    }
+
     /// <summary>
     /// A model on data: <paramref name="x"/> is the n×p design matrix (row-major, no intercept column),
     /// <paramref name="y"/> the n responses.
     /// </summary>
     /// <exception cref="ArgumentException">Sizes disagree, a value is not finite, a response is outside the family's support, or a scale is not positive (the message names it).</exception>
     public static RegressionModel Create(RegressionFamily family, double[] x, double[] y, bool intercept = true, double priorScale = 10,
-        double? sigmaPriorScale = null, double? knownSigma = null, string? name = null)
+        double? sigmaPriorScale = null, double? knownSigma = null, string? name = null, IReadOnlyList<string>? predictorNames = null)
     {
         ArgumentNullException.ThrowIfNull(x);
         ArgumentNullException.ThrowIfNull(y);
@@ -96,25 +159,12 @@ public sealed class RegressionModel : Model
         if (!(sigmaScale > 0) || !double.IsFinite(sigmaScale)) throw new ArgumentException($"the prior scale of sigma must be > 0 and finite, got {sigmaScale}.");
         if (knownSigma is { } ks && (!(ks > 0) || !double.IsFinite(ks))) throw new ArgumentException($"a known sigma must be > 0 and finite, got {ks}.");
         for (int i = 0; i < n; i++)
-        {
-            double v = y[i];
-            bool ok = family switch
-            {
-                RegressionFamily.Linear => double.IsFinite(v),
-                RegressionFamily.Logistic => v is 0 or 1,
-                _ => v >= 0 && v == Math.Floor(v) && double.IsFinite(v),
-            };
-            if (!ok)
-                throw new ArgumentException($"response {i + 1} is {v}; {family.ToString().ToLowerInvariant()} regression needs " + family switch
-                {
-                    RegressionFamily.Linear => "finite values.",
-                    RegressionFamily.Logistic => "0 or 1.",
-                    _ => "counts 0, 1, 2, ….",
-                });
-        }
+            if (!InSupport(family, y[i]))
+                throw new ArgumentException($"response {i + 1} is {y[i]}; {family.ToString().ToLowerInvariant()} regression needs {SupportText(family)}.");
         var blocks = new List<ParameterBlock>();
         if (intercept) blocks.Add(new ParameterBlock("alpha", 1, Constraint.Real));
-        if (p > 0) blocks.Add(new ParameterBlock("beta", p, Constraint.Real));
+        if (predictorNames is not null && predictorNames.Count != p) throw new ArgumentException($"{predictorNames.Count} predictor names for {p} predictors.");
+        if (p > 0) blocks.Add(new ParameterBlock("beta", p, Constraint.Real, predictorNames));
         if (family == RegressionFamily.Linear && knownSigma is null) blocks.Add(new ParameterBlock("sigma", 1, Constraint.Positive));
         return new RegressionModel(name ?? family.ToString().ToLowerInvariant() + " regression", new ParameterLayout(blocks), family, (double[])x.Clone(),
             (double[])y.Clone(), p, intercept, priorScale, sigmaScale, knownSigma);
@@ -243,6 +293,20 @@ public sealed class RegressionModel : Model
 
     /// <summary>The model in one line: family, rows, predictors, prior scale.</summary>
     public override string ToString() => $"{Name}: n = {Rows}, p = {Predictors}{(Intercept ? " + intercept" : "")}, prior scale {PriorScale}";
+
+    private static bool InSupport(RegressionFamily family, double v) => family switch
+    {
+        RegressionFamily.Linear => double.IsFinite(v),
+        RegressionFamily.Logistic => v is 0 or 1,
+        _ => v >= 0 && v == Math.Floor(v) && double.IsFinite(v),
+    };
+
+    private static string SupportText(RegressionFamily family) => family switch
+    {
+        RegressionFamily.Linear => "a finite number",
+        RegressionFamily.Logistic => "0 or 1",
+        _ => "a count 0, 1, 2, …",
+    };
 
     private static double LogFactorial(double k) => k < 2 ? 0 : LogGamma(k + 1);
 

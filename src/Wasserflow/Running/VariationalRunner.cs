@@ -124,7 +124,8 @@ public sealed record RunResult<TState>(TState FinalState, IReadOnlyList<TracePoi
 /// <see cref="RunResult{TState}.Warnings"/>): a KL estimate that jumps up from the previous one by more than
 /// <see cref="JumpStandardErrors"/> standard errors of the difference and by more than <see cref="JumpFraction"/> of
 /// (|previous| + 1); a final estimate worse than the best seen by the same margin; a spread (largest component standard
-/// deviation) that grew past <see cref="SpreadGrowth"/> times the one the run started from.
+/// deviation) that grew past <see cref="SpreadGrowth"/> times the one the run started from, a start narrower than 1
+/// counting as 1 (so a fit that widens from a deliberately narrow start to the posterior's width is not flagged).
 /// </summary>
 public static class DivergenceChecks
 {
@@ -159,7 +160,7 @@ public static class DivergenceChecks
                 warnings.Add(string.Create(CultureInfo.InvariantCulture,
                     $"the final KL estimate {last.Kl:G4} ± {last.StandardError:G2} is worse than the best seen, {best.Kl:G4} ± {best.StandardError:G2} at iteration {best.Iteration}"));
         }
-        if (double.IsFinite(initialSpread) && initialSpread > 0 && largestSpread > SpreadGrowth * initialSpread)
+        if (double.IsFinite(initialSpread) && initialSpread > 0 && largestSpread > SpreadGrowth * Math.Max(initialSpread, 1))
             warnings.Add(string.Create(CultureInfo.InvariantCulture,
                 $"a component's standard deviation grew to {largestSpread:G3}, {largestSpread / initialSpread:G3} times the {initialSpread:G3} it started from: the fit has blown up (try a smaller step size)"));
         return warnings;

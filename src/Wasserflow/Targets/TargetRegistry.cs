@@ -34,8 +34,8 @@ public sealed record TargetParameters : IApplicability
     [Parameter("gmm: covariance kind", Choices = typeof(CovarianceKinds))]
     public string TargetCovariance { get; init; } = "full";
 
-    /// <summary>gmm and logistic: seed of the random target (separate from a run's seed, so one target serves many runs).</summary>
-    [Parameter("gmm, logistic: seed of the random target")]
+    /// <summary>gmm and logistic: seed of the random target (separate from a run's seed, so one target serves many runs); regression models: seed of the train/test split.</summary>
+    [Parameter("gmm, logistic: seed of the random target; regression models: seed of the train/test split")]
     public ulong TargetSeed { get; init; } = 1;
 
     /// <summary>funnel: variance of the first coordinate.</summary>
@@ -53,6 +53,34 @@ public sealed record TargetParameters : IApplicability
     /// <summary>logistic: precision λ of the N(0, I/λ) prior; 0 is the paper's flat prior.</summary>
     [Parameter("logistic: precision λ of a N(0, I/λ) prior (0: flat)", Minimum = 0)]
     public double PriorPrecision { get; init; }
+
+    /// <summary>Regression models: the CSV file (header row, one row per observation).</summary>
+    [Parameter("regression models: CSV data file with a header row")]
+    public string Data { get; init; } = "";
+
+    /// <summary>Regression models: the response column.</summary>
+    [Parameter("regression models: the response column")]
+    public string Response { get; init; } = "y";
+
+    /// <summary>Regression models: predictor columns, comma-separated; empty for every column but the response.</summary>
+    [Parameter("regression models: predictor columns, comma-separated (default: every other column; text columns one-hot)")]
+    public string Predictors { get; init; } = "";
+
+    /// <summary>Regression models: an intercept α.</summary>
+    [Parameter("regression models: include an intercept")]
+    public bool Intercept { get; init; } = true;
+
+    /// <summary>Regression models: prior scale s of the N(0, s²) priors (and of sigma's half-normal).</summary>
+    [Parameter("regression models: scale s of the N(0, s²) coefficient priors (and sigma's half-normal)", Minimum = 0, ExclusiveMinimum = true)]
+    public double PriorScale { get; init; } = 10;
+
+    /// <summary>Regression models: the share of rows held out for the predictive.</summary>
+    [Parameter("regression models: share of rows held out for the posterior predictive", Minimum = 0, Maximum = 0.9)]
+    public double TestFraction { get; init; }
+
+    /// <summary>Regression models: standardise predictors by the training rows.</summary>
+    [Parameter("regression models: standardise predictors by the training rows' mean and sd")]
+    public bool Standardize { get; init; } = true;
 
     /// <summary>sinh-arcsinh: the two skews.</summary>
     [Parameter("sinh-arcsinh: the two skews")]
@@ -89,12 +117,13 @@ public sealed record TargetParameters : IApplicability
 /// <param name="Build">Builds the target from valid parameters.</param>
 /// <param name="FixedDimension">The only dimension it has, or null.</param>
 /// <param name="MinimumDimension">The smallest dimension it has.</param>
+/// <param name="DimensionFromData">The dimension follows from the data (a model's parameter count), so --dimension does not apply.</param>
 public sealed record TargetDefinition(string Name, string Description, IReadOnlyList<string> Parameters,
-    Func<TargetParameters, ITarget> Build, int? FixedDimension = null, int MinimumDimension = 1)
+    Func<TargetParameters, ITarget> Build, int? FixedDimension = null, int MinimumDimension = 1, bool DimensionFromData = false)
 {
-    /// <summary>Whether this target reads the parameter <paramref name="property"/> (Target and Dimension: always).</summary>
+    /// <summary>Whether this target reads the parameter <paramref name="property"/> (Target always, Dimension unless it comes from the data).</summary>
     public bool Uses(string property) =>
-        property is nameof(TargetParameters.Target) or nameof(TargetParameters.Dimension) || Parameters.Contains(property);
+        property is nameof(TargetParameters.Target) || (property is nameof(TargetParameters.Dimension) && !DimensionFromData) || Parameters.Contains(property);
 
     /// <summary>Checks the dimension rule and the length of the skews.</summary>
     /// <exception cref="InvalidParameterException">The dimension or a list does not fit this target.</exception>
@@ -131,6 +160,11 @@ public sealed class CovarianceKinds : INamedChoices
 /// </summary>
 public sealed class TargetRegistry : INamedChoices
 {
+    // Declared before All: static initialisers run in order, and All's regression entries read it.
+    private static readonly string[] RegressionParameters =
+        [nameof(TargetParameters.Data), nameof(TargetParameters.Response), nameof(TargetParameters.Predictors), nameof(TargetParameters.Intercept),
+         nameof(TargetParameters.PriorScale), nameof(TargetParameters.TestFraction), nameof(TargetParameters.Standardize), nameof(TargetParameters.TargetSeed)];
+
     /// <summary>All definitions.</summary>
     public static IReadOnlyList<TargetDefinition> All { get; } =
     [
@@ -150,7 +184,20 @@ public sealed class TargetRegistry : INamedChoices
             [nameof(TargetParameters.Points), nameof(TargetParameters.Separation), nameof(TargetParameters.PriorPrecision), nameof(TargetParameters.TargetSeed)],
             p => LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(p.TargetSeed), p.Dimension, p.Points, p.Separation,
                 p.Dimension == 2 ? [1.0, 0.5, 0.5, 1.0] : null, p.PriorPrecision)),
+        Regression("linear-regression", "Bayesian linear regression (Gaussian noise, unknown sigma) on a CSV file", Models.RegressionFamily.Linear),
+        Regression("logistic-regression", "Bayesian logistic regression (0/1 response) on a CSV file", Models.RegressionFamily.Logistic),
+        Regression("poisson-regression", "Bayesian Poisson regression (count response) on a CSV file", Models.RegressionFamily.Poisson),
     ];
+
+    // A regression model on a CSV file; its dimension comes from the data.
+    private static TargetDefinition Regression(string name, string description, Models.RegressionFamily family) =>
+        new(name, description, RegressionParameters, p =>
+        {
+            if (p.Data.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Data), $"the {name} target needs a CSV file");
+            string[] predictors = [.. p.Predictors.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+            return Models.RegressionModel.FromTable(family, Data.CsvTable.Read(p.Data), p.Response, predictors, p.Intercept, p.PriorScale,
+                p.TestFraction, p.TargetSeed, p.Standardize);
+        }, DimensionFromData: true);
 
     /// <inheritdoc/>
     public static string Noun => "target";

@@ -240,8 +240,9 @@ public sealed class ModelTests
             var good = CsvTable.Read(Write("good.csv", "y,x1,colour\n1,0.5,red\n0,-1.5,blue\n1,2,green\n"));
             Assert.Equal(3, good.RowCount);
             var (matrix, names) = good.DesignMatrix(["x1", "colour"]);
-            Assert.Equal(["x1", "colour=blue", "colour=green"], names);
-            Assert.Equal([0.5, 0, 0, -1.5, 1, 0, 2, 0, 1], matrix);
+            // Levels sorted: blue (the reference), green, red.
+            Assert.Equal(["x1", "colour=green", "colour=red"], names);
+            Assert.Equal([0.5, 0, 1, -1.5, 0, 0, 2, 1, 0], matrix);
 
             var missingColumn = Assert.Throws<DataFormatException>(() => good.Column("x2"));
             Assert.Contains("no column 'x2' (did you mean 'x1'?)", missingColumn.Message, StringComparison.Ordinal);

@@ -83,6 +83,18 @@ public sealed class RunReliabilityTests : IDisposable
         Assert.Empty(r.Warnings);
     }
 
+    [Theory]
+    [InlineData(0.1, 11.0, false)]  // widening from a deliberately narrow start to a posterior sd of 11 (BLR, d = 30)
+    [InlineData(0.1, 99.0, false)]
+    [InlineData(0.1, 101.0, true)]
+    [InlineData(2.0, 199.0, false)]
+    [InlineData(2.0, 250.0, true)]  // 125 times the start
+    public void Spread_growth_is_measured_against_the_start_or_one_whichever_is_wider(double start, double largest, bool warns)
+    {
+        IReadOnlyList<string> warnings = DivergenceChecks.Check([], start, largest);
+        Assert.Equal(warns, warnings.Any(w => w.StartsWith("a component's standard deviation grew", StringComparison.Ordinal)));
+    }
+
     private static (IsotropicMixtureFlow Flow, IsotropicMixtureState Start) Ibw(ITarget target)
     {
         var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(5), 4, target.Dimension, 5, 2);

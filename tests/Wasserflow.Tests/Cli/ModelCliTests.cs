@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Text.Json;
+using Wasserflow.Cli;
+
+namespace Wasserflow.Tests.Cli;
+
+/// <summary>`fit` on a user's CSV: a regression model with a held-out split, its summary, draws and predictive.</summary>
+public sealed class ModelCliTests : IDisposable
+{
+    private static readonly string Data = Path.Combine(AppContext.BaseDirectory, "TestData", "logistic-small.csv");
+    private readonly string _folder = Directory.CreateTempSubdirectory("wasserflow-model-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = WasserflowCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("bw", "1")]
+    [InlineData("ibw", "3")]
+    public void Logistic_regression_on_a_csv_writes_summary_draws_and_predictive(string algorithm, string components)
+    {
+        string output = Path.Combine(_folder, algorithm);
+        var (code, stdout, err) = Run("fit", "--target", "logistic-regression", "--data", Data, "--test-fraction", "0.25", "-a", algorithm, "-n", components,
+            "--iterations", "400", "--step-size", algorithm == "bw" ? "0.1" : "0.05", "--init-spread", "0.5", "--init-variance", "1", "-o", output);
+        Assert.True(code == 0, err);
+        Assert.Contains("Pareto k̂", stdout, StringComparison.Ordinal);
+        Assert.Contains("held out (30 rows)", stdout, StringComparison.Ordinal);
+
+        // alpha, beta[x1], beta[x2], and the categorical group (levels a, b, c; a the reference) as indicators of b and c.
+        string[] summary = File.ReadAllLines(Path.Combine(output, "summary.csv"));
+        Assert.Equal(["alpha", "beta[x1]", "beta[x2]", "beta[group=b]", "beta[group=c]"], summary.Skip(1).Select(l => l.Split(',')[0]));
+        string[] draws = File.ReadAllLines(Path.Combine(output, "draws.csv"));
+        Assert.Equal(1 + 4000, draws.Length);
+        // The summary's mean of beta[x1] is the mean of its column in draws.csv.
+        double mean = draws.Skip(1).Average(l => double.Parse(l.Split(',')[1], CultureInfo.InvariantCulture));
+        Assert.Equal(mean, double.Parse(summary[2].Split(',')[1], CultureInfo.InvariantCulture), 10);
+        Assert.True(mean > 0.3, $"x1's coefficient (1.2 per unit in the generating model) came out {mean}");
+
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "result.json")));
+        JsonElement posterior = json.RootElement.GetProperty("posterior");
+        Assert.True(posterior.GetProperty("elbo").GetDouble() < 0);
+        Assert.Equal(5, posterior.GetProperty("parameters").GetArrayLength());
+        JsonElement predictive = json.RootElement.GetProperty("predictive");
+        Assert.Equal(30, predictive.GetProperty("heldOutRows").GetInt32());
+        Assert.InRange(predictive.GetProperty("accuracy").GetDouble(), 0.5, 1.0);
+        Assert.Contains("Posterior", File.ReadAllText(Path.Combine(output, "report.html")), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--data: the logistic-regression target needs a CSV file", "fit", "--target", "logistic-regression")]
+    [InlineData("no column 'yy' (did you mean 'y'?)", "fit", "--target", "logistic-regression", "--data", "DATA", "--response", "yy")]
+    [InlineData("no column 'x3' (did you mean 'x1'?)", "fit", "--target", "logistic-regression", "--data", "DATA", "--predictors", "x1,x3")]
+    [InlineData("logistic-small.csv, line 2, column 'x1': -0.2559 is not 0 or 1 (logistic regression)", "fit", "--target", "logistic-regression", "--data", "DATA", "--response", "x1")]
+    [InlineData("--dimension: applies to", "fit", "--target", "poisson-regression", "--data", "DATA", "-d", "4")]
+    [InlineData("--skew: applies to the sinh-arcsinh target, not to linear-regression", "fit", "--target", "linear-regression", "--data", "DATA", "--skew", "1", "1")]
+    public void Bad_model_input_is_named_and_nothing_is_written(string expected, params string[] args)
+    {
+        string output = Path.Combine(_folder, "bad");
+        var (code, _, err) = Run([.. args.Select(a => a == "DATA" ? Data : a), "-o", output]);
+        Assert.Equal(WasserflowCli.BadInput, code);
+        Assert.Contains(expected, err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output));
+    }
+}
