@@ -42,8 +42,10 @@ public static class FitRun
         ITarget target = job.Target.Build();
         FitSettings config = job.Fit;
         config.Validate(target);
-        var q0 = IsotropicGaussianMixture.Initialize(new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream)),
-            config.Components, target.Dimension, config.InitSpread, config.InitVariance);
+        var initRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream));
+        var q0 = config.StartsAtLaplace(target)
+            ? FitStart.IsotropicAt(FitStart.Laplace(target), config.Components, initRng)
+            : IsotropicGaussianMixture.Initialize(initRng, config.Components, target.Dimension, config.InitSpread, config.InitVariance);
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(config.Algorithm), config.Components,
             new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads, StepControl: config.StepControl));
         var state = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(config.Seed, FlowStream));
@@ -54,7 +56,8 @@ public static class FitRun
         {
             KlEstimate finalKl = KlEstimator.Estimate(mixture, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
             GridKlResult? grid = target.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
-            ModelOutcome? posterior = ModelSummary.Analyse(target, (rng, u) => { mixture.Sample(rng, u); return mixture.LogDensity(u); }, config.Seed);
+            ModelOutcome? posterior = result.Status is RunStatus.Completed or RunStatus.Converged
+                ? ModelSummary.Analyse(target, (rng, u) => { mixture.Sample(rng, u); return mixture.LogDensity(u); }, config.Seed) : null;
             return new FitOutcome(job, target, result, finalKl, grid, posterior);
         }
         catch (TargetEvaluationException ex)

@@ -24,6 +24,21 @@ public sealed class FitAlgorithms : INamedChoices
     ];
 }
 
+/// <summary>Where a fit starts.</summary>
+public sealed class InitKinds : INamedChoices
+{
+    /// <inheritdoc/>
+    public static string Noun => "start";
+
+    /// <inheritdoc/>
+    public static IReadOnlyList<NamedChoice> Choices { get; } =
+    [
+        new("auto", "laplace for regression models, box otherwise"),
+        new("box", "means uniform in [-s, s]^d (--init-spread), variance r (--init-variance)"),
+        new("laplace", "the Laplace approximation: its mean and covariance (particles), means 1 sd apart around the mode for K > 1"),
+    ];
+}
+
 /// <summary>How the Bures–Wasserstein flows take Gaussian expectations.</summary>
 public sealed class ExpectationKinds : INamedChoices
 {
@@ -73,6 +88,13 @@ public sealed record FitSettings : IApplicability
     [Parameter("estimate the KL every k iterations", Minimum = 1)]
     public int KlEvery { get; init; } = 100;
 
+    /// <summary>Where the fit starts: auto (Laplace for models), box, or laplace.</summary>
+    [Parameter("where the fit starts", Choices = typeof(InitKinds))]
+    public string Init { get; init; } = "auto";
+
+    /// <summary>Whether this fit starts from the Laplace approximation of <paramref name="target"/>.</summary>
+    public bool StartsAtLaplace(ITarget target) => Init == "laplace" || (Init == "auto" && target is Models.Model);
+
     /// <summary>Initial means uniform in [−s, s]^d.</summary>
     [Parameter("initial means uniform in [-s, s]^d", Minimum = 0)]
     public double InitSpread { get; init; } = 15;
@@ -105,6 +127,7 @@ public sealed record FitSettings : IApplicability
     {
         nameof(Expectation) when !IsBuresWasserstein => $"applies to the bw algorithms, not to {Algorithm}",
         nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
+        nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" => "applies to --init box, not to --init laplace (the Laplace approximation sets the start)",
         _ => null,
     };
 

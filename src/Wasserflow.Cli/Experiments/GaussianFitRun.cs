@@ -43,7 +43,7 @@ public static class GaussianFitRun
         if (target is ITargetWithPropriety propriety && !propriety.CheckProper(out string? reason))
             throw new InvalidParameterException(nameof(job.Target.Target), reason ?? "the posterior is improper");
         int k = config.Components, d = target.Dimension;
-        GaussianParticleState state = Start(config, k, d);
+        GaussianParticleState state = config.StartsAtLaplace(target) ? LaplaceStart(config, FitStart.Laplace(target), k) : Start(config, k, d);
         IVariationalFlow<GaussianParticleState> flow = config.Algorithm == "bw-sgd"
             ? new BuresWassersteinSgd(target, new BuresWassersteinSgdOptions(config.StepSize))
             : new BuresWassersteinFlow(target, k, new BuresWassersteinFlowOptions(
@@ -59,7 +59,8 @@ public static class GaussianFitRun
         {
             KlEstimate finalKl = KlEstimator.Estimate(fit, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
             double? cubature = k == 1 ? KlEstimator.CubatureKl(result.FinalState.Particle(), target) : null;
-            ModelOutcome? posterior = ModelSummary.Analyse(target, (rng, u) => { fit.Sample(rng, u); return fit.LogDensity(u); }, config.Seed);
+            ModelOutcome? posterior = result.Status is RunStatus.Completed or RunStatus.Converged
+                ? ModelSummary.Analyse(target, (rng, u) => { fit.Sample(rng, u); return fit.LogDensity(u); }, config.Seed) : null;
             return new GaussianFitOutcome(job, target, result, finalKl, cubature, posterior);
         }
         catch (TargetEvaluationException ex)
@@ -67,6 +68,17 @@ public static class GaussianFitRun
             return new GaussianFitOutcome(job, target, FitRun.FinalKlFailed(result, ex, ""),
                 new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
         }
+    }
+
+    // K particles with the Laplace covariance, the first at the mode and the others about 1 sd around it.
+    private static GaussianParticleState LaplaceStart(FitSettings config, Gaussian laplace, int k)
+    {
+        int d = laplace.Mean.Length;
+        double[] means = FitStart.MeansAround(laplace, k, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream)));
+        var factors = new double[k * d * d];
+        for (int j = 0; j < k; j++) laplace.CholeskyFactor.CopyTo(factors.AsSpan(j * d * d, d * d));
+        return new GaussianParticleState(means, factors, Enumerable.Repeat(1.0 / k, k).ToArray(), 0,
+            new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FlowStream)));
     }
 
     // K particles: means uniform in [−s, s]^d, covariance r·I (the isotropic family's initialisation keys).

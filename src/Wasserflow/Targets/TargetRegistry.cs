@@ -55,7 +55,7 @@ public sealed record TargetParameters : IApplicability
     public double PriorPrecision { get; init; }
 
     /// <summary>Regression models: the CSV file (header row, one row per observation).</summary>
-    [Parameter("regression models: CSV data file with a header row")]
+    [Parameter("regression models: CSV data file with a header row, or sklearn:<table> (breast_cancer, wine_data, iris, boston_house_prices; fetched once)")]
     public string Data { get; init; } = "";
 
     /// <summary>Regression models: the response column.</summary>
@@ -195,7 +195,10 @@ public sealed class TargetRegistry : INamedChoices
         {
             if (p.Data.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Data), $"the {name} target needs a CSV file");
             string[] predictors = [.. p.Predictors.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
-            return Models.RegressionModel.FromTable(family, Data.CsvTable.Read(p.Data), p.Response, predictors, p.Intercept, p.PriorScale,
+            string path = p.Data.StartsWith("sklearn:", StringComparison.Ordinal)
+                ? Data.Datasets.SklearnCsv(p.Data["sklearn:".Length..], Data.Datasets.DefaultCache, message => Console.Error.WriteLine(message))
+                : p.Data;
+            return Models.RegressionModel.FromTable(family, Data.CsvTable.Read(path), p.Response, predictors, p.Intercept, p.PriorScale,
                 p.TestFraction, p.TargetSeed, p.Standardize);
         }, DimensionFromData: true);
 

@@ -1,0 +1,58 @@
+using Wasserflow.Baselines;
+using Wasserflow.Families;
+using Wasserflow.Parameters;
+using Wasserflow.Randomness;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Experiments;
+
+/// <summary>
+/// Where a <c>fit</c> starts (--init): the box of paper 000 (means uniform in [−s, s]^d, variance r), or the Laplace
+/// approximation N(m, Σ) of the target, the default for regression models, whose parameters can differ in scale by
+/// orders of magnitude so that a box start is far out in the tails and the flow too stiff to move.
+/// </summary>
+public static class FitStart
+{
+    /// <summary>The Laplace approximation, or an error naming --init when it cannot be formed.</summary>
+    /// <exception cref="InvalidParameterException">No mode, or a Hessian that is not positive definite (the message says which).</exception>
+    public static Gaussian Laplace(ITarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        try
+        {
+            return Baselines.Laplace.Fit(target, new double[target.Dimension]).Approximation;
+        }
+        catch (LaplaceException ex)
+        {
+            throw new InvalidParameterException(nameof(FitSettings.Init), $"{ex.Message}; start from a box instead (--init box)");
+        }
+    }
+
+    /// <summary>
+    /// K means around the Laplace mode: the first at the mode, the others at m + σ ⊙ u with u uniform in [−1, 1]^d
+    /// (σ the Laplace marginal sds), so a mixture starts spread over the bulk of the posterior.
+    /// </summary>
+    public static double[] MeansAround(Gaussian laplace, int components, Xoshiro256StarStar rng)
+    {
+        ArgumentNullException.ThrowIfNull(laplace);
+        ArgumentNullException.ThrowIfNull(rng);
+        int d = laplace.Mean.Length;
+        double[] covariance = laplace.Covariance();
+        var means = new double[components * d];
+        for (int j = 0; j < components; j++)
+            for (int i = 0; i < d; i++)
+                means[j * d + i] = laplace.Mean[i] + (j == 0 ? 0 : Math.Sqrt(covariance[i * d + i]) * rng.NextDouble(-1, 1));
+        return means;
+    }
+
+    /// <summary>An isotropic mixture at the Laplace approximation: means by <see cref="MeansAround"/>, every variance the geometric mean of Σ's diagonal.</summary>
+    public static IsotropicGaussianMixture IsotropicAt(Gaussian laplace, int components, Xoshiro256StarStar rng)
+    {
+        ArgumentNullException.ThrowIfNull(laplace);
+        int d = laplace.Mean.Length;
+        double[] covariance = laplace.Covariance();
+        double logMean = 0;
+        for (int i = 0; i < d; i++) logMean += Math.Log(covariance[i * d + i]) / d;
+        return IsotropicGaussianMixture.FromMeansVariances(MeansAround(laplace, components, rng), Enumerable.Repeat(Math.Exp(logMean), components).ToArray());
+    }
+}
