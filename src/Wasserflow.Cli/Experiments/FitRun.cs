@@ -39,12 +39,14 @@ public static class FitRun
     public static FitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null)
     {
         ArgumentNullException.ThrowIfNull(job);
-        ITarget target = job.Target.Build();
+        ITarget model = job.Target.Build();
         FitSettings config = job.Fit;
-        config.Validate(target);
+        config.Validate(model);
+        AffineTarget? whitened = config.Whitens(model) ? FitStart.Whitened(model) : null;
+        ITarget target = whitened ?? model;
         var initRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream));
-        var q0 = config.StartsAtLaplace(target)
-            ? FitStart.IsotropicAt(FitStart.Laplace(target), config.Components, initRng)
+        var q0 = whitened is not null ? FitStart.IsotropicAt(FitStart.StandardNormal(target.Dimension), config.Components, initRng)
+            : config.StartsAtLaplace(target) ? FitStart.IsotropicAt(FitStart.Laplace(target), config.Components, initRng)
             : IsotropicGaussianMixture.Initialize(initRng, config.Components, target.Dimension, config.InitSpread, config.InitVariance);
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(config.Algorithm), config.Components,
             new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads, StepControl: config.StepControl));
@@ -57,7 +59,7 @@ public static class FitRun
             KlEstimate finalKl = KlEstimator.Estimate(mixture, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
             GridKlResult? grid = target.Dimension == 2 ? GridKl.Compute(mixture, target, PlotBox(target, mixture), 300) : null;
             ModelOutcome? posterior = result.Status is RunStatus.Completed or RunStatus.Converged
-                ? ModelSummary.Analyse(target, (rng, u) => { mixture.Sample(rng, u); return mixture.LogDensity(u); }, config.Seed) : null;
+                ? ModelSummary.Analyse(model, FitStart.InOriginalCoordinates(whitened, (rng, v) => { mixture.Sample(rng, v); return mixture.LogDensity(v); }), config.Seed) : null;
             return new FitOutcome(job, target, result, finalKl, grid, posterior);
         }
         catch (TargetEvaluationException ex)
@@ -196,6 +198,7 @@ public static class FitRun
         w.WriteNumber("stepReductions", r.FinalState.StepReductions);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);
         if (o.Posterior is { } posterior) ModelSummary.WriteJson(w, posterior);
+        if (o.Target is AffineTarget whitened) ResultFiles.WriteWhitening(w, whitened);
         if (o.Grid is { } g)
         {
             w.WriteStartObject("gridKl");

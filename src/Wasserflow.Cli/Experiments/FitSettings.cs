@@ -39,6 +39,21 @@ public sealed class InitKinds : INamedChoices
     ];
 }
 
+/// <summary>Whether a fit runs in whitened coordinates.</summary>
+public sealed class PreconditionKinds : INamedChoices
+{
+    /// <inheritdoc/>
+    public static string Noun => "preconditioner";
+
+    /// <inheritdoc/>
+    public static IReadOnlyList<NamedChoice> Choices { get; } =
+    [
+        new("auto", "laplace for regression models, none otherwise"),
+        new("none", "run on the target's own coordinates"),
+        new("laplace", "run on v with u = m + L v, (m, LLᵀ) the Laplace approximation, starting from it: one step size suits every scale"),
+    ];
+}
+
 /// <summary>How the Bures–Wasserstein flows take Gaussian expectations.</summary>
 public sealed class ExpectationKinds : INamedChoices
 {
@@ -92,8 +107,15 @@ public sealed record FitSettings : IApplicability
     [Parameter("where the fit starts", Choices = typeof(InitKinds))]
     public string Init { get; init; } = "auto";
 
-    /// <summary>Whether this fit starts from the Laplace approximation of <paramref name="target"/>.</summary>
+    /// <summary>Whether this fit starts from the Laplace approximation of <paramref name="target"/> (in its own coordinates).</summary>
     public bool StartsAtLaplace(ITarget target) => Init == "laplace" || (Init == "auto" && target is Models.Model);
+
+    /// <summary>Whether the fit runs in Laplace-whitened coordinates.</summary>
+    [Parameter("run in whitened coordinates", Choices = typeof(PreconditionKinds))]
+    public string Precondition { get; init; } = "auto";
+
+    /// <summary>Whether this fit runs on <paramref name="target"/> whitened by its Laplace approximation (and starts there).</summary>
+    public bool Whitens(ITarget target) => Precondition == "laplace" || (Precondition == "auto" && target is Models.Model);
 
     /// <summary>Initial means uniform in [−s, s]^d.</summary>
     [Parameter("initial means uniform in [-s, s]^d", Minimum = 0)]
@@ -127,7 +149,8 @@ public sealed record FitSettings : IApplicability
     {
         nameof(Expectation) when !IsBuresWasserstein => $"applies to the bw algorithms, not to {Algorithm}",
         nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
-        nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" => "applies to --init box, not to --init laplace (the Laplace approximation sets the start)",
+        nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" || Precondition == "laplace" => "applies to --init box, not to a Laplace start or --precondition laplace (the Laplace approximation sets the start)",
+        nameof(Init) when Precondition == "laplace" => "does not apply with --precondition laplace (the run starts at the Laplace approximation)",
         _ => null,
     };
 

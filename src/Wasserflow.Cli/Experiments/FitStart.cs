@@ -29,6 +29,45 @@ public static class FitStart
     }
 
     /// <summary>
+    /// The target whitened by its Laplace approximation N(m, LLᵀ): the density of v with u = m + L v (see
+    /// <see cref="AffineTarget"/>), whose own Laplace approximation is N(0, I).
+    /// </summary>
+    /// <exception cref="InvalidParameterException">No Laplace approximation (the message names --precondition).</exception>
+    public static AffineTarget Whitened(ITarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        try
+        {
+            Gaussian laplace = Baselines.Laplace.Fit(target, new double[target.Dimension]).Approximation;
+            return new AffineTarget(target, laplace.Mean, laplace.CholeskyFactor);
+        }
+        catch (LaplaceException ex)
+        {
+            throw new InvalidParameterException(nameof(FitSettings.Precondition), $"{ex.Message}; run without it (--precondition none --init box)");
+        }
+    }
+
+    /// <summary>N(0, I) in dimension <paramref name="d"/>: the Laplace approximation in whitened coordinates.</summary>
+    public static Gaussian StandardNormal(int d) => Gaussian.Isotropic(new double[d], 1.0);
+
+    /// <summary>
+    /// The draw-and-log-density of a fit made in the coordinates of <paramref name="whitened"/> (or in the target's own
+    /// when null), as a fit of the original target: u = m + L v, log q_u(u) = log q_v(v) − log|det L|.
+    /// </summary>
+    public static Diagnostics.DrawWithLogDensity InOriginalCoordinates(AffineTarget? whitened, Func<Xoshiro256StarStar, double[], double> draw)
+    {
+        ArgumentNullException.ThrowIfNull(draw);
+        if (whitened is null) return (rng, u) => { var x = new double[u.Length]; double lq = draw(rng, x); x.CopyTo(u); return lq; };
+        return (rng, u) =>
+        {
+            var v = new double[u.Length];
+            double logQ = draw(rng, v);
+            whitened.ToOriginal(v, u);
+            return logQ - whitened.LogDeterminant;
+        };
+    }
+
+    /// <summary>
     /// K means around the Laplace mode: the first at the mode, the others at m + σ ⊙ u with u uniform in [−1, 1]^d
     /// (σ the Laplace marginal sds), so a mixture starts spread over the bulk of the posterior.
     /// </summary>

@@ -37,13 +37,16 @@ public static class GaussianFitRun
     {
         ArgumentNullException.ThrowIfNull(job);
         FitSettings config = job.Fit;
-        ITarget target = job.Target.Build();
-        config.Validate(target);
+        ITarget model = job.Target.Build();
+        config.Validate(model);
+        AffineTarget? whitened = config.Whitens(model) ? FitStart.Whitened(model) : null;
+        ITarget target = whitened ?? model;
         if (!config.IsBuresWasserstein) throw new InvalidParameterException(nameof(config.Algorithm), $"'{config.Algorithm}' is not a Bures–Wasserstein algorithm");
         if (target is ITargetWithPropriety propriety && !propriety.CheckProper(out string? reason))
             throw new InvalidParameterException(nameof(job.Target.Target), reason ?? "the posterior is improper");
         int k = config.Components, d = target.Dimension;
-        GaussianParticleState state = config.StartsAtLaplace(target) ? LaplaceStart(config, FitStart.Laplace(target), k) : Start(config, k, d);
+        GaussianParticleState state = whitened is not null ? LaplaceStart(config, FitStart.StandardNormal(d), k)
+            : config.StartsAtLaplace(target) ? LaplaceStart(config, FitStart.Laplace(target), k) : Start(config, k, d);
         IVariationalFlow<GaussianParticleState> flow = config.Algorithm == "bw-sgd"
             ? new BuresWassersteinSgd(target, new BuresWassersteinSgdOptions(config.StepSize))
             : new BuresWassersteinFlow(target, k, new BuresWassersteinFlowOptions(
@@ -60,7 +63,7 @@ public static class GaussianFitRun
             KlEstimate finalKl = KlEstimator.Estimate(fit, target, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, FinalStream)), 10 * config.KlSamples);
             double? cubature = k == 1 ? KlEstimator.CubatureKl(result.FinalState.Particle(), target) : null;
             ModelOutcome? posterior = result.Status is RunStatus.Completed or RunStatus.Converged
-                ? ModelSummary.Analyse(target, (rng, u) => { fit.Sample(rng, u); return fit.LogDensity(u); }, config.Seed) : null;
+                ? ModelSummary.Analyse(model, FitStart.InOriginalCoordinates(whitened, (rng, v) => { fit.Sample(rng, v); return fit.LogDensity(v); }), config.Seed) : null;
             return new GaussianFitOutcome(job, target, result, finalKl, cubature, posterior);
         }
         catch (TargetEvaluationException ex)
@@ -151,6 +154,7 @@ public static class GaussianFitRun
         w.WriteNumber("integratorSteps", r.FinalState.Substeps);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);
         if (o.Posterior is { } posterior) ModelSummary.WriteJson(w, posterior);
+        if (o.Target is AffineTarget whitened) ResultFiles.WriteWhitening(w, whitened);
         if (o.CubatureKl is { } cub) ResultFiles.WriteFiniteOrNull(w, "cubatureKl", cub);
         w.WriteStartArray("particles");
         for (int k = 0; k < r.FinalState.ComponentCount; k++)

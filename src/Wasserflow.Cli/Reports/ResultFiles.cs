@@ -138,4 +138,19 @@ public static class ResultFiles
 
     /// <summary>A number as reports show it: four significant digits, invariant culture.</summary>
     public static string G(double v) => v.ToString("G4", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The "whitening" object of a run made in Laplace-whitened coordinates: the fit's parameters in result.json are in v,
+    /// and u = shift + factor · v (factor row-major, lower triangular).
+    /// </summary>
+    public static void WriteWhitening(Utf8JsonWriter w, Targets.AffineTarget whitened)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(whitened);
+        w.WriteStartObject("whitening");
+        w.WriteString("meaning", "the fit's parameters are in v; the model's unconstrained parameters are u = shift + factor · v");
+        WriteArray(w, "shift", whitened.Shift);
+        WriteArray(w, "factor", whitened.Factor);
+        w.WriteEndObject();
+    }
 }

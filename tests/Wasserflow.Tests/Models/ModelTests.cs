@@ -167,6 +167,58 @@ public sealed class ModelTests
     }
 
     [Fact]
+    public void An_affine_target_has_the_chain_rule_gradient_and_keeps_the_normaliser()
+    {
+        var (x, y) = Data(RegressionFamily.Poisson, 30, 3, 41);
+        var model = RegressionModel.Create(RegressionFamily.Poisson, x, y, intercept: true, priorScale: 3);
+        double[] shift = [0.2, -0.1, 0.3, 0.05];
+        double[] factor = [0.5, 0, 0, 0, 0.1, 0.2, 0, 0, -0.3, 0.05, 0.7, 0, 0.02, 0.01, 0.03, 0.4];
+        var whitened = new Wasserflow.Targets.AffineTarget(model, shift, factor);
+        TestSupport.AssertGradientMatchesFiniteDifferences(whitened, [0.3, -0.7, 0.2, 1.1]);
+        // π_v(v) = π(m + Lv)·|det L|, with |det L| = 0.5·0.2·0.7·0.4.
+        var u = new double[4];
+        whitened.ToOriginal([0.3, -0.7, 0.2, 1.1], u);
+        Assert.Equal(model.LogDensity(u) + Math.Log(0.5 * 0.2 * 0.7 * 0.4), whitened.LogDensity([0.3, -0.7, 0.2, 1.1]), 10);
+    }
+
+    [Fact]
+    public void Whitening_by_the_Laplace_approximation_makes_a_badly_scaled_regression_fit_like_a_well_scaled_one()
+    {
+        // The same data with one covariate in units 10⁴ times smaller: β₂ becomes β₂/10⁴. With a prior too wide to matter,
+        // the two posteriors are the same up to that scale, and whitened Gaussian VI finds both in the same iterations.
+        var (x, y) = Data(RegressionFamily.Linear, 50, 2, 51);
+        double[] scaled = (double[])x.Clone();
+        for (int i = 0; i < 50; i++) scaled[i * 2 + 1] *= 1e4;
+        Gaussian Fit(double[] design)
+        {
+            var model = RegressionModel.Create(RegressionFamily.Linear, design, y, intercept: true, priorScale: 1e7, knownSigma: 0.7);
+            Gaussian laplace = Wasserflow.Baselines.Laplace.Fit(model, new double[model.Dimension]).Approximation;
+            var whitened = new Wasserflow.Targets.AffineTarget(model, laplace.Mean, laplace.CholeskyFactor);
+            var flow = new BuresWassersteinFlow(whitened, 1, new BuresWassersteinFlowOptions(StepSize: 0.1));
+            var run = VariationalRunner.Run(flow, GaussianParticleState.Start(Gaussian.Isotropic(new double[3], 1.0), seed: 1), new RunOptions(Iterations: 200));
+            Assert.Equal(RunStatus.Completed, run.Status);
+            Assert.Equal(200, run.FinalState.Substeps); // no step had to be split
+            var mean = new double[3];
+            whitened.ToOriginal(run.FinalState.Particle().Mean, mean);
+            double[] l = whitened.Factor.ToArray(), s = run.FinalState.Particle().Covariance(), cov = new double[9];
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++)
+                    for (int a = 0; a < 3; a++)
+                        for (int b = 0; b < 3; b++) cov[i * 3 + j] += l[i * 3 + a] * s[a * 3 + b] * l[j * 3 + b];
+            return Gaussian.FromCovariance(mean, cov);
+        }
+        Gaussian plain = Fit(x), rescaled = Fit(scaled);
+        double[] cp = plain.Covariance(), cr = rescaled.Covariance();
+        double[] unit = [1, 1, 1e4];
+        for (int j = 0; j < 3; j++)
+        {
+            double sd = Math.Sqrt(cp[j * 3 + j]);
+            Assert.True(Math.Abs(rescaled.Mean[j] * unit[j] - plain.Mean[j]) < 1e-6 * sd, $"mean {j}: {rescaled.Mean[j] * unit[j]} vs {plain.Mean[j]}");
+            Assert.Equal(1.0, Math.Sqrt(cr[j * 3 + j]) * unit[j] / sd, 6);
+        }
+    }
+
+    [Fact]
     public void PSIS_corrects_a_shifted_fit_and_the_ELBO_is_minus_the_KL()
     {
         // p = N(0.3, 1), q = N(0, 1): KL(q‖p) = 0.045, so ELBO = −0.045 (log Z = 0); the raw mean is 0, the PSIS mean 0.3.
