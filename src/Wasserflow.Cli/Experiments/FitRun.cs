@@ -51,7 +51,8 @@ public static class FitRun
         var flow = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(config.Algorithm), config.Components,
             new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads, StepControl: config.StepControl));
         var state = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(config.Seed, FlowStream));
-        var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream));
+        var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
+            config.EarlyStop ? new TraceWindowRule(config.StopTolerance) : null);
         var result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
         var mixture = result.FinalState.ToMixture();
         try

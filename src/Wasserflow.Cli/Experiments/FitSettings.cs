@@ -117,6 +117,14 @@ public sealed record FitSettings : IApplicability
     /// <summary>Whether this fit runs on <paramref name="target"/> whitened by its Laplace approximation (and starts there).</summary>
     public bool Whitens(ITarget target) => Precondition == "laplace" || (Precondition == "auto" && target is Models.Model);
 
+    /// <summary>Stop early when the KL trace has settled (<see cref="Running.TraceWindowRule"/>); iterations become a cap.</summary>
+    [Parameter("stop when the KL estimate's last two windows of 5 trace points agree within 2 s.e. or --stop-tolerance; iterations become a cap")]
+    public bool EarlyStop { get; init; }
+
+    /// <summary>The smallest change of the KL estimate (nats) that counts as progress for --early-stop.</summary>
+    [Parameter("--early-stop: the smallest change of the KL estimate, in nats, that counts as progress", Minimum = 0)]
+    public double StopTolerance { get; init; } = 0.01;
+
     /// <summary>Initial means uniform in [−s, s]^d.</summary>
     [Parameter("initial means uniform in [-s, s]^d", Minimum = 0)]
     public double InitSpread { get; init; } = 15;
@@ -150,6 +158,7 @@ public sealed record FitSettings : IApplicability
         nameof(Expectation) when !IsBuresWasserstein => $"applies to the bw algorithms, not to {Algorithm}",
         nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
         nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" || Precondition == "laplace" => "applies to --init box, not to a Laplace start or --precondition laplace (the Laplace approximation sets the start)",
+        nameof(StopTolerance) when !EarlyStop => "applies with --early-stop",
         nameof(Init) when Precondition == "laplace" => "does not apply with --precondition laplace (the run starts at the Laplace approximation)",
         _ => null,
     };

@@ -55,7 +55,8 @@ public static class GaussianFitRun
                 Expectation: config.Expectation == "mc" ? GaussianExpectation.MonteCarlo(config.Samples) : GaussianExpectation.Cubature,
                 Weighting: config.Algorithm == "bw-wfr" ? ParticleWeighting.WassersteinFisherRao : ParticleWeighting.Uniform,
                 MaxDegreeOfParallelism: config.Threads));
-        var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream));
+        var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
+            config.EarlyStop ? new TraceWindowRule(config.StopTolerance) : null);
         RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
         GaussianMixture fit = result.FinalState.ToMixture();
         try

@@ -51,6 +51,46 @@ public interface IStopRule
 {
     /// <summary>Whether to stop after the step described by <paramref name="info"/>.</summary>
     bool Converged(in StepInfo info);
+
+    /// <summary>Whether to stop after the KL trace gained its latest point (the whole trace so far is given).</summary>
+    bool ConvergedOnTrace(IReadOnlyList<TracePoint> trace) => false;
+}
+
+/// <summary>
+/// A stopping rule for every flow, read off the KL (−ELBO) trace: stop when the means of the last two windows of
+/// <see cref="Window"/> trace points differ by less than max(<paramref name="tolerance"/>, 2 standard errors of the
+/// difference), the standard errors being those of the estimates themselves (independent draws per point). The
+/// iteration count becomes a cap. Stateless (the trace is checkpointed), so a resumed run stops where an uninterrupted one would.
+/// </summary>
+/// <param name="tolerance">The smallest change of the KL estimate (in nats) that counts as progress.</param>
+public sealed class TraceWindowRule(double tolerance) : IStopRule
+{
+    /// <summary>Trace points per window.</summary>
+    public const int Window = 5;
+
+    /// <summary>The tolerance in nats.</summary>
+    public double Tolerance { get; } = tolerance >= 0 && double.IsFinite(tolerance) ? tolerance : throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, "must be ≥ 0 and finite");
+
+    /// <inheritdoc/>
+    public bool Converged(in StepInfo info) => false;
+
+    /// <inheritdoc/>
+    public bool ConvergedOnTrace(IReadOnlyList<TracePoint> trace)
+    {
+        ArgumentNullException.ThrowIfNull(trace);
+        if (trace.Count < 2 * Window) return false;
+        double meanLast = 0, meanPrevious = 0, varianceLast = 0, variancePrevious = 0;
+        for (int i = 0; i < Window; i++)
+        {
+            TracePoint last = trace[trace.Count - 1 - i], previous = trace[trace.Count - 1 - Window - i];
+            if (!double.IsFinite(last.Kl) || !double.IsFinite(previous.Kl)) return false;
+            meanLast += last.Kl / Window;
+            meanPrevious += previous.Kl / Window;
+            varianceLast += last.StandardError * last.StandardError / (Window * Window);
+            variancePrevious += previous.StandardError * previous.StandardError / (Window * Window);
+        }
+        return Math.Abs(meanLast - meanPrevious) < Math.Max(Tolerance, 2 * Math.Sqrt(varianceLast + variancePrevious));
+    }
 }
 
 /// <summary>
@@ -255,7 +295,11 @@ public static class VariationalRunner
                         return Finish(RunStatus.Converged, null);
                     }
                     if (options.TraceEvery > 0 && _state.Iteration % options.TraceEvery == 0 || _state.Iteration == end)
+                    {
                         Record();
+                        if (_state.Iteration < end && options.StopRule is not null && options.StopRule.ConvergedOnTrace(trace))
+                            return Finish(RunStatus.Converged, null);
+                    }
                     if (slot is not null && slot.Store.Due(_state.Iteration - _checkpointedAt, _sinceCheckpoint.Elapsed.TotalSeconds))
                         Save(null);
                 }

@@ -83,6 +83,35 @@ public sealed class RunReliabilityTests : IDisposable
         Assert.Empty(r.Warnings);
     }
 
+    [Fact]
+    public void The_trace_window_rule_stops_on_a_settled_trace_and_not_on_a_falling_one()
+    {
+        var rule = new TraceWindowRule(0.01);
+        TracePoint P(int i, double kl, double se) => new(i * 10, kl, se, 0);
+        var falling = Enumerable.Range(0, 10).Select(i => P(i, 10 - 0.5 * i, 0.05)).ToList();
+        var settled = Enumerable.Range(0, 10).Select(i => P(i, 2 + (i % 2 == 0 ? 0.03 : -0.03), 0.05)).ToList();
+        var tooShort = settled.Take(9).ToList();
+        Assert.False(rule.ConvergedOnTrace(falling));
+        Assert.True(rule.ConvergedOnTrace(settled));
+        Assert.False(rule.ConvergedOnTrace(tooShort));
+        // A drift of 0.1 per point against standard errors of 0.001 is progress; 2 s.e. of the window difference is 0.0018.
+        Assert.False(rule.ConvergedOnTrace([.. Enumerable.Range(0, 10).Select(i => P(i, 1 - 0.1 * i, 0.001))]));
+    }
+
+    [Fact]
+    public void Early_stopping_ends_a_converged_run_before_its_cap_with_status_converged()
+    {
+        var target = GaussianMixtureTarget.Create([1.0], [3.0, -2.0], CovarianceKind.Full, [2.0, 0.5, 0.5, 1.0]);
+        var flow = new BuresWassersteinFlow(target, 1, new BuresWassersteinFlowOptions(StepSize: 0.1));
+        var start = GaussianParticleState.Start(Gaussian.Isotropic([0.0, 0.0], 1.0), seed: 1);
+        var run = VariationalRunner.Run(flow, start, new RunOptions(5000, TraceEvery: 10, KlDraws: 2000, StopRule: new TraceWindowRule(0.001)));
+        Assert.Equal(RunStatus.Converged, run.Status);
+        Assert.InRange(run.FinalState.Iteration, 100, 4999);
+        // One Gaussian on a Gaussian target: the flow's limit is the target, KL 0 (true KL: log Z is known).
+        TracePoint last = run.Trace[^1];
+        Assert.InRange(last.Kl, -4 * last.StandardError, 0.01 + 4 * last.StandardError);
+    }
+
     [Theory]
     [InlineData(0.1, 11.0, false)]  // widening from a deliberately narrow start to a posterior sd of 11 (BLR, d = 30)
     [InlineData(0.1, 99.0, false)]
