@@ -61,7 +61,12 @@ public sealed class ExpectationKinds : INamedChoices
     public static string Noun => "expectation";
 
     /// <inheritdoc/>
-    public static IReadOnlyList<NamedChoice> Choices { get; } = [new("cubature", "2d points, exact to degree 3"), new("mc", "Monte Carlo with B = --samples draws")];
+    public static IReadOnlyList<NamedChoice> Choices { get; } =
+    [
+        new("auto", "rcub for regression models, cubature otherwise"),
+        new("cubature", "2d points, exact to degree 3"), new("mc", "Monte Carlo with B = --samples draws"),
+        new("rcub", "randomised cubature: 2d points ±ρ q on random orthogonal axes, χ_d radii; unbiased"),
+    ];
 }
 
 /// <summary>
@@ -73,7 +78,10 @@ public sealed record FitSettings : IApplicability
 {
     /// <summary>Bures–Wasserstein flows: expectations by cubature or Monte Carlo.</summary>
     [Parameter("bw algorithms: how expectations are taken", Choices = typeof(ExpectationKinds))]
-    public string Expectation { get; init; } = "cubature";
+    public string Expectation { get; init; } = "auto";
+
+    /// <summary>The expectation rule a run on <paramref name="target"/> uses: auto is rcub for models (unbiased), cubature otherwise.</summary>
+    public string ExpectationFor(ITarget target) => Expectation != "auto" ? Expectation : target is Models.Model ? "rcub" : "cubature";
 
     /// <summary>N (K for Gaussian particles), components of the variational mixture.</summary>
     [Parameter("N, components of the variational mixture", Alias = "-n", Minimum = 1, Maximum = 100_000)]

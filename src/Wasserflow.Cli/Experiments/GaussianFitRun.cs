@@ -52,7 +52,12 @@ public static class GaussianFitRun
             : new BuresWassersteinFlow(target, k, new BuresWassersteinFlowOptions(
                 StepSize: config.StepSize,
                 Integrator: config.Algorithm == "bw-euler" ? OdeIntegrator.Euler : OdeIntegrator.RungeKutta4,
-                Expectation: config.Expectation == "mc" ? GaussianExpectation.MonteCarlo(config.Samples) : GaussianExpectation.Cubature,
+                Expectation: config.ExpectationFor(model) switch
+                {
+                    "mc" => GaussianExpectation.MonteCarlo(config.Samples),
+                    "rcub" => GaussianExpectation.RandomizedCubature,
+                    _ => GaussianExpectation.Cubature,
+                },
                 Weighting: config.Algorithm == "bw-wfr" ? ParticleWeighting.WassersteinFisherRao : ParticleWeighting.Uniform,
                 MaxDegreeOfParallelism: config.Threads));
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
@@ -128,7 +133,7 @@ public static class GaussianFitRun
             new[] { "status", ResultFiles.StatusRow(r) },
             new[] { "target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}" },
             new[] { "family", c.Components == 1 ? "full-covariance Gaussian" : $"mixture of K = {c.Components} full-covariance Gaussians" },
-            new[] { "algorithm", $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.Expectation)}" },
+            new[] { "algorithm", $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.ExpectationFor(outcome.Target is AffineTarget a ? a.Original : outcome.Target))}" },
             new[] { "iterations", $"{r.FinalState.Iteration} of {c.Iterations} (integrator steps {r.FinalState.Substeps})" },
             new[] { "seed", c.Seed.ToString(CultureInfo.InvariantCulture) },
             new[] { outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{ResultFiles.G(outcome.FinalKl.Value)} ± {ResultFiles.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)" },

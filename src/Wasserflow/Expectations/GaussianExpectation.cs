@@ -9,6 +9,14 @@ public enum GaussianExpectationKind
     Cubature,
     /// <summary>B draws x = m + R ξ, ξ ~ N(0, I), fresh at every step and shared by the stages of one RK4 step.</summary>
     MonteCarlo,
+
+    /// <summary>
+    /// Randomised cubature: the 2d points ±ρ_i q_i, q_i the columns of a random orthogonal matrix (QR of a Gaussian
+    /// matrix) and ρ_i ~ χ_d independent, fresh at every step. Every point is exactly N(0, I), so the rule is unbiased
+    /// for any f (cubature's fixed radius √d is not), antithetic pairs make it exact for odd terms, and the orthogonal
+    /// directions keep its variance far below 2d independent draws.
+    /// </summary>
+    RandomizedCubature,
 }
 
 /// <summary>
@@ -29,11 +37,14 @@ public sealed record GaussianExpectation(GaussianExpectationKind Kind, int Sampl
         return new(GaussianExpectationKind.MonteCarlo, samples);
     }
 
+    /// <summary>Randomised cubature (see <see cref="GaussianExpectationKind.RandomizedCubature"/>).</summary>
+    public static GaussianExpectation RandomizedCubature { get; } = new(GaussianExpectationKind.RandomizedCubature);
+
     /// <summary>Whether the points change from step to step (they are drawn from the state's RNG).</summary>
-    public bool IsRandom => Kind == GaussianExpectationKind.MonteCarlo;
+    public bool IsRandom => Kind != GaussianExpectationKind.Cubature;
 
     /// <summary>P, the number of points in dimension <paramref name="dimension"/>.</summary>
-    public int PointCount(int dimension) => Kind == GaussianExpectationKind.Cubature ? 2 * dimension : Samples;
+    public int PointCount(int dimension) => Kind == GaussianExpectationKind.MonteCarlo ? Samples : 2 * dimension;
 
     /// <summary>Throws <see cref="ArgumentException"/> for an invalid rule.</summary>
     public void Validate()
@@ -51,6 +62,25 @@ public sealed record GaussianExpectation(GaussianExpectationKind Kind, int Sampl
         {
             ArgumentNullException.ThrowIfNull(rng);
             rng.FillStandardNormal(points[..(p * d)]);
+            return;
+        }
+        if (Kind == GaussianExpectationKind.RandomizedCubature)
+        {
+            ArgumentNullException.ThrowIfNull(rng);
+            Span<double> q = d <= 32 ? stackalloc double[d * d] : new double[d * d];
+            Span<double> g = d <= 64 ? stackalloc double[d] : new double[d];
+            rng.FillStandardNormal(q);
+            LinearAlgebra.Dense.OrthogonalFactor(q, d);
+            for (int i = 0; i < d; i++)
+            {
+                rng.FillStandardNormal(g);
+                double radius = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(g));
+                for (int row = 0; row < d; row++)
+                {
+                    points[i * d + row] = radius * q[row * d + i];
+                    points[(d + i) * d + row] = -radius * q[row * d + i];
+                }
+            }
             return;
         }
         points[..(p * d)].Clear();

@@ -45,6 +45,9 @@ public sealed class AffineTarget : ITarget
     /// <inheritdoc/>
     public double? LogNormalizer => _target.LogNormalizer;
 
+    /// <summary>The target in its own coordinates.</summary>
+    public ITarget Original => _target;
+
     /// <summary>The shift m.</summary>
     public ReadOnlySpan<double> Shift => _shift;
 

@@ -103,3 +103,41 @@ public class GradientEstimatorTests
         Assert.Equal(o1, o2);
     }
 }
+
+public sealed class RandomizedCubatureTests
+{
+    [Fact]
+    public void Points_are_antithetic_orthogonal_and_unbiased_for_a_fourth_moment_where_cubature_is_not()
+    {
+        const int d = 5, sets = 4000;
+        var rule = Wasserflow.Expectations.GaussianExpectation.RandomizedCubature;
+        Assert.Equal(2 * d, rule.PointCount(d));
+        var rng = new Wasserflow.Randomness.Xoshiro256StarStar(12);
+        var points = new double[2 * d * d];
+        var estimates = new double[sets];
+        for (int s = 0; s < sets; s++)
+        {
+            rule.FillStandardPoints(points, d, rng);
+            for (int i = 0; i < d; i++)
+                for (int row = 0; row < d; row++) Assert.Equal(-points[i * d + row], points[(d + i) * d + row]);
+            // Directions orthogonal: ⟨ξ_i, ξ_j⟩ = 0 for i ≠ j.
+            for (int i = 0; i < d; i++)
+                for (int j = i + 1; j < d; j++)
+                {
+                    double dot = 0;
+                    for (int row = 0; row < d; row++) dot += points[i * d + row] * points[j * d + row];
+                    Assert.True(Math.Abs(dot) < 1e-9 * d, $"⟨ξ_{i}, ξ_{j}⟩ = {dot}");
+                }
+            double sum = 0;
+            for (int n = 0; n < 2 * d; n++) sum += Math.Pow(points[n * d], 4);
+            estimates[s] = sum / (2 * d);
+        }
+        // E[ξ₁⁴] = 3 under N(0, I); the fixed cubature rule gives (1/2d)·2·d² = d = 5.
+        double mean = estimates.Average();
+        double se = Math.Sqrt(estimates.Sum(e => (e - mean) * (e - mean)) / (sets - 1) / sets);
+        Assert.InRange(mean, 3 - 4 * se, 3 + 4 * se);
+        var cubature = new double[2 * d * d];
+        Wasserflow.Expectations.GaussianExpectation.Cubature.FillStandardPoints(cubature, d, null!);
+        Assert.Equal(d, Enumerable.Range(0, 2 * d).Sum(n => Math.Pow(cubature[n * d], 4)) / (2 * d), 10);
+    }
+}
