@@ -12,7 +12,8 @@ namespace Wasserflow.Reports;
 /// <param name="Posterior">Summary, ELBO and Pareto k̂ from draws of the fit.</param>
 /// <param name="Predictive">The posterior predictive on the held-out rows, or null.</param>
 /// <param name="Provenance">How the data were prepared (file, split, standardisation, priors).</param>
-public sealed record ModelOutcome(PosteriorReport Posterior, PredictiveSummary? Predictive, string Provenance);
+/// <param name="Reference">For a posteriordb posterior: the fit against its reference draws; otherwise null.</param>
+public sealed record ModelOutcome(PosteriorReport Posterior, PredictiveSummary? Predictive, string Provenance, ReferenceScore? Reference = null);
 
 /// <summary>
 /// The model part of fit's output, shared by every algorithm: summary.csv (Stan-like: mean, sd, 5/50/95%, PSIS mean),
@@ -30,7 +31,9 @@ public static class ModelSummary
         PosteriorReport posterior = PosteriorAnalysis.Analyse(model, draw, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 77)), Draws);
         PredictiveSummary? predictive = model is RegressionModel { HeldOut: { } held } regression
             ? regression.Predict(posterior.ConstrainedDraws, Draws, held.X, held.Y) : null;
-        return new ModelOutcome(posterior, predictive, (model as RegressionModel)?.Provenance ?? "");
+        ReferenceScore? reference = model is UnconstrainedPosterior { Reference: { } r }
+            ? PosteriorDb.Score(model.ReportedNames, posterior.ConstrainedDraws, Draws, PosteriorDb.ReferenceDraws(r.Name, r.Folder)) : null;
+        return new ModelOutcome(posterior, predictive, (model as RegressionModel)?.Provenance ?? (reference is null ? "" : $"posteriordb {((UnconstrainedPosterior)model).Reference!.Value.Name}"), reference);
     }
 
     /// <summary>Adds summary.csv and draws.csv.</summary>
@@ -84,6 +87,17 @@ public static class ModelSummary
         }
         w.WriteEndArray();
         w.WriteEndObject();
+        if (outcome.Reference is { } rs)
+        {
+            w.WriteStartObject("reference");
+            WriteNumber(w, "maxStandardisedMeanError", rs.MaxStandardisedMeanError);
+            WriteNumber(w, "rmsStandardisedMeanError", rs.RmsStandardisedMeanError);
+            WriteNumber(w, "minSdRatio", rs.MinSdRatio);
+            WriteNumber(w, "maxSdRatio", rs.MaxSdRatio);
+            w.WriteString("worst", rs.WorstName);
+            w.WriteNumber("referenceDraws", rs.ReferenceDraws);
+            w.WriteEndObject();
+        }
         if (outcome.Predictive is { } pr)
         {
             w.WriteStartObject("predictive");
@@ -106,6 +120,8 @@ public static class ModelSummary
             new[] { "ELBO (± s.e.)", $"{ResultFiles.G(r.Elbo)} ± {ResultFiles.G(r.ElboStandardError)} ({r.Draws} draws; every constant of likelihood and prior included, so ELBO ≤ log p(data))" },
             new[] { "Pareto k̂", $"{ResultFiles.G(r.ParetoK)}: {r.ParetoKVerdict}" },
         };
+        if (outcome.Reference is { } rs)
+            rows.Add(["against the reference draws", ReferenceText(rs)]);
         if (outcome.Predictive is { } p)
         {
             rows.Add(["held-out mean log predictive density", $"{ResultFiles.G(p.MeanLogPredictiveDensity)} ({p.Points} rows)"]);
@@ -127,11 +143,15 @@ public static class ModelSummary
         foreach (ParameterSummary p in r.Parameters.Take(maxRows))
             yield return string.Create(CultureInfo.InvariantCulture, $"{p.Name.PadRight(width)} {p.Mean,10:G4} {p.Sd,10:G4} {p.Q5,10:G4} {p.Q50,10:G4} {p.Q95,10:G4}");
         if (r.Parameters.Count > maxRows) yield return $"… {r.Parameters.Count - maxRows} more in summary.csv";
+        if (outcome.Reference is { } rs) yield return "against the reference draws: " + ReferenceText(rs);
         if (outcome.Predictive is { } pr)
             yield return string.Create(CultureInfo.InvariantCulture, $"held out ({pr.Points} rows): mean log predictive density {pr.MeanLogPredictiveDensity:G4}")
                 + (pr.Accuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $", accuracy {a:G4}") : "")
                 + (pr.Rmse is { } e ? string.Create(CultureInfo.InvariantCulture, $", RMSE {e:G4}") : "");
     }
+
+    private static string ReferenceText(ReferenceScore s) => string.Create(CultureInfo.InvariantCulture,
+        $"max |Δmean|/sd {s.MaxStandardisedMeanError:G3} ({s.WorstName}), RMS {s.RmsStandardisedMeanError:G3}, sd ratios {s.MinSdRatio:G3}–{s.MaxSdRatio:G3} ({s.ReferenceDraws} reference draws)");
 
     private static string[] Row(ParameterSummary p) =>
         [p.Name, ResultFiles.G(p.Mean), ResultFiles.G(p.Sd), ResultFiles.G(p.Q5), ResultFiles.G(p.Q50), ResultFiles.G(p.Q95), p.PsisMean is { } m ? ResultFiles.G(m) : "—"];

@@ -22,7 +22,7 @@ public sealed record ParameterSummary(string Name, double Mean, double Sd, doubl
 /// <param name="ElboStandardError">Its Monte Carlo standard error.</param>
 /// <param name="ParetoK">k̂ of the importance ratios p/q (see <see cref="Psis"/>).</param>
 /// <param name="Draws">Number of draws behind every number.</param>
-/// <param name="ConstrainedDraws">The draws on the constrained scale (Draws × d, row-major), for draws.csv and the predictive.</param>
+/// <param name="ConstrainedDraws">The draws of the reported quantities (Draws × d, row-major; the constrained parameters unless the model derives others), for draws.csv, the predictive and scoring.</param>
 public sealed record PosteriorReport(IReadOnlyList<ParameterSummary> Parameters, double Elbo, double ElboStandardError, double ParetoK, int Draws, double[] ConstrainedDraws)
 {
     /// <summary>k̂ in words.</summary>
@@ -43,10 +43,11 @@ public static class PosteriorAnalysis
         ArgumentNullException.ThrowIfNull(draw);
         ArgumentNullException.ThrowIfNull(rng);
         ArgumentOutOfRangeException.ThrowIfLessThan(draws, 2);
-        int d = model.Dimension;
+        int d = model.ReportedNames.Count;
         var constrained = new double[draws * d];
+        var theta = new double[model.Dimension];
         var logRatios = new double[draws];
-        var u = new double[d];
+        var u = new double[model.Dimension];
         for (int s = 0; s < draws; s++)
         {
             double logQ = draw(rng, u);
@@ -54,7 +55,8 @@ public static class PosteriorAnalysis
             if (!double.IsFinite(logP) || !double.IsFinite(logQ))
                 throw new Targets.TargetEvaluationException($"{model.Name}: log density {logP} (fit: {logQ}) at draw {s} = [{string.Join(", ", u.Select(v => v.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)))}].");
             logRatios[s] = logP - logQ;
-            model.Layout.Constrain(u, constrained.AsSpan(s * d, d));
+            model.Layout.Constrain(u, theta);
+            model.Report(theta, constrained.AsSpan(s * d, d));
         }
         double elbo = logRatios.Average();
         double variance = logRatios.Sum(r => (r - elbo) * (r - elbo)) / (draws - 1);
@@ -76,7 +78,7 @@ public static class PosteriorAnalysis
                 psis = sum;
             }
             Array.Sort(column);
-            rows.Add(new ParameterSummary(model.Layout.Names[j], mean, sd, Quantile(column, 0.05), Quantile(column, 0.5), Quantile(column, 0.95), psis));
+            rows.Add(new ParameterSummary(model.ReportedNames[j], mean, sd, Quantile(column, 0.05), Quantile(column, 0.5), Quantile(column, 0.95), psis));
         }
         return new PosteriorReport(rows, elbo, Math.Sqrt(variance / draws), k, draws, constrained);
     }

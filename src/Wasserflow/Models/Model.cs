@@ -165,6 +165,12 @@ public class Model : ITarget
         }
     }
 
+    /// <summary>The quantities a summary reports, by name: the parameters themselves unless a model derives others (θ = μ + τ θ̃).</summary>
+    public virtual IReadOnlyList<string> ReportedNames => Layout.Names;
+
+    /// <summary>Writes the <see cref="ReportedNames"/> quantities at the constrained parameters.</summary>
+    public virtual void Report(ReadOnlySpan<double> parameters, Span<double> reported) => parameters.CopyTo(reported);
+
     /// <summary>log p(x, data) on the constrained scale (no Jacobian), writing ∂/∂x.</summary>
     public virtual double ConstrainedLogDensity(ReadOnlySpan<double> parameters, Span<double> gradient) =>
         _logDensity is { } f ? f(parameters, gradient) : throw new InvalidOperationException($"{Name}: no log density was given.");

@@ -82,6 +82,14 @@ public sealed record TargetParameters : IApplicability
     [Parameter("regression models: standardise predictors by the training rows' mean and sd")]
     public bool Standardize { get; init; } = true;
 
+    /// <summary>posteriordb: the posterior's name.</summary>
+    [Parameter("posteriordb: the posterior (e.g. eight_schools-eight_schools_noncentered)")]
+    public string Posterior { get; init; } = "";
+
+    /// <summary>posteriordb: the folder with its data and reference draws.</summary>
+    [Parameter("posteriordb: folder holding <name>.data.json and <name>.draws.json.zip (default $WASSERFLOW_POSTERIORDB)")]
+    public string Posteriordb { get; init; } = "";
+
     /// <summary>sinh-arcsinh: the two skews.</summary>
     [Parameter("sinh-arcsinh: the two skews")]
     public double[] Skew { get; init; } = [-0.2, -0.2];
@@ -187,6 +195,14 @@ public sealed class TargetRegistry : INamedChoices
         Regression("linear-regression", "Bayesian linear regression (Gaussian noise, unknown sigma) on a CSV file", Models.RegressionFamily.Linear),
         Regression("logistic-regression", "Bayesian logistic regression (0/1 response) on a CSV file", Models.RegressionFamily.Logistic),
         Regression("poisson-regression", "Bayesian Poisson regression (count response) on a CSV file", Models.RegressionFamily.Poisson),
+        new("posteriordb", "a posteriordb posterior from its data file, scored against its reference draws",
+            [nameof(TargetParameters.Posterior), nameof(TargetParameters.Posteriordb)], p =>
+            {
+                string folder = p.Posteriordb.Length > 0 ? p.Posteriordb : Environment.GetEnvironmentVariable("WASSERFLOW_POSTERIORDB") ?? "";
+                if (folder.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Posteriordb), "the posteriordb target needs the folder of its files (or WASSERFLOW_POSTERIORDB)");
+                if (p.Posterior.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Posterior), $"name the posterior: one of {string.Join(", ", Models.PosteriorDb.Names)}");
+                return Models.PosteriorDb.Load(p.Posterior, folder);
+            }, DimensionFromData: true),
     ];
 
     // A regression model on a CSV file; its dimension comes from the data.

@@ -68,3 +68,37 @@ public sealed class ModelCliTests : IDisposable
         Assert.False(Directory.Exists(output));
     }
 }
+
+/// <summary>`fit --target posteriordb` on the data copies in TestData (no reference draws there, so no score).</summary>
+public sealed class PosteriorDbCliTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("wasserflow-pdb-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void Eight_schools_fits_in_its_reported_quantities()
+    {
+        string output = Path.Combine(_folder, "eight");
+        var error = new StringWriter();
+        var stdout = new StringWriter();
+        int code = WasserflowCli.Run(["fit", "--target", "posteriordb", "--posterior", "eight_schools-eight_schools_noncentered",
+            "--posteriordb", Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb"), "-a", "bw", "-n", "1", "--iterations", "300",
+            "--step-size", "0.05", "-o", output], stdout, error);
+        Assert.True(code == 0, error.ToString());
+        string[] summary = File.ReadAllLines(Path.Combine(output, "summary.csv"));
+        Assert.Equal([.. Enumerable.Range(1, 8).Select(i => $"theta[{i}]"), "mu", "tau"], summary.Skip(1).Select(l => l.Split(',')[0]));
+        // τ is positive in every draw (reported on its own scale), and θ_j = μ + τ θ̃_j spreads around μ.
+        string[] draws = File.ReadAllLines(Path.Combine(output, "draws.csv"));
+        Assert.All(draws.Skip(1), l => Assert.True(double.Parse(l.Split(',')[9], CultureInfo.InvariantCulture) > 0));
+        Assert.DoesNotContain("reference", stdout.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_folder_or_name_is_one_message()
+    {
+        var error = new StringWriter();
+        Assert.Equal(WasserflowCli.BadInput, WasserflowCli.Run(["fit", "--target", "posteriordb", "--posteriordb", _folder, "-o", Path.Combine(_folder, "x")], TextWriter.Null, error));
+        Assert.Contains("--posterior: name the posterior", error.ToString(), StringComparison.Ordinal);
+    }
+}

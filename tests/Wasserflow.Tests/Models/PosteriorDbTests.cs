@@ -1,0 +1,83 @@
+using Wasserflow.Data;
+using Wasserflow.Models;
+using Wasserflow.Randomness;
+
+namespace Wasserflow.Tests.Models;
+
+/// <summary>
+/// The posteriordb models from their data files (copies in TestData/posteriordb; diamonds cut to its first 40 rows):
+/// gradients against finite differences at random points, reported quantities, and the scorer.
+/// </summary>
+public sealed class PosteriorDbTests
+{
+    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb");
+
+    public static TheoryData<string> Names() => [.. PosteriorDb.Names];
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Every_posterior_has_the_gradient_of_its_log_density(string name)
+    {
+        UnconstrainedPosterior model = PosteriorDb.Load(name, Folder);
+        var rng = new Xoshiro256StarStar(17);
+        for (int trial = 0; trial < 3; trial++)
+        {
+            var u = new double[model.Dimension];
+            for (int i = 0; i < u.Length; i++) u[i] = 0.3 * rng.NextStandardNormal();
+            TestSupport.AssertGradientMatchesFiniteDifferences(model, u, relativeTolerance: 1e-5);
+        }
+    }
+
+    [Fact]
+    public void Eight_schools_reports_theta_mu_and_tau_from_the_non_centred_coordinates()
+    {
+        UnconstrainedPosterior model = PosteriorDb.Load("eight_schools-eight_schools_noncentered", Folder);
+        Assert.Equal([.. Enumerable.Range(1, 8).Select(i => $"theta[{i}]"), "mu", "tau"], model.ReportedNames);
+        double[] u = [1, 0, 0, 0, 0, 0, 0, -1, 2.0, Math.Log(3)];
+        var reported = new double[10];
+        model.Report(u, reported);
+        Assert.Equal(2 + 3 * 1, reported[0], 12);
+        Assert.Equal(2 - 3 * 1, reported[7], 12);
+        Assert.Equal(3, reported[9], 12);
+    }
+
+    [Fact]
+    public void The_garch_jacobian_has_its_second_log_one_minus_alpha1_term()
+    {
+        // At fixed reported (μ, α₀, α₁, β₁), changing u₃ and u₄ together so that β₁ stays fixed must change the density
+        // by exactly the change of the Jacobian terms; checked here through the known closed form of two points.
+        UnconstrainedPosterior model = PosteriorDb.Load("garch-garch11", Folder);
+        static double Logit(double p) => Math.Log(p / (1 - p));
+        double Density(double a1, double b1) => model.LogDensity([5.0, Math.Log(0.5), Logit(a1), Logit(b1 / (1 - a1))]);
+        double Jacobian(double a1, double b1)
+        {
+            double w = b1 / (1 - a1);
+            return Math.Log(a1) + 2 * Math.Log(1 - a1) + Math.Log(w) + Math.Log(1 - w);
+        }
+        // The likelihood depends only on (μ, α₀, α₁, β₁): with those fixed except through the Jacobian, differences match.
+        double left = Density(0.3, 0.4) - Jacobian(0.3, 0.4), right = Density(0.3, 0.4000000001) - Jacobian(0.3, 0.4000000001);
+        Assert.Equal(left, right, 6);
+    }
+
+    [Fact]
+    public void The_scorer_compares_means_in_reference_sds_and_reports_sd_ratios()
+    {
+        var reference = new Dictionary<string, double[]> { ["a"] = [0, 2, 0, 2], ["b"] = [10, 10, 12, 12] }; // means 1, 11; sds √(4/3)
+        double[] draws = [1, 11, 1, 11, 3, 11, 3, 11]; // a: mean 2, sd √(4/3); b: mean 11, sd 0
+        ReferenceScore score = PosteriorDb.Score(["a", "b"], draws, 4, reference);
+        double s = Math.Sqrt(4.0 / 3);
+        Assert.Equal(1 / s, score.MaxStandardisedMeanError, 12);
+        Assert.Equal("a", score.WorstName);
+        Assert.Equal(Math.Sqrt((1 / (s * s)) / 2), score.RmsStandardisedMeanError, 12);
+        Assert.Equal(0, score.MinSdRatio, 12);
+        Assert.Equal(1, score.MaxSdRatio, 12);
+        Assert.Contains("no 'c'", Assert.Throws<DataFormatException>(() => PosteriorDb.Score(["c"], [0.0, 1.0], 2, reference)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_posterior_is_named_with_a_suggestion()
+    {
+        var ex = Assert.Throws<DataFormatException>(() => PosteriorDb.Load("eight_school", Folder));
+        Assert.Contains("did you mean", ex.Message, StringComparison.Ordinal);
+    }
+}
