@@ -211,7 +211,8 @@ public static class WasserflowCli
         {
             var where = b.Get<ExperimentOutputSettings>();
             string path = where.Output ?? Path.Combine("runs", experiment.Name);
-            bool resume = experiment.Settings.Contains(typeof(NetworkExperimentOptions)) && b.Get<NetworkExperimentOptions>().Resume;
+            bool resume = (experiment.Settings.Contains(typeof(NetworkExperimentOptions)) && b.Get<NetworkExperimentOptions>().Resume)
+                || (experiment.Settings.Contains(typeof(ModeCollapseSettings)) && b.Get<ModeCollapseSettings>().Resume);
 
             var records = experiment.Settings.Select(b.Record).ToArray();
             // Training runs check their own checkpoints against their settings, so a finished run can be extended with more epochs.

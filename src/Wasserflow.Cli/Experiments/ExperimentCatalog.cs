@@ -35,6 +35,10 @@ public sealed record ModeCollapseSettings
     /// <summary>Restarts (and Langevin blocks) at the same time.</summary>
     [Parameter("restarts at the same time, one per thread (results do not depend on it)", Minimum = 1, Recorded = false)]
     public int Threads { get; init; } = 1;
+
+    /// <summary>Continue an interrupted run from its checkpoints (every restart of every fit keeps one).</summary>
+    [Parameter("continue an interrupted run from its checkpoints", Recorded = false)]
+    public bool Resume { get; init; }
 }
 
 /// <summary>gm-components: which networks to train.</summary>
@@ -83,7 +87,8 @@ public static class ExperimentCatalog
         new("mixture-particles", "paper 002, Figures 13–15: particle mixtures with uniform and WFR weights", [typeof(SeedSettings)],
             (b, _, host) => BuresWassersteinExperiments.Run("mixture-particles", b.Get<SeedSettings>().Seed, host.Log)),
         new("mode-collapse", "paper 003, Figure 3: MFVI, RoVI and Langevin on seven settings", [typeof(ModeCollapseSettings)],
-            (b, _, host) => ModeCollapseExperiments.Run("mode-collapse", b.Get<ModeCollapseSettings>().Seed, b.Get<ModeCollapseSettings>().Threads, host.Log)),
+            (b, folder, host) => ModeCollapseExperiments.Run("mode-collapse", b.Get<ModeCollapseSettings>().Seed, b.Get<ModeCollapseSettings>().Threads, host.Log,
+                new Running.CheckpointStore(Path.Combine(folder, "checkpoints")))),
         Network("gm-components", "paper 004, Figure 2: GM layers with K = 5, 10, 20", typeof(ComponentListSettings)),
         Network("gm-baselines", "paper 004, Figure 3: GM layer against FC networks"),
         Network("gm-fixed-beta", "paper 004, Figure 5: training with the β-marginal fixed"),

@@ -7,6 +7,7 @@ using Wasserflow.Families;
 using Wasserflow.Flows;
 using Wasserflow.Randomness;
 using Wasserflow.Reports;
+using Wasserflow.Running;
 using Wasserflow.Targets;
 
 namespace Wasserflow.Experiments;
@@ -57,8 +58,9 @@ public static class ModeCollapseExperiments
     // MFVI, RoVI, RoVI from wide maps (ours: μ₀ = N(O v₀, 25 I), which overlap both basins from the start) and LMC on one
     // setting, each timed into timings.csv.
     private static (RotationalViResult Mfvi, RotationalViResult Rovi, RotationalViResult Wide, double[] Lmc) FitAll(
-        Setting s, GaussianMixtureTarget target, ulong stream, int threads, int draws, StringBuilder timings)
+        Setting s, GaussianMixtureTarget target, ulong stream, int threads, int draws, StringBuilder timings, CheckpointStore? checkpoints)
     {
+        CheckpointStore? For(string method) => checkpoints?.WithPrefix($"setting-{s.Name}-{method}-");
         var clock = System.Diagnostics.Stopwatch.StartNew();
         T Timed<T>(string method, Func<T> run)
         {
@@ -67,9 +69,9 @@ public static class ModeCollapseExperiments
             timings.Append(string.Create(CultureInfo.InvariantCulture, $"{s.Name},{method},{clock.Elapsed.TotalSeconds:F2}\n"));
             return result;
         }
-        var mfvi = Timed("MFVI", () => RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 2) }));
-        var rovi = Timed("RoVI", () => RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 3) }));
-        var wide = Timed("RoVI wide start", () => RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 6), InitialScale = WideScale }));
+        var mfvi = Timed("MFVI", () => RotationalVi.Fit(target, new RotationalViOptions { Rotate = false, Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 2) }, checkpoints: For("mfvi")));
+        var rovi = Timed("RoVI", () => RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 3) }, checkpoints: For("rovi")));
+        var wide = Timed("RoVI wide start", () => RotationalVi.Fit(target, new RotationalViOptions { Threads = threads, Seed = Xoshiro256StarStar.Mix(stream, 6), InitialScale = WideScale }, checkpoints: For("wide")));
         double[] lmc = Timed("LMC", () => Langevin.Sample(target, [0.0, 0.0], draws, 5000, 0.01, Xoshiro256StarStar.Mix(stream, 4), threads));
         return (mfvi, rovi, wide, lmc);
     }
@@ -87,7 +89,12 @@ public static class ModeCollapseExperiments
     /// numbers. <paramref name="progress"/> receives one line per finished setting.
     /// </summary>
     /// <exception cref="ArgumentException">Unknown name.</exception>
-    public static ExperimentOutput Run(string name, ulong seed = 0, int threads = 1, Action<string>? progress = null)
+    /// <param name="name">"mode-collapse".</param>
+    /// <param name="seed">Seed of every run.</param>
+    /// <param name="threads">Restarts at once.</param>
+    /// <param name="progress">One line per finished setting.</param>
+    /// <param name="checkpoints">Where every restart of every fit keeps its checkpoint (resuming from it when there is one); null for none.</param>
+    public static ExperimentOutput Run(string name, ulong seed = 0, int threads = 1, Action<string>? progress = null, CheckpointStore? checkpoints = null)
     {
         if (name != "mode-collapse") throw new ArgumentException($"unknown experiment '{name}'; expected one of {string.Join(", ", Names)}", nameof(name));
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
@@ -107,7 +114,7 @@ public static class ModeCollapseExperiments
             var exactRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(stream, 1));
             for (int p = 0; p < Draws; p++) target.Sample(exactRng, exact.AsSpan(2 * p, 2));
 
-            var (mfvi, rovi, wide, lmc) = FitAll(s, target, stream, threads, Draws, timings);
+            var (mfvi, rovi, wide, lmc) = FitAll(s, target, stream, threads, Draws, timings, checkpoints);
 
             double[] direction = s.Weights.Length == 2 ? [s.Means[2] - s.Means[0], s.Means[3] - s.Means[1]] : LeadingEigenvector(s.Covariances);
             string bound = BoundText(s);

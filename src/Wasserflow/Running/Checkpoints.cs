@@ -65,8 +65,17 @@ public sealed class CheckpointStore
     /// <summary>Write a checkpoint every this many seconds of running (0: not by time).</summary>
     public double EverySeconds { get; }
 
-    /// <summary>The slot named <paramref name="name"/> (one per run: "run", "restart-3", …).</summary>
-    public CheckpointSlot Slot(string name) => new(this, name);
+    /// <summary>The prefix of every slot name of this store ("" for none; see <see cref="WithPrefix"/>).</summary>
+    public string Prefix { get; private init; } = "";
+
+    /// <summary>The slot named <paramref name="name"/> (one per run: "run", "restart-3", …), after the store's <see cref="Prefix"/>.</summary>
+    public CheckpointSlot Slot(string name) => new(this, Prefix + name);
+
+    /// <summary>
+    /// The same folder and schedule with every slot name prefixed, so that several runs that each name their slots
+    /// "restart-0", "restart-1", … (one <see cref="Flows.RotationalVi.Fit"/> per setting) share one folder.
+    /// </summary>
+    public CheckpointStore WithPrefix(string prefix) => new(Folder, EveryIterations, EverySeconds) { Prefix = Prefix + prefix };
 
     /// <summary>The file of the checkpoint named <paramref name="name"/>.</summary>
     public string PathOf(string name) => Path.Combine(Folder, name + ".ckpt");
