@@ -147,9 +147,9 @@ public static class BuresWassersteinExperiments
             ellipses.Add(new Plots.Ellipse(vi, "#ff3030", 1.8));
             Box2D box = Box2D.Around(laplace, 4.5);
             files[stem + "-fit.svg"] = Plots.GaussianFits2D(target, box, $"s = {s.Separation.ToString(CultureInfo.InvariantCulture)}: VI (red), Laplace (blue)", ellipses);
-            body.Append($"<img src=\"{stem}-fit.svg\"/>\n");
+            body.Append(Html.Figure($"{stem}-fit.svg", "The logistic posterior's density (normalised on the grid) with 2σ contours: Gaussian VI along the flow dotted, at t = 30 solid red, Laplace dashed blue."));
         }
-        body.Append($"<img src=\"{stem}-kl.svg\"/>\n");
+        body.Append(Html.Figure($"{stem}-kl.svg", $"{kind} of Gaussian VI along the flow; dashed: the Laplace approximation's value."));
     }
 
     private static ExperimentOutput BimodalParticles(ulong seed, Action<string>? progress)
@@ -182,7 +182,8 @@ public static class BuresWassersteinExperiments
         })
             body.Append(Html.Figure(f, caption));
         body.Append("<h2>One particle from different starts (Figure 10)</h2>\n");
-        for (int i = 1; i <= starts; i++) body.Append($"<img src=\"start-{i}.svg\"/>\n");
+        for (int i = 1; i <= starts; i++)
+            body.Append(Html.Figure($"start-{i}.svg", "One Gaussian's 2σ contour from this start: dotted at t = 1, 3, 10, solid red at t = 30, over the target's density."));
         output.Files["report.html"] = Html.Page("Gaussian VI and Gaussian particles on the bimodal and logistic targets (paper 002, Figures 5, 10, 11, 12)", body.ToString());
         return new ExperimentOutput("bimodal-particles", output.Files, output.Summary);
     }
@@ -315,7 +316,7 @@ public static class BuresWassersteinExperiments
                     weighting == ParticleWeighting.Uniform ? null : "5,3"));
                 string stem = $"k{k}-{name.ToLowerInvariant()}";
                 files[stem + ".svg"] = Plots.GaussianFits2D(target, box, $"K = {k}, {name} weights, t = 30", [], fit);
-                body.Append($"<img src=\"{stem}.svg\"/>\n");
+                body.Append(Html.Figure($"{stem}.svg", $"K = {k}, {name} weights at t = 30: the mixture's density on the target's colour scale, white lines each particle's 2σ contour."));
                 summary.Add($"K = {k} {name}: KL {G(kl.Value)} ± {G(kl.StandardError)}");
                 summary.AddRange(result.Warnings.Select(warning => $"K = {k} {name}: warning: {warning}"));
                 progress?.Invoke(summary[^1]);

@@ -287,7 +287,7 @@ public static class NetworkExperiments
         files["timings.csv"] = timings.ToString();
         var body = new StringBuilder(DataLine(c));
         body.Append(Html.Table(["network", "seeds", "epochs", "final test error", "best (mean over seeds)", "final train loss", "s/epoch (median)", "paper / reference"], rows));
-        body.Append("<img src=\"test-error.svg\"/>\n");
+        body.Append(Html.Figure("test-error.svg", "Test error (%) against epoch for each network: mean over seeds, the band ± one standard error across seeds."));
         if (extra is { } x)
         {
             body.Append(x.Html);
@@ -356,7 +356,7 @@ public static class NetworkExperiments
                 };
                 string html = "<h2>Monte Carlo reduction</h2>\n<p>m neurons: component uniform, β ~ N(μ_k, diag σ_k²), ω = U_kβ + v_k, h = (1/m) Σ ω r(β·x); "
                     + $"{draws} draws per trained layer, no retraining.</p>\n"
-                    + Html.Table(["m", "draws", "test error", "paper / reference"], rows) + "<img src=\"monte-carlo.svg\"/>\n";
+                    + Html.Table(["m", "draws", "test error", "paper / reference"], rows) + Html.Figure("monte-carlo.svg", "Test error of finite FC networks of m neurons drawn from the trained layer (mean ± s.e. over draws) against m; dashed: the trained GM layer's own.");
                 return (html, files, summary);
             });
     }
@@ -400,7 +400,8 @@ public static class NetworkExperiments
             var p1 = evd.EigenVectors.Column(d - 1).ToArray();
             var p2 = evd.EigenVectors.Column(d - 2).ToArray();
             extraFiles[$"dynamics-gamma-{tag}.svg"] = DynamicsSvg(gmPath, fcPath, p1, p2, k, d, $"γ = {label}");
-            html.Append(CultureInfo.InvariantCulture, $"<h3>γ = {label}</h3>\n<img src=\"dynamics-gamma-{tag}.svg\"/>\n");
+            html.Append(CultureInfo.InvariantCulture, $"<h3>γ = {label}</h3>\n").Append(Html.Figure($"dynamics-gamma-{tag}.svg",
+                "Components of the GM layer (ellipses: the 1-sd contours of their β-marginals) and neurons of the FC network (dots) on the top two principal components, later epochs more opaque."));
             double gmStart = Spread(gmPath[0], p1, p2, k, d), gmEnd = Spread(final, p1, p2, k, d);
             double fcStart = Spread(fcPath[0], p1, p2, k, d), fcEnd = Spread(fcPath[^1], p1, p2, k, d);
             summary.Add($"γ = {label}: projected distance from 0 of the GM means {G(gmStart)} → {G(gmEnd)}, of the FC neurons {G(fcStart)} → {G(fcEnd)} over {epochs} epochs");
@@ -542,7 +543,7 @@ public static class NetworkExperiments
         files["results.csv"] = csv.ToString();
         string body = $"<p>Teacher y = 1.5 r(x₁ + x₂) − r(x₃), x ~ N(0, I₅), {trainCount} training and {testCount} test points; f(x, θ) = ω r(β·x) with θ ~ (1/K) Σ_k N(μ_k, Σ_k), "
             + $"μ̇_k and Σ̇_k in closed form (Theorem 2, spec §10), explicit steps of size η = {G(eta)} on (μ_k, C_k); start μ ~ N(0, ¼I), C = ½I; {o.Seeds} seed(s).</p>\n"
-            + Html.Table(["K", "initial train loss", "final train loss", "final test loss"], rows) + "<img src=\"loss.svg\"/>\n"
+            + Html.Table(["K", "initial train loss", "final train loss", "final test loss"], rows) + Html.Figure("loss.svg", "Train loss (mean over seeds) against BW-flow step for each K, log–log axes.")
             + "<p>The paper gives the flow, not numbers for this setting; the tests check the closed form against Monte Carlo and finite differences.</p>\n";
         files["report.html"] = Html.Page("Exact Bures–Wasserstein flow of a full-covariance GM layer for regression (paper 004, Appendix A)", body);
         return new ExperimentOutput("gm-regression", files, summary);

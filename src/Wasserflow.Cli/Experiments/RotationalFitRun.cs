@@ -78,7 +78,7 @@ public static class RotationalFitRun
         {
             bool positive = series.All(s => s.Points.All(p => p.Y > 0));
             files["trace.svg"] = Plots.Lines(series, $"{method}: running estimate of {quantity}", "iteration", quantity, logX: false, logY: positive);
-            body.Append("<img src=\"trace.svg\"/>\n");
+            body.Append(Html.Figure("trace.svg", "Each restart's fresh-sample estimate of the free energy (KL − log Z; KL when log Z = 0) as it ran; the window rule stops a restart when it levels off."));
         }
         MapPlots(outcome, method, files, body);
         if (outcome.Target.Dimension == 2) SamplesPlot(outcome, method, files, body);
@@ -156,7 +156,8 @@ public static class RotationalFitRun
         }
         files["maps.svg"] = Plots.Lines(maps, $"{method}: fitted maps v_i + S_i(t) (best restart)", "t (reference N(0, 1))", "v_i + S_i(t)", logX: false, logY: false);
         files["marginals.svg"] = Plots.Lines(densities, $"{method}: exact marginal densities of T#ρ, before the rotation O", "y", "density", logX: false, logY: false);
-        body.Append("<img src=\"maps.svg\"/>\n<img src=\"marginals.svg\"/>\n");
+        body.Append(Html.Figure("maps.svg", "The fitted increasing maps v_i + S_i(t) of the best restart, one per coordinate, against the reference coordinate t ~ N(0, 1)."))
+            .Append(Html.Figure("marginals.svg", "The exact marginal densities of T#ρ's coordinates (before the rotation O), one per coordinate."));
     }
 
     // In 2-D: draws of the best restart over the target's density.
@@ -175,6 +176,6 @@ public static class RotationalFitRun
         double half = 0.6 * Math.Max(xMax - xMin, yMax - yMin) + 1, cx = 0.5 * (xMin + xMax), cy = 0.5 * (yMin + yMax);
         files["samples.svg"] = Plots.SamplesOverTarget(outcome.Target, new Box2D(cx - half, cx + half, cy - half, cy + half),
             $"{method}: draws of the best restart over the target", [new Plots.PointPanel($"{method}, restart {best.Index}", z, "#4fa3ff")], maxPoints: Count);
-        body.Append("<img src=\"samples.svg\"/>\n");
+        body.Append(Html.Figure("samples.svg", "Draws of the best restart over the target's density (normalised on the grid)."));
     }
 }
