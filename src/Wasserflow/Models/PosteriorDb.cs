@@ -197,7 +197,8 @@ public static class PosteriorDb
         return new UnconstrainedPosterior(name, coordinates, (u, g) =>
         {
             double s = u[p], sigma = Math.Exp(s);
-            double[] r = new double[n];
+            double[] rented = System.Buffers.ArrayPool<double>.Shared.Rent(n);
+            Span<double> r = rented.AsSpan(0, n);
             double rss = 0;
             for (int i = 0; i < n; i++)
             {
@@ -216,6 +217,7 @@ public static class PosteriorDb
             var (ls, dls) = sigmaPrior(sigma);
             value += ls;
             g[p] = dls * sigma - n + rss * inv + 1;
+            System.Buffers.ArrayPool<double>.Shared.Return(rented);
             return value;
         }, [.. betaNames, sigmaName], (u, rep) =>
         {
