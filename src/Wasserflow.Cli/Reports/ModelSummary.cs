@@ -29,11 +29,11 @@ public static class ModelSummary
     {
         if (target is not Model model) return null;
         PosteriorReport posterior = PosteriorAnalysis.Analyse(model, draw, new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 77)), Draws);
-        PredictiveSummary? predictive = model is RegressionModel { HeldOut: { } held } regression
+        PredictiveSummary? predictive = model is IPredictiveModel { HeldOut: { } held } regression
             ? regression.Predict(posterior.ConstrainedDraws, Draws, held.X, held.Y) : null;
         ReferenceScore? reference = model is UnconstrainedPosterior { Reference: { } r }
             ? PosteriorDb.Score(model.ReportedNames, posterior.ConstrainedDraws, Draws, PosteriorDb.ReferenceDraws(r.Name, r.Folder)) : null;
-        return new ModelOutcome(posterior, predictive, (model as RegressionModel)?.Provenance ?? (reference is null ? "" : $"posteriordb {((UnconstrainedPosterior)model).Reference!.Value.Name}"), reference);
+        return new ModelOutcome(posterior, predictive, (model as IPredictiveModel)?.Provenance ?? (reference is null ? "" : $"posteriordb {((UnconstrainedPosterior)model).Reference!.Value.Name}"), reference);
     }
 
     /// <summary>Adds summary.csv and draws.csv.</summary>

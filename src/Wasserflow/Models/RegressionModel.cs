@@ -33,7 +33,7 @@ public sealed record PredictiveSummary(int Points, double MeanLogPredictiveDensi
 /// ℓ = −½((y − t)/σ)² − log σ − ½ log 2π (linear), y t − softplus(t) (logistic), y t − eᵗ − log y! (Poisson).
 /// ∂ℓ/∂t = (y − t)/σ², y − σ(t), y − eᵗ; ∂ℓ/∂σ = (y − t)²/σ³ − 1/σ.
 /// </remarks>
-public sealed class RegressionModel : Model
+public sealed class RegressionModel : Model, IPredictiveModel
 {
     private readonly double[] _x;
     private readonly double[] _y;
@@ -98,42 +98,13 @@ public sealed class RegressionModel : Model
         for (int i = 0; i < y.Length; i++)
             if (!InSupport(family, y[i]))
                 throw new ArgumentException($"{table.Path}, line {table.LineOf(i)}, column '{response}': {y[i]} is not {SupportText(family)} ({family.ToString().ToLowerInvariant()} regression).");
-        IReadOnlyList<string> chosen = predictors.Count > 0 ? predictors : [.. table.Columns.Where(c => c != response)];
-        if (chosen.Contains(response)) throw new ArgumentException($"the response '{response}' is also listed as a predictor.");
-        var (x, names) = table.DesignMatrix(chosen);
-        int n = y.Length, p = names.Length;
-        if (!(testFraction >= 0 && testFraction < 1)) throw new ArgumentException($"the test fraction must be in [0, 1), got {testFraction}.");
-        int test = (int)Math.Round(testFraction * n);
-        if (n - test < 2) throw new ArgumentException($"{table.Path}: {n} rows leave {n - test} for training; need at least 2.");
-        int[] order = [.. Enumerable.Range(0, n)];
-        var rng = new Randomness.Xoshiro256StarStar(splitSeed);
-        for (int i = n - 1; i > 0; i--)
-        {
-            int j = (int)(rng.NextUInt64() % (ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        int[] trainRows = [.. order.Skip(test).Order()], testRows = [.. order.Take(test).Order()];
-        double[] Rows(int[] rows) => [.. rows.SelectMany(r => x.AsSpan(r * p, p).ToArray())];
-        double[] xTrain = Rows(trainRows), xTest = Rows(testRows);
-        if (standardize)
-            for (int j = 0; j < p; j++)
-            {
-                double mean = 0, sq = 0;
-                foreach (int r in trainRows) mean += x[r * p + j];
-                mean /= trainRows.Length;
-                foreach (int r in trainRows) sq += (x[r * p + j] - mean) * (x[r * p + j] - mean);
-                double sd = Math.Sqrt(sq / Math.Max(1, trainRows.Length - 1));
-                if (!(sd > 0)) throw new ArgumentException($"{table.Path}: predictor '{names[j]}' is constant on the training rows; drop it or turn off standardisation.");
-                for (int i = 0; i < trainRows.Length; i++) xTrain[i * p + j] = (xTrain[i * p + j] - mean) / sd;
-                for (int i = 0; i < testRows.Length; i++) xTest[i * p + j] = (xTest[i * p + j] - mean) / sd;
-            }
-        var model = Create(family, xTrain, [.. trainRows.Select(r => y[r])], intercept, priorScale, predictorNames: names,
+        DesignData data = DesignData.Prepare(table, response, y, predictors, testFraction, splitSeed, standardize);
+        var model = Create(family, data.TrainX, data.TrainY, intercept, priorScale, predictorNames: data.Names,
             name: $"{family.ToString().ToLowerInvariant()} regression of {response} on {Path.GetFileName(table.Path)}");
-        return new RegressionModel(model.Name, model.Layout, family, model._x, model._y, p, intercept, priorScale, model.SigmaPriorScale, null)
+        return new RegressionModel(model.Name, model.Layout, family, model._x, model._y, data.Names.Length, intercept, priorScale, model.SigmaPriorScale, null)
         {
-            HeldOut = test > 0 ? (xTest, [.. testRows.Select(r => y[r])]) : null,
-            Provenance = $"{table.Path}: {n} rows, {n - test} for training and {test} held out (split seed {splitSeed}); predictors {string.Join(", ", names)}"
-                + (standardize ? ", standardised by the training rows' mean and sd" : "") + (intercept ? "; with an intercept" : "; no intercept")
+            HeldOut = data.HeldOut,
+            Provenance = data.Provenance + (intercept ? "; with an intercept" : "; no intercept")
                 + $"; priors N(0, {priorScale}²) on every coefficient" + (family == RegressionFamily.Linear ? $", half-normal(0, {priorScale}) on sigma" : ""),
         };
     }

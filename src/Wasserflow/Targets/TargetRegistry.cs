@@ -195,6 +195,7 @@ public sealed class TargetRegistry : INamedChoices
         Regression("linear-regression", "Bayesian linear regression (Gaussian noise, unknown sigma) on a CSV file", Models.RegressionFamily.Linear),
         Regression("logistic-regression", "Bayesian logistic regression (0/1 response) on a CSV file", Models.RegressionFamily.Logistic),
         Regression("poisson-regression", "Bayesian Poisson regression (count response) on a CSV file", Models.RegressionFamily.Poisson),
+        Regression("softmax-regression", "Bayesian multinomial (softmax) regression (class labels 0, 1, 2, …) on a CSV file", null),
         new("posteriordb", "a posteriordb posterior from its data file, scored against its reference draws",
             [nameof(TargetParameters.Posterior), nameof(TargetParameters.Posteriordb)], p =>
             {
@@ -206,7 +207,7 @@ public sealed class TargetRegistry : INamedChoices
     ];
 
     // A regression model on a CSV file; its dimension comes from the data.
-    private static TargetDefinition Regression(string name, string description, Models.RegressionFamily family) =>
+    private static TargetDefinition Regression(string name, string description, Models.RegressionFamily? family) =>
         new(name, description, RegressionParameters, p =>
         {
             if (p.Data.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Data), $"the {name} target needs a CSV file");
@@ -214,8 +215,10 @@ public sealed class TargetRegistry : INamedChoices
             string path = p.Data.StartsWith("sklearn:", StringComparison.Ordinal)
                 ? Data.Datasets.SklearnCsv(p.Data["sklearn:".Length..], Data.Datasets.DefaultCache, message => Console.Error.WriteLine(message))
                 : p.Data;
-            return Models.RegressionModel.FromTable(family, Data.CsvTable.Read(path), p.Response, predictors, p.Intercept, p.PriorScale,
-                p.TestFraction, p.TargetSeed, p.Standardize);
+            var table = Data.CsvTable.Read(path);
+            return family is { } f
+                ? Models.RegressionModel.FromTable(f, table, p.Response, predictors, p.Intercept, p.PriorScale, p.TestFraction, p.TargetSeed, p.Standardize)
+                : Models.SoftmaxRegressionModel.FromTable(table, p.Response, predictors, p.Intercept, p.PriorScale, p.TestFraction, p.TargetSeed, p.Standardize);
         }, DimensionFromData: true);
 
     /// <inheritdoc/>

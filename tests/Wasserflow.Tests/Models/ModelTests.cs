@@ -111,6 +111,38 @@ public sealed class ModelTests
     }
 
     [Fact]
+    public void Softmax_regression_with_two_classes_is_logistic_regression_and_has_its_gradient_with_three()
+    {
+        var (x, y) = Data(RegressionFamily.Logistic, 40, 4, 61);
+        var softmax = SoftmaxRegressionModel.Create(x, y, intercept: true, priorScale: 2);
+        var logistic = RegressionModel.Create(RegressionFamily.Logistic, x, y, intercept: true, priorScale: 2);
+        Assert.Equal(logistic.Dimension, softmax.Dimension);
+        var rng = new Xoshiro256StarStar(2);
+        var u = new double[5];
+        rng.FillStandardNormal(u);
+        Assert.Equal(logistic.LogDensity(u), softmax.LogDensity(u), 10);
+
+        double[] three = [.. y.Select((v, i) => v == 1 && i % 3 == 0 ? 2.0 : v)];
+        var model = SoftmaxRegressionModel.Create(x, three, intercept: true, priorScale: 2);
+        Assert.Equal(2 + 4 * 2, model.Dimension);
+        Assert.Equal("beta[2, class 1]", model.Layout.Names[4]);
+        var w = new double[model.Dimension];
+        rng.FillStandardNormal(w);
+        TestSupport.AssertGradientMatchesFiniteDifferences(model, w);
+        // One draw repeated: the predictive's log density is the model's average log likelihood at that draw.
+        PredictiveSummary p = model.Predict([.. w, .. w], 2, x, three);
+        double sum = 0;
+        for (int i = 0; i < 40; i++)
+        {
+            double[] t = [0, w[0], w[1]];
+            for (int j = 0; j < 4; j++) { t[1] += x[i * 4 + j] * w[2 + 2 * j]; t[2] += x[i * 4 + j] * w[3 + 2 * j]; }
+            double lse = Math.Log(t.Sum(Math.Exp));
+            sum += t[(int)three[i]] - lse;
+        }
+        Assert.Equal(sum / 40, p.MeanLogPredictiveDensity, 10);
+    }
+
+    [Fact]
     public void Gaussian_VI_on_conjugate_linear_regression_is_the_closed_form_posterior_and_its_ELBO_the_log_evidence()
     {
         const double sigma = 0.7, s = 2.0;
