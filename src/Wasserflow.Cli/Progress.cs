@@ -123,6 +123,29 @@ internal static class Progress
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> under a live status line in a terminal (a spinner, how many results so far, the
+    /// time since the start); each line <paramref name="body"/> logs is printed above it once.
+    /// </summary>
+    public static T Status<T>(string label, Func<Action<string>, T> body)
+    {
+        T result = default!;
+        var clock = Stopwatch.StartNew();
+        var gate = new Lock();
+        int lines = 0;
+        AnsiConsole.Status().Start(Markup.Escape(label + " …"), ctx =>
+            result = body(line =>
+            {
+                lock (gate)
+                {
+                    AnsiConsole.WriteLine(line);
+                    lines++;
+                    ctx.Status(Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"{label}: {lines} result line(s), {clock.Elapsed.TotalSeconds:F0} s elapsed …")));
+                }
+            }));
+        return result;
+    }
+
     private static string Label(FitSettings c) => $"{c.Algorithm.ToUpperInvariant()} N={c.Components}";
 
     private sealed class BarObserver(ProgressTask task, FitSettings config) : IRunObserver

@@ -225,7 +225,15 @@ public static class WasserflowCli
                 error.WriteLine($"cancelled; nothing was written to '{path}'{(Directory.Exists(folder.CheckpointFolder) ? $"; the checkpoints in '{folder.CheckpointFolder}' continue with --resume" : "")}");
                 Environment.Exit(Cancelled);
             });
-            ExperimentOutput result = experiment.Run(b, folder.Work, this);
+            // In a terminal a live status line runs below the result lines (training experiments have their own bars).
+            ExperimentOutput result = interactive && !trains
+                ? Progress.Status($"experiment {experiment.Name}", print =>
+                {
+                    _print = print;
+                    try { return experiment.Run(b, folder.Work, this); }
+                    finally { _print = null; }
+                })
+                : experiment.Run(b, folder.Work, this);
             folder.Publish(result.Files, keepCheckpoints: trains);
             // In a terminal the lines logged while the experiment ran are already on the screen: print only the rest.
             foreach (string line in result.Summary)
@@ -235,11 +243,13 @@ public static class WasserflowCli
         }
 
         private readonly HashSet<string> _logged = [];
+        private Action<string>? _print; // the live status display's printer while one runs
 
         public void Log(string line)
         {
             lock (_logged) _logged.Add(line);
-            error.WriteLine(line);
+            if (_print is { } print) print(line);
+            else error.WriteLine(line);
         }
 
         public T Train<T>(Func<Func<string, IProgress<TrainingProgress>?>, T> body) => Progress.Train(interactive, body);
