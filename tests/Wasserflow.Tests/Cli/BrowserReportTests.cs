@@ -27,7 +27,7 @@ public sealed class BrowserFactAttribute : FactAttribute
 }
 
 /// <summary>
-/// The reports as a user sees them: the demo's, a fit's, a rovi run's and two experiments' report.html opened in headless
+/// The reports as a user sees them: the demo's, a fit's, a rovi run's, two experiments' and a model fit's report.html opened in headless
 /// Chromium (Playwright driving Debian's chromium): every image loads with a non-zero size, the page logs no error, and
 /// the numbers in its tables are the ones in the run's result files. A screenshot of each goes to
 /// $WASSERFLOW_SCREENSHOTS when set (docs/screenshots holds the committed ones).
@@ -56,6 +56,8 @@ public sealed class BrowserReportTests : IDisposable
             ("rovi", Make("rovi", "rovi", "--restarts", "2", "--iterations", "200"), CheckRovi),
             ("mixture-particles", Make("mixture-particles", "experiment", "mixture-particles"), CheckMixtureParticles),
             ("bimodal-particles", Make("bimodal-particles", "experiment", "bimodal-particles"), (tables, _) => Assert.NotEmpty(tables)),
+            ("model", Make("model", "fit", "--target", "logistic-regression", "--data", Path.Combine(AppContext.BaseDirectory, "TestData", "logistic-small.csv"),
+                "--test-fraction", "0.25", "-a", "bw", "-n", "1", "--iterations", "300"), CheckModel),
         };
         string? screenshots = Environment.GetEnvironmentVariable("WASSERFLOW_SCREENSHOTS");
 
@@ -133,6 +135,19 @@ public sealed class BrowserReportTests : IDisposable
         Assert.Equal(restarts.Count, rows.Length);
         foreach (string[] row in rows)
             AssertShows(row[1], restarts[int.Parse(row[0], CultureInfo.InvariantCulture)].GetProperty("freeEnergy").GetDouble(), $"rovi restart {row[0]}");
+    }
+
+    // The posterior table (parameter, mean, sd, 5%, 50%, 95%, …) shows summary.csv's numbers.
+    private static void CheckModel(string[][][] tables, string folder)
+    {
+        string[][] table = tables.Single(t => t[0][0] == "parameter");
+        var csv = File.ReadAllLines(Path.Combine(folder, "summary.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(csv.Count, table.Length - 1);
+        foreach (string[] fields in csv)
+        {
+            string[] row = table.Single(r => r[0] == fields[0]);
+            for (int k = 1; k <= 5; k++) AssertShows(row[k], double.Parse(fields[k], CultureInfo.InvariantCulture), $"model {fields[0]} column {k}");
+        }
     }
 
     private static void CheckMixtureParticles(string[][][] tables, string folder)
