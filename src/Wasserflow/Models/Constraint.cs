@@ -1,4 +1,5 @@
 using System.Globalization;
+using static Wasserflow.Models.SpecialFunctions;
 
 namespace Wasserflow.Models;
 
@@ -49,9 +50,7 @@ public abstract record Constraint
     /// <summary>Whether x lies in the support.</summary>
     public abstract bool Contains(double x);
 
-    private static double Softplus(double t) => t > 0 ? t + Math.Log(1 + Math.Exp(-t)) : Math.Log(1 + Math.Exp(t));
 
-    private static double Sigmoid(double t) => t >= 0 ? 1 / (1 + Math.Exp(-t)) : Math.Exp(t) / (1 + Math.Exp(t));
 
     private static string G(double v) => v.ToString("G6", CultureInfo.InvariantCulture);
 

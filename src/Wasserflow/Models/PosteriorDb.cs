@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json;
 using Wasserflow.Data;
+using static Wasserflow.Models.SpecialFunctions;
 
 namespace Wasserflow.Models;
 
@@ -63,7 +64,6 @@ public sealed record ReferenceScore(double MaxStandardisedMeanError, double RmsS
 /// </summary>
 public static class PosteriorDb
 {
-    private const double HalfLog2Pi = 0.91893853320467274178;
 
     /// <summary>The posteriors this release builds.</summary>
     public static IReadOnlyList<string> Names { get; } =
@@ -526,18 +526,7 @@ public static class PosteriorDb
         return (l, dl1, dl2);
     }
 
-    private static double Sigmoid(double t) => t >= 0 ? 1 / (1 + Math.Exp(-t)) : Math.Exp(t) / (1 + Math.Exp(t));
 
-    private static double LogGamma(double z)
-    {
-        ReadOnlySpan<double> c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-            12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-        if (z < 0.5) return Math.Log(Math.PI / Math.Abs(Math.Sin(Math.PI * z))) - LogGamma(1 - z);
-        z -= 1;
-        double a = c[0], t = z + 7.5;
-        for (int i = 1; i < 9; i++) a += c[i] / (z + i);
-        return 0.5 * Math.Log(2 * Math.PI) + (z + 0.5) * Math.Log(t) - t + Math.Log(a);
-    }
 
     // A JSON data file's fields, each error naming the file and the field.
     private sealed class JsonData(string path, JsonElement root)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using static Wasserflow.Models.SpecialFunctions;
 
 namespace Wasserflow.Models;
 
@@ -141,7 +142,6 @@ public sealed class RegressionModel : Model, IPredictiveModel
             (double[])y.Clone(), p, intercept, priorScale, sigmaScale, knownSigma);
     }
 
-    private const double HalfLog2Pi = 0.91893853320467274178;
 
     /// <summary>log p(θ, data) on the constrained parameters θ = (α, β, σ) as laid out, writing ∂/∂θ.</summary>
     public override double ConstrainedLogDensity(ReadOnlySpan<double> theta, Span<double> gradient)
@@ -281,18 +281,6 @@ public sealed class RegressionModel : Model, IPredictiveModel
 
     private static double LogFactorial(double k) => k < 2 ? 0 : LogGamma(k + 1);
 
-    // Lanczos approximation (g = 7, 9 terms), |error| < 1e-13 for the arguments used here (k + 1 ≥ 3).
-    private static double LogGamma(double z)
-    {
-        ReadOnlySpan<double> c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-            12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
-        z -= 1;
-        double a = c[0], t = z + 7.5;
-        for (int i = 1; i < 9; i++) a += c[i] / (z + i);
-        return 0.5 * Math.Log(2 * Math.PI) + (z + 0.5) * Math.Log(t) - t + Math.Log(a);
-    }
 
-    private static double Softplus(double t) => t > 0 ? t + Math.Log(1 + Math.Exp(-t)) : Math.Log(1 + Math.Exp(t));
 
-    private static double Sigmoid(double t) => t >= 0 ? 1 / (1 + Math.Exp(-t)) : Math.Exp(t) / (1 + Math.Exp(t));
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Numerics.Tensors;
+using static Wasserflow.Models.SpecialFunctions;
 
 namespace Wasserflow.Models;
 
@@ -14,7 +15,6 @@ namespace Wasserflow.Models;
 /// </remarks>
 public sealed class SoftmaxRegressionModel : Model, IPredictiveModel
 {
-    private const double HalfLog2Pi = 0.91893853320467274178;
     private readonly double[] _x;
     private readonly int[] _y;
 
