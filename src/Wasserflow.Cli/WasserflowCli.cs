@@ -132,18 +132,19 @@ public static class WasserflowCli
         {
             var job = new FitJob(b.Get<TargetParameters>(), b.Get<FitSettings>());
             ResourceCheck.Fit(job.Target, job.Fit);
-            job.Fit.Validate(job.Target.Build());
+            ITarget target = job.Target.Build(); // once: a data file is read here, before the output folder exists
+            job.Fit.Validate(target);
             var control = b.Get<RunControlSettings>();
             if (Open(job.Fit.Output, control, [job.Target, job.Fit]) is not { } folder) return 0;
             var slot = folder.Checkpoints(control.CheckpointEvery, control.CheckpointSeconds).Slot("run");
             if (job.Fit.IsBuresWasserstein)
             {
-                GaussianFitOutcome bw = Progress.Run(interactive, error, [job], (observer, j) => GaussianFitRun.Run(j, observer, cancellation, slot))[0];
+                GaussianFitOutcome bw = Progress.Run(interactive, error, [job], (observer, j) => GaussianFitRun.Run(j, observer, cancellation, slot, target))[0];
                 return Summarise([(bw.Config, bw.Result.Status, bw.Result.StatusText, bw.Result.Message, bw.Result.Warnings, bw.Result.FinalState.Iteration, bw.FinalKl)],
                     folder, GaussianFitRun.Files(bw), (c, status, iterations) => $"{c.Algorithm} K={c.Components} {status} iterations {iterations}",
                     bw.Posterior is { } p ? ModelSummary.Lines(p) : null);
             }
-            FitOutcome outcome = Progress.Run(interactive, error, [job], (observer, j) => FitRun.Run(j, observer, cancellation, slot))[0];
+            FitOutcome outcome = Progress.Run(interactive, error, [job], (observer, j) => FitRun.Run(j, observer, cancellation, slot, target))[0];
             return SummariseIsotropic([outcome], folder, FitRun.Files(outcome), outcome.Posterior is { } posterior ? ModelSummary.Lines(posterior) : null);
         }
 

@@ -36,14 +36,19 @@ public static class FitRun
 
     /// <summary>Validates and runs <paramref name="job"/>.</summary>
     /// <exception cref="InvalidParameterException">A setting is invalid.</exception>
-    public static FitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null)
+    /// <param name="job">The target's parameters and the fit's settings.</param>
+    /// <param name="observer">Sees the run's steps and KL estimates.</param>
+    /// <param name="cancellationToken">Stops the run after its current step.</param>
+    /// <param name="checkpoint">Where the run keeps its checkpoint.</param>
+    /// <param name="target">The target already built from <paramref name="job"/>'s parameters (a data file is then read once), or null to build it.</param>
+    public static FitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null, ITarget? target = null)
     {
         ArgumentNullException.ThrowIfNull(job);
-        ITarget model = job.Target.Build();
+        ITarget model = target ?? job.Target.Build();
         FitSettings config = job.Fit;
         config.Validate(model);
         AffineTarget? whitened = config.Whitens(model) ? FitStart.Whitened(model) : null;
-        ITarget target = whitened ?? model;
+        target = whitened ?? model;
         var initRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(config.Seed, InitStream));
         var q0 = whitened is not null ? FitStart.IsotropicAt(FitStart.StandardNormal(target.Dimension), config.Components, initRng)
             : config.StartsAtLaplace(target) ? FitStart.IsotropicAt(FitStart.Laplace(target), config.Components, initRng)

@@ -33,14 +33,19 @@ public static class GaussianFitRun
 
     /// <summary>Validates and runs <paramref name="job"/>.</summary>
     /// <exception cref="InvalidParameterException">A setting is invalid, or the target is improper (flat-prior logistic posterior on separable data).</exception>
-    public static GaussianFitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null)
+    /// <param name="job">The target's parameters and the fit's settings.</param>
+    /// <param name="observer">Sees the run's steps and KL estimates.</param>
+    /// <param name="cancellationToken">Stops the run after its current step.</param>
+    /// <param name="checkpoint">Where the run keeps its checkpoint.</param>
+    /// <param name="target">The target already built from <paramref name="job"/>'s parameters (a data file is then read once), or null to build it.</param>
+    public static GaussianFitOutcome Run(FitJob job, IRunObserver? observer = null, CancellationToken cancellationToken = default, CheckpointSlot? checkpoint = null, ITarget? target = null)
     {
         ArgumentNullException.ThrowIfNull(job);
         FitSettings config = job.Fit;
-        ITarget model = job.Target.Build();
+        ITarget model = target ?? job.Target.Build();
         config.Validate(model);
         AffineTarget? whitened = config.Whitens(model) ? FitStart.Whitened(model) : null;
-        ITarget target = whitened ?? model;
+        target = whitened ?? model;
         if (!config.IsBuresWasserstein) throw new InvalidParameterException(nameof(config.Algorithm), $"'{config.Algorithm}' is not a Bures–Wasserstein algorithm");
         if (target is ITargetWithPropriety propriety && !propriety.CheckProper(out string? reason))
             throw new InvalidParameterException(nameof(job.Target.Target), reason ?? "the posterior is improper");
