@@ -24,6 +24,16 @@ public interface IPredictiveModel
 /// <param name="Provenance">File, rows, split, predictors and standardisation in words.</param>
 public sealed record DesignData(double[] TrainX, double[] TrainY, (double[] X, double[] Y)? HeldOut, string[] Names, string Provenance)
 {
+    /// <summary>Checks the arguments of <see cref="IPredictiveModel.Predict"/>: n×p held-out rows and count draws of d parameters.</summary>
+    /// <exception cref="ArgumentException">Sizes disagree (named).</exception>
+    internal static void CheckPredictArguments(ReadOnlySpan<double> draws, int count, double[] x, double[] y, int predictors, int dimension)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        if (x.Length != y.Length * predictors) throw new ArgumentException($"held-out design matrix: {x.Length} numbers for {y.Length} rows of {predictors} predictors.");
+        if (count < 1 || draws.Length < count * dimension) throw new ArgumentException($"need {count} draws of {dimension} parameters.");
+    }
+
     /// <summary>Prepares <paramref name="table"/> with responses <paramref name="y"/> (already checked by the caller).</summary>
     /// <exception cref="ArgumentException">The response listed as a predictor, a bad test fraction, too few rows, or a constant predictor when standardising.</exception>
     public static DesignData Prepare(Data.CsvTable table, string response, double[] y, IReadOnlyList<string> predictors, double testFraction, ulong splitSeed, bool standardize)

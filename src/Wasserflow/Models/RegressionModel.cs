@@ -220,11 +220,8 @@ public sealed class RegressionModel : Model, IPredictiveModel
     /// </summary>
     public PredictiveSummary Predict(ReadOnlySpan<double> draws, int count, double[] x, double[] y)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
+        DesignData.CheckPredictArguments(draws, count, x, y, Predictors, Dimension);
         int n = y.Length, p = Predictors, d = Dimension, b0 = Intercept ? 1 : 0;
-        if (x.Length != n * p) throw new ArgumentException($"held-out design matrix: {x.Length} numbers for {n} rows of {p} predictors.");
-        if (count < 1 || draws.Length < count * d) throw new ArgumentException($"need {count} draws of {d} parameters.");
         double lpd = 0, squares = 0;
         int correct = 0;
         var logLik = new double[count];

@@ -150,11 +150,8 @@ public sealed class SoftmaxRegressionModel : Model, IPredictiveModel
     /// <summary>The predictive: accuracy of the posterior mean class probabilities' argmax, and the mean log predictive density.</summary>
     public PredictiveSummary Predict(ReadOnlySpan<double> draws, int count, double[] x, double[] y)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
+        DesignData.CheckPredictArguments(draws, count, x, y, Predictors, Dimension);
         int n = y.Length, d = Dimension, c1 = Classes - 1, p = Predictors;
-        if (x.Length != n * p) throw new ArgumentException($"held-out design matrix: {x.Length} numbers for {n} rows of {p} predictors.");
-        if (count < 1 || draws.Length < count * d) throw new ArgumentException($"need {count} draws of {d} parameters.");
         var t = new double[c1];
         var prob = new double[c1];
         var mean = new double[Classes];
