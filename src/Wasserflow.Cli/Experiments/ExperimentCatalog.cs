@@ -89,6 +89,8 @@ public static class ExperimentCatalog
         new("mode-collapse", "paper 003, Figure 3: MFVI, RoVI and Langevin on seven settings", [typeof(ModeCollapseSettings)],
             (b, folder, host) => ModeCollapseExperiments.Run("mode-collapse", b.Get<ModeCollapseSettings>().Seed, b.Get<ModeCollapseSettings>().Threads, host.Log,
                 new Running.CheckpointStore(Path.Combine(folder, "checkpoints")))),
+        new("posteriordb", "benchmark: every posteriordb posterior × method, scored against the reference draws", [typeof(PosteriorDbBenchmarkSettings)],
+            (b, _, host) => PosteriorDbBenchmark.Run(b.Get<PosteriorDbBenchmarkSettings>(), host.Log)),
         Network("gm-components", "paper 004, Figure 2: GM layers with K = 5, 10, 20", typeof(ComponentListSettings)),
         Network("gm-baselines", "paper 004, Figure 3: GM layer against FC networks"),
         Network("gm-fixed-beta", "paper 004, Figure 5: training with the β-marginal fixed"),

@@ -69,7 +69,7 @@ public sealed class ModelCliTests : IDisposable
     }
 }
 
-/// <summary>`fit --target posteriordb` on the data copies in TestData (no reference draws there, so no score).</summary>
+/// <summary>`fit --target posteriordb` and `experiment posteriordb` on the data copies in TestData.</summary>
 public sealed class PosteriorDbCliTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("wasserflow-pdb-").FullName;
@@ -91,7 +91,27 @@ public sealed class PosteriorDbCliTests : IDisposable
         // τ is positive in every draw (reported on its own scale), and θ_j = μ + τ θ̃_j spreads around μ.
         string[] draws = File.ReadAllLines(Path.Combine(output, "draws.csv"));
         Assert.All(draws.Skip(1), l => Assert.True(double.Parse(l.Split(',')[9], CultureInfo.InvariantCulture) > 0));
-        Assert.DoesNotContain("reference", stdout.ToString(), StringComparison.Ordinal);
+        // The test copy of the reference draws holds 1,000 of them; the fit is scored against those.
+        Assert.Contains("against the reference draws: max |Δmean|/sd", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("(1000 reference draws)", stdout.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_benchmark_scores_every_posterior_and_method_into_one_table()
+    {
+        string output = Path.Combine(_folder, "bench");
+        var error = new StringWriter();
+        int code = WasserflowCli.Run(["experiment", "posteriordb", "--posteriordb", Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb"),
+            "--posteriors", "eight_schools-eight_schools_noncentered,sblri-blr", "--methods", "bw,ibw", "--iterations", "200", "-o", output], TextWriter.Null, error);
+        Assert.True(code == 0, error.ToString());
+        string[] csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
+        Assert.Equal(1 + 4, csv.Length);
+        var eight = csv.Skip(1).Select(l => l.Split(',')).Where(f => f[0].StartsWith("eight", StringComparison.Ordinal)).ToList();
+        // Scored where reference draws exist (eight schools' test copy), blank where they do not (sblri-blr).
+        Assert.All(eight, f => Assert.True(double.Parse(f[4], CultureInfo.InvariantCulture) >= 0));
+        Assert.All(csv.Skip(1).Where(l => l.StartsWith("sblri", StringComparison.Ordinal)), l => Assert.Equal("", l.Split(',')[4]));
+        Assert.True(File.Exists(Path.Combine(output, "eight_schools-eight_schools_noncentered", "bw", "summary.csv")));
+        Assert.Contains("noise floor", File.ReadAllText(Path.Combine(output, "report.html")), StringComparison.Ordinal);
     }
 
     [Fact]
