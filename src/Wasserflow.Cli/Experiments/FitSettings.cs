@@ -8,8 +8,8 @@ namespace Wasserflow.Experiments;
 /// <summary>The algorithms of <c>fit</c>: isotropic mixtures (paper 000) and full-covariance Gaussian particles (paper 002).</summary>
 public sealed class FitAlgorithms : INamedChoices
 {
-    /// <summary>The Bures–Wasserstein algorithms (paper 002): RK4 flow, Euler flow, RK4 with WFR weights, BW-SGD.</summary>
-    public static IReadOnlyList<string> BuresWasserstein { get; } = ["bw", "bw-euler", "bw-wfr", "bw-sgd"];
+    /// <summary>The algorithms on full-covariance Gaussians: the Bures–Wasserstein ones of paper 002 (RK4 flow, Euler flow, RK4 with WFR weights, BW-SGD) and the ADVI baselines.</summary>
+    public static IReadOnlyList<string> BuresWasserstein { get; } = ["bw", "bw-euler", "bw-wfr", "bw-sgd", "advi-mf", "advi-fr"];
 
     /// <inheritdoc/>
     public static string Noun => "algorithm";
@@ -21,6 +21,7 @@ public sealed class FitAlgorithms : INamedChoices
         new("gd", "isotropic mixture, means only, gradient descent"), new("ngd", "isotropic mixture, natural gradient"),
         new("bw", "Gaussian particles, Bures–Wasserstein flow by RK4"), new("bw-euler", "the same flow by Euler steps"),
         new("bw-wfr", "RK4 with Wasserstein–Fisher–Rao weights"), new("bw-sgd", "one Gaussian, stochastic BW gradient (needs a Hessian)"),
+        new("advi-mf", "ADVI, mean-field Gaussian (Stan's step sequence; η = --step-size, M = --samples draws)"), new("advi-fr", "ADVI, full-rank Gaussian"),
     ];
 }
 
@@ -33,7 +34,7 @@ public sealed class InitKinds : INamedChoices
     /// <inheritdoc/>
     public static IReadOnlyList<NamedChoice> Choices { get; } =
     [
-        new("auto", "laplace for regression models, box otherwise"),
+        new("auto", "laplace for regression models, box otherwise (ADVI: Stan's start, means uniform in (-2, 2), unit scales)"),
         new("box", "means uniform in [-s, s]^d (--init-spread), variance r (--init-variance)"),
         new("laplace", "the Laplace approximation: its mean and covariance (particles), means 1 sd apart around the mode for K > 1"),
     ];
@@ -48,7 +49,7 @@ public sealed class PreconditionKinds : INamedChoices
     /// <inheritdoc/>
     public static IReadOnlyList<NamedChoice> Choices { get; } =
     [
-        new("auto", "laplace for regression models, none otherwise"),
+        new("auto", "laplace for regression models (not for ADVI, which runs as Stan does), none otherwise"),
         new("none", "run on the target's own coordinates"),
         new("laplace", "run on v with u = m + L v, (m, LLᵀ) the Laplace approximation, starting from it: one step size suits every scale"),
     ];
@@ -116,14 +117,17 @@ public sealed record FitSettings : IApplicability
     public string Init { get; init; } = "auto";
 
     /// <summary>Whether this fit starts from the Laplace approximation of <paramref name="target"/> (in its own coordinates).</summary>
-    public bool StartsAtLaplace(ITarget target) => Init == "laplace" || (Init == "auto" && target is Models.Model);
+    public bool StartsAtLaplace(ITarget target) => Init == "laplace" || (Init == "auto" && target is Models.Model && !IsAdvi);
+
+    /// <summary>Whether the algorithm is an ADVI baseline (run as Stan runs it: no whitening, means uniform in (−2, 2), unit scales, unless asked otherwise).</summary>
+    public bool IsAdvi => Algorithm.StartsWith("advi", StringComparison.Ordinal);
 
     /// <summary>Whether the fit runs in Laplace-whitened coordinates.</summary>
     [Parameter("run in whitened coordinates", Choices = typeof(PreconditionKinds))]
     public string Precondition { get; init; } = "auto";
 
     /// <summary>Whether this fit runs on <paramref name="target"/> whitened by its Laplace approximation (and starts there).</summary>
-    public bool Whitens(ITarget target) => Precondition == "laplace" || (Precondition == "auto" && target is Models.Model);
+    public bool Whitens(ITarget target) => Precondition == "laplace" || (Precondition == "auto" && target is Models.Model && !IsAdvi);
 
     /// <summary>Stop early when the KL trace has settled (<see cref="Running.TraceWindowRule"/>); iterations become a cap.</summary>
     [Parameter("stop when the KL estimate's last two windows of 5 trace points agree within 2 s.e. or --stop-tolerance; iterations become a cap")]
@@ -163,7 +167,7 @@ public sealed record FitSettings : IApplicability
     /// <inheritdoc/>
     public string? NotApplicable(string property) => property switch
     {
-        nameof(Expectation) when !IsBuresWasserstein => $"applies to the bw algorithms, not to {Algorithm}",
+        nameof(Expectation) when !IsBuresWasserstein || Algorithm.StartsWith("advi", StringComparison.Ordinal) => $"applies to the bw algorithms, not to {Algorithm}",
         nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
         nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" || Precondition == "laplace" => "applies to --init box, not to a Laplace start or --precondition laplace (the Laplace approximation sets the start)",
         nameof(StopTolerance) when !EarlyStop => "applies with --early-stop",
@@ -178,6 +182,8 @@ public sealed record FitSettings : IApplicability
         ArgumentNullException.ThrowIfNull(target);
         ParameterRecords.Validate(this);
         if (string.IsNullOrWhiteSpace(Output)) throw new InvalidParameterException(nameof(Output), "the output folder is empty");
+        if (Algorithm.StartsWith("advi", StringComparison.Ordinal) && Components != 1)
+            throw new InvalidParameterException(nameof(Components), $"{Algorithm} fits one Gaussian; components must be 1, got {Components}");
         if (Algorithm != "bw-sgd") return;
         if (Components != 1) throw new InvalidParameterException(nameof(Components), $"bw-sgd fits one Gaussian; components must be 1, got {Components}");
         if (target is not ITargetWithHessian)

@@ -51,10 +51,14 @@ public static class GaussianFitRun
             throw new InvalidParameterException(nameof(job.Target.Target), reason ?? "the posterior is improper");
         int k = config.Components, d = target.Dimension;
         GaussianParticleState state = whitened is not null ? LaplaceStart(config, FitStart.StandardNormal(d), k)
-            : config.StartsAtLaplace(target) ? LaplaceStart(config, FitStart.Laplace(target), k) : Start(config, k, d);
-        IVariationalFlow<GaussianParticleState> flow = config.Algorithm == "bw-sgd"
-            ? new BuresWassersteinSgd(target, new BuresWassersteinSgdOptions(config.StepSize))
-            : new BuresWassersteinFlow(target, k, new BuresWassersteinFlowOptions(
+            : config.StartsAtLaplace(target) ? LaplaceStart(config, FitStart.Laplace(target), k)
+            : config.IsAdvi && config.Init == "auto" ? Start(config with { InitSpread = 2, InitVariance = 1 }, k, d)
+            : Start(config, k, d);
+        IVariationalFlow<GaussianParticleState> flow = config.Algorithm switch
+        {
+            "bw-sgd" => new BuresWassersteinSgd(target, new BuresWassersteinSgdOptions(config.StepSize)),
+            "advi-mf" or "advi-fr" => new AdviFlow(target, new AdviOptions(config.Algorithm == "advi-mf" ? AdviFamily.MeanField : AdviFamily.FullRank, config.StepSize, config.Samples)),
+            _ => new BuresWassersteinFlow(target, k, new BuresWassersteinFlowOptions(
                 StepSize: config.StepSize,
                 Integrator: config.Algorithm == "bw-euler" ? OdeIntegrator.Euler : OdeIntegrator.RungeKutta4,
                 Expectation: config.ExpectationFor(model) switch
@@ -64,7 +68,8 @@ public static class GaussianFitRun
                     _ => GaussianExpectation.Cubature,
                 },
                 Weighting: config.Algorithm == "bw-wfr" ? ParticleWeighting.WassersteinFisherRao : ParticleWeighting.Uniform,
-                MaxDegreeOfParallelism: config.Threads));
+                MaxDegreeOfParallelism: config.Threads)),
+        };
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
             config.EarlyStop ? new TraceWindowRule(config.StopTolerance) : null);
         RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
@@ -138,7 +143,9 @@ public static class GaussianFitRun
             new[] { "status", ResultFiles.StatusRow(r) },
             new[] { "target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}" },
             new[] { "family", c.Components == 1 ? "full-covariance Gaussian" : $"mixture of K = {c.Components} full-covariance Gaussians" },
-            new[] { "algorithm", $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.ExpectationFor(outcome.Target is AffineTarget a ? a.Original : outcome.Target))}" },
+            new[] { "algorithm", c.Algorithm.StartsWith("advi", StringComparison.Ordinal)
+                ? $"{c.Algorithm}, η = {ResultFiles.G(c.StepSize)}, M = {c.Samples} gradient draws, Stan's step-size sequence"
+                : $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.ExpectationFor(outcome.Target is AffineTarget a ? a.Original : outcome.Target))}" },
             new[] { "iterations", $"{r.FinalState.Iteration} of {c.Iterations} (integrator steps {r.FinalState.Substeps})" },
             new[] { "seed", c.Seed.ToString(CultureInfo.InvariantCulture) },
             new[] { outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{ResultFiles.G(outcome.FinalKl.Value)} ± {ResultFiles.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)" },

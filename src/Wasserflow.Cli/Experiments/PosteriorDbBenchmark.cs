@@ -21,8 +21,12 @@ public sealed record PosteriorDbBenchmarkSettings
     public string Posteriors { get; init; } = "";
 
     /// <summary>Which methods, comma-separated.</summary>
-    [Parameter("methods, comma-separated: bw (one Gaussian), bw-particles (5 Gaussian particles), ibw (5 isotropic components)")]
-    public string Methods { get; init; } = "bw,bw-particles,ibw";
+    [Parameter("methods, comma-separated: bw (one Gaussian), bw-particles (5 Gaussian particles), ibw (5 isotropic components), advi-mf, advi-fr (as Stan runs them: raw scale, η = --advi-eta)")]
+    public string Methods { get; init; } = "bw,bw-particles,ibw,advi-mf,advi-fr";
+
+    /// <summary>η of the ADVI baselines.</summary>
+    [Parameter("η of the ADVI baselines (Stan picks it from 100, 10, 1, 0.1, 0.01 by trial runs)", Minimum = 0, ExclusiveMinimum = true)]
+    public double AdviEta { get; init; } = 0.1;
 
     /// <summary>Iteration cap per fit (each stops early when its KL trace settles).</summary>
     [Parameter("iteration cap per fit (each stops early when its KL trace settles)", Minimum = 1)]
@@ -60,6 +64,8 @@ public static class PosteriorDbBenchmark
         ["bw"] = ("bw", 1),
         ["bw-particles"] = ("bw", 5),
         ["ibw"] = ("ibw", 5),
+        ["advi-mf"] = ("advi-mf", 1),
+        ["advi-fr"] = ("advi-fr", 1),
     };
 
     /// <summary>The fits of the benchmark, in order.</summary>
@@ -87,7 +93,7 @@ public static class PosteriorDbBenchmark
                     Algorithm = algorithm,
                     Components = k,
                     Iterations = s.Iterations,
-                    StepSize = s.StepSize,
+                    StepSize = algorithm.StartsWith("advi", StringComparison.Ordinal) ? s.AdviEta : s.StepSize,
                     EarlyStop = true,
                     KlEvery = 20,
                     Seed = s.Seed,

@@ -91,6 +91,12 @@ public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
     /// <summary>K.</summary>
     public int ComponentCount => Weights.Length;
 
+    /// <summary>
+    /// An optimiser's memory carried with the state (ADVI's running average of squared gradients); empty for the flows
+    /// that need none. Checkpointed with the rest, so a resumed run continues with the same step sizes.
+    /// </summary>
+    public double[] Optimizer { get; internal set; } = [];
+
     /// <summary>d.</summary>
     public int Dimension => Means.Length / Weights.Length;
 
@@ -134,6 +140,7 @@ public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
         writer.Write(Time);
         writer.Write(Substeps);
         Running.CheckpointStore.WriteRng(writer, Rng);
+        Running.CheckpointStore.WriteDoubles(writer, Optimizer);
     }
 
     /// <inheritdoc/>
@@ -146,7 +153,8 @@ public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
         long substeps = reader.ReadInt64();
         try
         {
-            return new GaussianParticleState(means, factors, weights, iteration, Running.CheckpointStore.ReadRng(reader)) { Time = time, Substeps = substeps };
+            Xoshiro256StarStar rng = Running.CheckpointStore.ReadRng(reader);
+            return new GaussianParticleState(means, factors, weights, iteration, rng) { Time = time, Substeps = substeps, Optimizer = Running.CheckpointStore.ReadDoubles(reader) };
         }
         catch (ArgumentException ex)
         {
@@ -160,5 +168,6 @@ public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
         {
             Time = Time,
             Substeps = Substeps,
+            Optimizer = (double[])Optimizer.Clone(),
         };
 }

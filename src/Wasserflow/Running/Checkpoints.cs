@@ -42,7 +42,7 @@ public interface IPersistentStopRule : IStopRule
 public sealed class CheckpointStore
 {
     private const string Magic = "wasserflow-run-checkpoint";
-    private const int Version = 1;
+    private const int Version = 2; // 2: Gaussian particle states carry an optimiser's memory
 
     /// <summary>A store in <paramref name="folder"/> (created when the first checkpoint is written).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A negative interval.</exception>
