@@ -59,7 +59,8 @@ public interface IStopRule
 /// <summary>
 /// A stopping rule for every flow, read off the KL (−ELBO) trace: stop when the means of the last two windows of
 /// <see cref="Window"/> trace points differ by less than max(<paramref name="tolerance"/>, 2 standard errors of the
-/// difference), the standard errors being those of the estimates themselves (independent draws per point). The
+/// difference), the standard errors being those of the estimates themselves (independent draws per point), provided
+/// those 2 s.e. are themselves within the tolerance or 10% of (|KL| + 1) — too noisy a trace never counts as settled. The
 /// iteration count becomes a cap. Stateless (the trace is checkpointed), so a resumed run stops where an uninterrupted one would.
 /// </summary>
 /// <param name="tolerance">The smallest change of the KL estimate (in nats) that counts as progress.</param>
@@ -89,7 +90,11 @@ public sealed class TraceWindowRule(double tolerance) : IStopRule
             varianceLast += last.StandardError * last.StandardError / (Window * Window);
             variancePrevious += previous.StandardError * previous.StandardError / (Window * Window);
         }
-        return Math.Abs(meanLast - meanPrevious) < Math.Max(Tolerance, 2 * Math.Sqrt(varianceLast + variancePrevious));
+        // Two windows that agree only because their estimates are too noisy to tell apart say nothing: the difference's
+        // 2 s.e. must itself be within the tolerance or 10% of (|KL| + 1).
+        double twoSe = 2 * Math.Sqrt(varianceLast + variancePrevious);
+        if (twoSe > Math.Max(Tolerance, 0.1 * (Math.Abs(meanLast) + 1))) return false;
+        return Math.Abs(meanLast - meanPrevious) < Math.Max(Tolerance, twoSe);
     }
 }
 
@@ -155,8 +160,9 @@ public sealed record RunResult<TState>(TState FinalState, IReadOnlyList<TracePoi
     /// <summary>Steps per second of stepping time.</summary>
     public double IterationsPerSecond(long steps) => StepSeconds > 0 ? steps / StepSeconds : double.PositiveInfinity;
 
-    /// <summary>The status as result files and the console show it: "completed with warnings" when it finished but warned.</summary>
-    public string StatusText => Status == RunStatus.Completed && Warnings.Count > 0 ? "completed with warnings" : Status.ToString().ToLowerInvariant();
+    /// <summary>The status as result files and the console show it: "completed with warnings" (or "converged with warnings") when it finished but warned.</summary>
+    public string StatusText => Status is RunStatus.Completed or RunStatus.Converged && Warnings.Count > 0
+        ? Status.ToString().ToLowerInvariant() + " with warnings" : Status.ToString().ToLowerInvariant();
 }
 
 /// <summary>

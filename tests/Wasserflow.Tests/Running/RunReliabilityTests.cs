@@ -96,6 +96,8 @@ public sealed class RunReliabilityTests : IDisposable
         Assert.False(rule.ConvergedOnTrace(tooShort));
         // A drift of 0.1 per point against standard errors of 0.001 is progress; 2 s.e. of the window difference is 0.0018.
         Assert.False(rule.ConvergedOnTrace([.. Enumerable.Range(0, 10).Select(i => P(i, 1 - 0.1 * i, 0.001))]));
+        // Estimates too noisy to judge (s.e. 1e5 on a KL of 1e3, a blown-up fit) never count as settled.
+        Assert.False(rule.ConvergedOnTrace([.. Enumerable.Range(0, 10).Select(i => P(i, 1000 + (i % 2 == 0 ? 5e4 : -5e4), 1e5))]));
     }
 
     [Fact]
