@@ -94,6 +94,7 @@ public static class ModelSummary
             WriteNumber(w, "rmsStandardisedMeanError", rs.RmsStandardisedMeanError);
             WriteNumber(w, "minSdRatio", rs.MinSdRatio);
             WriteNumber(w, "maxSdRatio", rs.MaxSdRatio);
+            WriteNumber(w, "gaussianW2", rs.GaussianW2);
             w.WriteString("worst", rs.WorstName);
             w.WriteNumber("referenceDraws", rs.ReferenceDraws);
             w.WriteEndObject();
@@ -151,7 +152,7 @@ public static class ModelSummary
     }
 
     private static string ReferenceText(ReferenceScore s) => string.Create(CultureInfo.InvariantCulture,
-        $"max |Δmean|/sd {s.MaxStandardisedMeanError:G3} ({s.WorstName}), RMS {s.RmsStandardisedMeanError:G3}, sd ratios {s.MinSdRatio:G3}–{s.MaxSdRatio:G3} ({s.ReferenceDraws} reference draws)");
+        $"max |Δmean|/sd {s.MaxStandardisedMeanError:G3} ({s.WorstName}), RMS {s.RmsStandardisedMeanError:G3}, sd ratios {s.MinSdRatio:G3}–{s.MaxSdRatio:G3}, Gaussian W2 {s.GaussianW2:G3} on standardised coordinates ({s.ReferenceDraws} reference draws)");
 
     private static string[] Row(ParameterSummary p) =>
         [p.Name, ResultFiles.G(p.Mean), ResultFiles.G(p.Sd), ResultFiles.G(p.Q5), ResultFiles.G(p.Q50), ResultFiles.G(p.Q95), p.PsisMean is { } m ? ResultFiles.G(m) : "—"];

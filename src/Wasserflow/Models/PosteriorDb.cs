@@ -55,7 +55,9 @@ public sealed class UnconstrainedPosterior : Model
 /// <param name="MaxSdRatio">max_i sd_q(x_i) / s_i.</param>
 /// <param name="WorstName">The quantity with the largest |mean error|.</param>
 /// <param name="ReferenceDraws">Reference draws used.</param>
-public sealed record ReferenceScore(double MaxStandardisedMeanError, double RmsStandardisedMeanError, double MinSdRatio, double MaxSdRatio, string WorstName, int ReferenceDraws);
+/// <param name="GaussianW2">W2 between the moment-matched Gaussians of the fit and of the reference, on coordinates standardised by the reference sds.</param>
+public sealed record ReferenceScore(double MaxStandardisedMeanError, double RmsStandardisedMeanError, double MinSdRatio, double MaxSdRatio, string WorstName, int ReferenceDraws,
+    double GaussianW2);
 
 /// <summary>
 /// The posteriordb posteriors of docs/specs/posteriordb.md as <see cref="Model"/>s from their data files, and their
@@ -150,7 +152,55 @@ public static class PosteriorDb
             minRatio = Math.Min(minRatio, ratio);
             maxRatio = Math.Max(maxRatio, ratio);
         }
-        return new ReferenceScore(maxError, Math.Sqrt(sumSquares / d), minRatio, maxRatio, worst, referenceCount);
+        // Moment-matched Gaussians on coordinates standardised by the reference sds.
+        double[][] columns = [.. names.Select(n => reference[n])];
+        var scale = new double[d];
+        for (int j = 0; j < d; j++)
+        {
+            double m = columns[j].Average();
+            scale[j] = Math.Sqrt(columns[j].Sum(v => (v - m) * (v - m)) / (columns[j].Length - 1));
+        }
+        var (refMean, refCov) = Moments(j => columns[j], referenceCount, d, scale);
+        double[] fitDraws = draws[..(count * d)].ToArray();
+        var (fitMean, fitCov) = Moments(j => [.. Enumerable.Range(0, count).Select(i => fitDraws[i * d + j])], count, d, scale);
+        return new ReferenceScore(maxError, Math.Sqrt(sumSquares / d), minRatio, maxRatio, worst, referenceCount, GaussianW2(fitMean, fitCov, refMean, refCov, d));
+    }
+
+    // Mean and covariance of d columns of n values each, every column divided by its scale.
+    private static (double[] Mean, double[] Covariance) Moments(Func<int, double[]> column, int n, int d, double[] scale)
+    {
+        double[][] z = [.. Enumerable.Range(0, d).Select(j => column(j).Select(v => v / scale[j]).ToArray())];
+        double[] mean = [.. z.Select(c => c.Average())];
+        var cov = new double[d * d];
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b <= a; b++)
+            {
+                double sum = 0;
+                for (int i = 0; i < n; i++) sum += (z[a][i] - mean[a]) * (z[b][i] - mean[b]);
+                cov[a * d + b] = cov[b * d + a] = sum / (n - 1);
+            }
+        return (mean, cov);
+    }
+
+    /// <summary>
+    /// W2 between N(m₁, Σ₁) and N(m₂, Σ₂): W2² = ‖m₁ − m₂‖² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₂^½ Σ₁ Σ₂^½)^½ (d×d row-major).
+    /// </summary>
+    public static double GaussianW2(ReadOnlySpan<double> mean1, ReadOnlySpan<double> covariance1, ReadOnlySpan<double> mean2, ReadOnlySpan<double> covariance2, int d)
+    {
+        var root2 = new double[d * d];
+        LinearAlgebra.Dense.SymmetricFunction(covariance2, d, v => Math.Sqrt(Math.Max(v, 0)), root2);
+        var product = new double[d * d];
+        var temp = new double[d * d];
+        LinearAlgebra.Dense.Multiply(root2, covariance1, d, temp);
+        LinearAlgebra.Dense.Multiply(temp, root2, d, product);
+        for (int a = 0; a < d; a++)
+            for (int b = 0; b < a; b++) product[a * d + b] = product[b * d + a] = 0.5 * (product[a * d + b] + product[b * d + a]);
+        var root = new double[d * d];
+        LinearAlgebra.Dense.SymmetricFunction(product, d, v => Math.Sqrt(Math.Max(v, 0)), root);
+        double w2 = 0;
+        for (int i = 0; i < d; i++)
+            w2 += (mean1[i] - mean2[i]) * (mean1[i] - mean2[i]) + covariance1[i * d + i] + covariance2[i * d + i] - 2 * root[i * d + i];
+        return Math.Sqrt(Math.Max(w2, 0));
     }
 
     // ---- priors ----

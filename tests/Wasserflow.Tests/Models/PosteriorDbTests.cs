@@ -75,6 +75,26 @@ public sealed class PosteriorDbTests
     }
 
     [Fact]
+    public void Gaussian_W2_has_its_closed_form_for_diagonal_covariances_and_is_rotation_invariant()
+    {
+        // Diagonal: W2² = ‖Δm‖² + Σ(√a_i − √b_i)² = (1 + 4) + (2 − 1)² + (3 − 0.5)² = 12.25.
+        double w = PosteriorDb.GaussianW2([1.0, 0.0], [4.0, 0, 0, 9.0], [0.0, 2.0], [1.0, 0, 0, 0.25], 2);
+        Assert.Equal(Math.Sqrt(12.25), w, 12);
+        // Rotating both Gaussians by the same angle keeps W2.
+        double c = Math.Cos(0.7), s = Math.Sin(0.7);
+        double[] Rotate(double[] cov)
+        {
+            double[] r = [c, -s, s, c], t = new double[4], o = new double[4];
+            for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) for (int k = 0; k < 2; k++) t[i * 2 + j] += r[i * 2 + k] * cov[k * 2 + j];
+            for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) for (int k = 0; k < 2; k++) o[i * 2 + j] += t[i * 2 + k] * r[j * 2 + k];
+            return o;
+        }
+        double[] m1 = [c * 1 - s * 0, s * 1 + c * 0], m2 = [c * 0 - s * 2, s * 0 + c * 2];
+        Assert.Equal(w, PosteriorDb.GaussianW2(m1, Rotate([4.0, 0, 0, 9.0]), m2, Rotate([1.0, 0, 0, 0.25]), 2), 10);
+        Assert.Equal(0, PosteriorDb.GaussianW2([1.0, 2.0], [2.0, 0.5, 0.5, 1.0], [1.0, 2.0], [2.0, 0.5, 0.5, 1.0], 2), 6);
+    }
+
+    [Fact]
     public void An_unknown_posterior_is_named_with_a_suggestion()
     {
         var ex = Assert.Throws<DataFormatException>(() => PosteriorDb.Load("eight_school", Folder));
