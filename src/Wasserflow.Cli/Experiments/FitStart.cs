@@ -54,13 +54,14 @@ public static class FitStart
     /// The draw-and-log-density of a fit made in the coordinates of <paramref name="whitened"/> (or in the target's own
     /// when null), as a fit of the original target: u = m + L v, log q_u(u) = log q_v(v) − log|det L|.
     /// </summary>
-    public static Diagnostics.DrawWithLogDensity InOriginalCoordinates(AffineTarget? whitened, Func<Xoshiro256StarStar, double[], double> draw)
+    /// <remarks>The returned delegate keeps one buffer for v: call it from one thread at a time (the analysis draws in sequence).</remarks>
+    public static Diagnostics.DrawWithLogDensity InOriginalCoordinates(AffineTarget? whitened, Diagnostics.DrawWithLogDensity draw)
     {
         ArgumentNullException.ThrowIfNull(draw);
-        if (whitened is null) return (rng, u) => { var x = new double[u.Length]; double lq = draw(rng, x); x.CopyTo(u); return lq; };
+        if (whitened is null) return draw;
+        var v = new double[whitened.Dimension];
         return (rng, u) =>
         {
-            var v = new double[u.Length];
             double logQ = draw(rng, v);
             whitened.ToOriginal(v, u);
             return logQ - whitened.LogDeterminant;

@@ -383,8 +383,6 @@ public static partial class Plots
         return v.ToString(a >= 100 ? "#,0.##" : "0.####", CultureInfo.InvariantCulture);
     }
 
-    internal static string Short(double v) => Label(v);
-
     private static string Subscript(int n) => string.Concat(n.ToString(CultureInfo.InvariantCulture).Select(c => (char)('₀' + (c - '0'))));
 
     // The plot as SVG without the XML declaration, its element ids renumbered in order of appearance (Skia numbers

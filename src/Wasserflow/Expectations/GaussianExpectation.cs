@@ -67,20 +67,19 @@ public sealed record GaussianExpectation(GaussianExpectationKind Kind, int Sampl
         if (Kind == GaussianExpectationKind.RandomizedCubature)
         {
             ArgumentNullException.ThrowIfNull(rng);
-            Span<double> q = d <= 32 ? stackalloc double[d * d] : new double[d * d];
-            Span<double> g = d <= 64 ? stackalloc double[d] : new double[d];
+            // Q is built in the second half of the buffer; each first-half row serves as the scratch of its radius's
+            // normals before it receives ρ_i q_i; the second half is overwritten with −ρ_i q_i once Q is no longer read.
+            Span<double> q = points.Slice(d * d, d * d);
             rng.FillStandardNormal(q);
             LinearAlgebra.Dense.OrthogonalFactor(q, d);
             for (int i = 0; i < d; i++)
             {
-                rng.FillStandardNormal(g);
-                double radius = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(g));
-                for (int row = 0; row < d; row++)
-                {
-                    points[i * d + row] = radius * q[row * d + i];
-                    points[(d + i) * d + row] = -radius * q[row * d + i];
-                }
+                Span<double> plus = points.Slice(i * d, d);
+                rng.FillStandardNormal(plus);
+                double radius = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(plus));
+                for (int row = 0; row < d; row++) plus[row] = radius * q[row * d + i];
             }
+            for (int i = 0; i < d * d; i++) points[d * d + i] = -points[i];
             return;
         }
         points[..(p * d)].Clear();

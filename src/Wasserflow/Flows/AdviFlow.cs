@@ -154,7 +154,9 @@ public sealed class AdviFlow : IVariationalFlow<GaussianParticleState>
             for (int j = 0; j < d; j++)
                 if (l[j * d + j] < 0)
                     for (int i = j; i < d; i++) l[i * d + j] = -l[i * d + j];
-        if (!TensorPrimitives.IsFiniteAll<double>(state.Means) || !TensorPrimitives.IsFiniteAll<double>(l) || Enumerable.Range(0, d).Any(i => !(l[i * d + i] > 0)))
+        bool valid = TensorPrimitives.IsFiniteAll<double>(state.Means) && TensorPrimitives.IsFiniteAll<double>(l);
+        for (int i = 0; i < d && valid; i++) valid = l[i * d + i] > 0;
+        if (!valid)
         {
             state.Rng.CopyFrom(_rngBackup);
             _meansBackup.CopyTo(state.Means, 0);

@@ -137,11 +137,14 @@ public static class PosteriorDb
         double maxError = 0, sumSquares = 0, minRatio = double.PositiveInfinity, maxRatio = 0;
         string worst = "";
         int referenceCount = 0;
+        var columns = new double[d][];
+        var scale = new double[d];
         for (int j = 0; j < d; j++)
         {
             if (!reference.TryGetValue(names[j], out double[]? r)) throw new DataFormatException($"the reference draws have no '{names[j]}'.");
             referenceCount = r.Length;
             double m = r.Average(), s = Math.Sqrt(r.Sum(v => (v - m) * (v - m)) / (r.Length - 1));
+            (columns[j], scale[j]) = (r, s);
             double qm = 0;
             for (int i = 0; i < count; i++) qm += draws[i * d + j] / count;
             double qv = 0;
@@ -153,13 +156,6 @@ public static class PosteriorDb
             maxRatio = Math.Max(maxRatio, ratio);
         }
         // Moment-matched Gaussians on coordinates standardised by the reference sds.
-        double[][] columns = [.. names.Select(n => reference[n])];
-        var scale = new double[d];
-        for (int j = 0; j < d; j++)
-        {
-            double m = columns[j].Average();
-            scale[j] = Math.Sqrt(columns[j].Sum(v => (v - m) * (v - m)) / (columns[j].Length - 1));
-        }
         var (refMean, refCov) = Moments(j => columns[j], referenceCount, d, scale);
         double[] fitDraws = draws[..(count * d)].ToArray();
         var (fitMean, fitCov) = Moments(j => [.. Enumerable.Range(0, count).Select(i => fitDraws[i * d + j])], count, d, scale);

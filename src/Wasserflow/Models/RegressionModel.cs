@@ -77,10 +77,10 @@ public sealed class RegressionModel : Model, IPredictiveModel
     public int Rows => _y.Length;
 
     /// <summary>Held-out rows for the posterior predictive (design matrix n×p on the model's scale, responses), or null.</summary>
-    public (double[] X, double[] Y)? HeldOut { get; init; }
+    public (double[] X, double[] Y)? HeldOut { get; private set; }
 
     /// <summary>How the data were prepared (file, split, standardisation), for reports; empty when built from arrays.</summary>
-    public string Provenance { get; init; } = "";
+    public string Provenance { get; private set; } = "";
 
     /// <summary>
     /// A model on the columns of a CSV table: <paramref name="response"/> as y, <paramref name="predictors"/> (all other
@@ -102,12 +102,10 @@ public sealed class RegressionModel : Model, IPredictiveModel
         DesignData data = DesignData.Prepare(table, response, y, predictors, testFraction, splitSeed, standardize);
         var model = Create(family, data.TrainX, data.TrainY, intercept, priorScale, predictorNames: data.Names,
             name: $"{family.ToString().ToLowerInvariant()} regression of {response} on {Path.GetFileName(table.Path)}");
-        return new RegressionModel(model.Name, model.Layout, family, model._x, model._y, data.Names.Length, intercept, priorScale, model.SigmaPriorScale, null)
-        {
-            HeldOut = data.HeldOut,
-            Provenance = data.Provenance + (intercept ? "; with an intercept" : "; no intercept")
-                + $"; priors N(0, {priorScale}²) on every coefficient" + (family == RegressionFamily.Linear ? $", half-normal(0, {priorScale}) on sigma" : ""),
-        };
+        model.HeldOut = data.HeldOut;
+        model.Provenance = data.Provenance + (intercept ? "; with an intercept" : "; no intercept")
+            + $"; priors N(0, {priorScale}²) on every coefficient" + (family == RegressionFamily.Linear ? $", half-normal(0, {priorScale}) on sigma" : "");
+        return model;
     }
 
     /// <summary>

@@ -42,10 +42,10 @@ public sealed class SoftmaxRegressionModel : Model, IPredictiveModel
     public double PriorScale { get; }
 
     /// <inheritdoc/>
-    public (double[] X, double[] Y)? HeldOut { get; init; }
+    public (double[] X, double[] Y)? HeldOut { get; private set; }
 
     /// <inheritdoc/>
-    public string Provenance { get; init; } = "";
+    public string Provenance { get; private set; } = "";
 
     /// <summary>A model on an n×p design matrix and class labels 0 … C−1 (C = the largest label + 1, at least 2).</summary>
     /// <exception cref="ArgumentException">Sizes disagree, a label is not a whole number ≥ 0, or fewer than 2 classes.</exception>
@@ -82,12 +82,10 @@ public sealed class SoftmaxRegressionModel : Model, IPredictiveModel
                 throw new ArgumentException($"{table.Path}, line {table.LineOf(i)}, column '{response}': {y[i]} is not a class label 0, 1, 2, … (softmax regression).");
         DesignData data = DesignData.Prepare(table, response, y, predictors, testFraction, splitSeed, standardize);
         var model = Create(data.TrainX, data.TrainY, intercept, priorScale, data.Names, $"softmax regression of {response} on {Path.GetFileName(table.Path)}");
-        return new SoftmaxRegressionModel(model.Name, model.Layout, model._x, model._y, model.Predictors, model.Classes, intercept, priorScale)
-        {
-            HeldOut = data.HeldOut,
-            Provenance = data.Provenance + $"; {model.Classes} classes, class 0 the reference" + (intercept ? "; with intercepts" : "; no intercepts")
-                + $"; priors N(0, {priorScale}²) on every coefficient",
-        };
+        model.HeldOut = data.HeldOut;
+        model.Provenance = data.Provenance + $"; {model.Classes} classes, class 0 the reference" + (intercept ? "; with intercepts" : "; no intercepts")
+            + $"; priors N(0, {priorScale}²) on every coefficient";
+        return model;
     }
 
     // t_c for c = 1 … C−1 of row x (t_0 = 0).
