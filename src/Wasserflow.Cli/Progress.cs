@@ -124,6 +124,48 @@ internal static class Progress
     }
 
     /// <summary>
+    /// Progress of parallel chains: a bar per chain in a terminal, otherwise a line every 5 s on stderr. The body gets the
+    /// callback the sampler calls with (chain, iteration) from the chains' threads.
+    /// </summary>
+    public static T Chains<T>(bool interactive, TextWriter error, int chains, int iterations, int warmup, Func<Action<int, int>, T> body)
+    {
+        if (!interactive)
+        {
+            var clock = Stopwatch.StartNew();
+            var done = new int[chains];
+            var gate = new Lock();
+            double last = 0;
+            return body((c, i) =>
+            {
+                done[c] = i + 1;
+                double now = clock.Elapsed.TotalSeconds;
+                if (now - last < 5) return;
+                lock (gate)
+                {
+                    if (now - last < 5) return;
+                    last = now;
+                    error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"NUTS: iterations {string.Join(" ", done)} of {iterations} per chain ({warmup} warmup), {now:F0} s"));
+                }
+            });
+        }
+        T result = default!;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var tasks = Enumerable.Range(0, chains).Select(c => ctx.AddTask($"chain {c + 1} warmup", maxValue: Math.Max(1, iterations))).ToArray();
+                result = body((c, i) =>
+                {
+                    if ((i & 15) != 15 && i != warmup - 1 && i != iterations - 1) return;
+                    tasks[c].Value = i + 1;
+                    tasks[c].Description = i + 1 < warmup ? $"chain {c + 1} warmup" : $"chain {c + 1} sampling";
+                });
+                foreach (var task in tasks) task.Value = task.MaxValue;
+            });
+        return result;
+    }
+
+    /// <summary>
     /// Runs <paramref name="body"/> under a live status line in a terminal (a spinner, how many results so far, the
     /// time since the start); each line <paramref name="body"/> logs is printed above it once.
     /// </summary>

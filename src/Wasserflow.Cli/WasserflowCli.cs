@@ -94,6 +94,10 @@ public static class WasserflowCli
             root.Subcommands.Add(Command("rovi", "Mean-field VI through polyhedral transport maps, or rotational VI against mode collapse (paper 003), on a target.\n\nExamples:\n"
                 + "  wasserflow rovi --target bimodal --threads 2\n  wasserflow rovi --target bimodal --mean-field\n  wasserflow rovi --target funnel -d 4 --restarts 4 --iterations 2000",
                 new CommandOptions(config: true, typeof(TargetParameters), typeof(RoviSettings), typeof(RunControlSettings)), Rovi));
+            root.Subcommands.Add(Command("sample", "Sample the target's posterior with NUTS as Stan runs it (the reference to compare a fit with): draws.csv, summary with R̂, ESS and MCSE, trace and rank plots.\n\nExamples:\n"
+                + "  wasserflow sample --target logistic-regression --data sklearn:breast_cancer --no-intercept --test-fraction 0.5\n"
+                + "  wasserflow sample --target posteriordb --posterior eight_schools-eight_schools_noncentered --adapt-delta 0.95\n  wasserflow sample --target funnel -d 10 --chains 4 --draws 2000",
+                new CommandOptions(config: true, typeof(TargetParameters), typeof(SampleSettings)), Sample));
             root.Subcommands.Add(Command("demo", "Reproduce paper 000 Figure 1 (2-D mixtures of 5 Gaussians on 3 random targets; IBW and MD; N = 1, 5, 10, 20) and write a report.\n\nExamples:\n"
                 + "  wasserflow demo\n  wasserflow demo --iterations 2000 --target-seeds 1 -o runs/quick-demo\n  wasserflow demo --resume",
                 new CommandOptions(config: false, typeof(DemoSettings), typeof(RunControlSettings)), Demo));
@@ -192,6 +196,42 @@ public static class WasserflowCli
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{(options.Rotate ? "RoVI" : "MFVI")} best of {options.Restarts} restarts: restart {best.Index}, {quantity} {best.FreeEnergy:G4} ± {best.StandardError:G2} ({options.FinalSamples} fresh draws), {best.Iterations} iterations"));
             foreach (string warning in best.Warnings) error.WriteLine($"warning: {warning}");
+            output.WriteLine($"report: {Path.Combine(settings.Output, "report.html")}");
+            return 0;
+        }
+
+        private int Sample(BoundOptions b)
+        {
+            var targetParameters = b.Get<TargetParameters>();
+            var settings = b.Get<SampleSettings>();
+            settings.Validate();
+            ITarget target = targetParameters.Build(); // a data file is read here, before the output folder exists
+            SampleRun.Validate(settings, target);
+            if (target is ITargetWithPropriety propriety && !propriety.CheckProper(out string? reason))
+                throw new InvalidParameterException(nameof(TargetParameters.Target), reason ?? "the posterior is improper");
+            if (Open(settings.Output, new RunControlSettings { Overwrite = settings.Overwrite }, [targetParameters, settings]) is not { } folder) return 0;
+            SampleOutcome outcome;
+            try
+            {
+                outcome = Progress.Chains(interactive, error, settings.Chains, settings.Warmup + settings.Draws, settings.Warmup,
+                    onIteration => SampleRun.Run(targetParameters, settings, target, onIteration, cancellation));
+            }
+            catch (TargetEvaluationException ex)
+            {
+                folder.Abandon(discardCheckpoints: true);
+                error.WriteLine($"error: {ex.Message} (nothing written)");
+                return RunFailed;
+            }
+            catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+            {
+                folder.Abandon(discardCheckpoints: true);
+                Folder = null;
+                error.WriteLine($"cancelled; nothing was written to '{settings.Output}' (sampling has no checkpoints: run it again)");
+                return Cancelled;
+            }
+            folder.Publish(SampleRun.Files(outcome));
+            foreach (string line in SampleRun.Lines(outcome)) output.WriteLine(line);
+            foreach (string warning in SampleRun.Warnings(outcome)) error.WriteLine($"warning: {warning}");
             output.WriteLine($"report: {Path.Combine(settings.Output, "report.html")}");
             return 0;
         }

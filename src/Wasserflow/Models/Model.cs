@@ -32,6 +32,7 @@ public sealed class ParameterLayout
         if (duplicate is not null) throw new ArgumentException($"two parameter blocks are named '{duplicate.Key}'.");
         Blocks = blocks;
         _constraints = [.. blocks.SelectMany(b => Enumerable.Repeat(b.Constraint, b.Size))];
+        IsUnconstrained = _constraints.All(c => c == Constraint.Real);
         Names = [.. blocks.SelectMany(b => b.ElementNames is { } names ? names.Select(n => $"{b.Name}[{n}]")
             : b.Size == 1 ? [b.Name] : Enumerable.Range(1, b.Size).Select(i => $"{b.Name}[{i}]"))];
     }
@@ -41,6 +42,9 @@ public sealed class ParameterLayout
 
     /// <summary>Number of scalar parameters.</summary>
     public int Dimension => _constraints.Length;
+
+    /// <summary>Whether every parameter is real (x = u, no Jacobian).</summary>
+    public bool IsUnconstrained { get; }
 
     /// <summary>Each scalar parameter's name: "sigma", "beta[1]", ….</summary>
     public IReadOnlyList<string> Names { get; }
@@ -145,6 +149,7 @@ public class Model : ITarget
     public double LogDensityAndGradient(ReadOnlySpan<double> x, Span<double> gradient)
     {
         if (x.Length != Dimension) throw new TargetEvaluationException($"{Name}: expected {Dimension} parameters, got {x.Length}.");
+        if (Layout.IsUnconstrained) return ConstrainedLogDensity(x, gradient); // u = x, no Jacobian
         double[] rented = ArrayPool<double>.Shared.Rent(Dimension);
         try
         {

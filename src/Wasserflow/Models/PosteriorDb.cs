@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json;
 using Wasserflow.Data;
+using Wasserflow.Diagnostics;
 using static Wasserflow.Models.SpecialFunctions;
 
 namespace Wasserflow.Models;
@@ -58,6 +59,16 @@ public sealed class UnconstrainedPosterior : Model
 /// <param name="GaussianW2">W2 between the moment-matched Gaussians of the fit and of the reference, on coordinates standardised by the reference sds.</param>
 public sealed record ReferenceScore(double MaxStandardisedMeanError, double RmsStandardisedMeanError, double MinSdRatio, double MaxSdRatio, string WorstName, int ReferenceDraws,
     double GaussianW2);
+
+/// <summary>One parameter of an MCMC run against reference draws.</summary>
+/// <param name="Name">The parameter.</param>
+/// <param name="Mean">Our mean.</param>
+/// <param name="ReferenceMean">The reference draws' mean.</param>
+/// <param name="MeanZ">(mean − reference mean) / combined Monte Carlo error.</param>
+/// <param name="Sd">Our sd.</param>
+/// <param name="ReferenceSd">The reference draws' sd.</param>
+/// <param name="SdZ">(sd − reference sd) / combined Monte Carlo error.</param>
+public sealed record McmcAgreement(string Name, double Mean, double ReferenceMean, double MeanZ, double Sd, double ReferenceSd, double SdZ);
 
 /// <summary>
 /// The posteriordb posteriors of docs/specs/posteriordb.md as <see cref="Model"/>s from their data files, and their
@@ -160,6 +171,32 @@ public static class PosteriorDb
         double[] fitDraws = draws[..(count * d)].ToArray();
         var (fitMean, fitCov) = Moments(j => [.. Enumerable.Range(0, count).Select(i => fitDraws[i * d + j])], count, d, scale);
         return new ReferenceScore(maxError, Math.Sqrt(sumSquares / d), minRatio, maxRatio, worst, referenceCount, GaussianW2(fitMean, fitCov, refMean, refCov, d));
+    }
+
+    /// <summary>
+    /// MCMC draws against reference draws, parameter by parameter: z-scores of the mean and the sd, each difference
+    /// divided by the combined Monte Carlo error — ours from our ESS (<see cref="McmcParameterSummary.McseMean"/>,
+    /// <see cref="McmcParameterSummary.McseSd"/>), the reference's from its draws taken as independent (s/√n for the
+    /// mean, the delta method on the centred squares for the sd), as posteriordb describes them.
+    /// </summary>
+    /// <exception cref="DataFormatException">A summarised quantity has no reference draws.</exception>
+    public static IReadOnlyList<McmcAgreement> CompareMcmc(IReadOnlyList<McmcParameterSummary> summaries, IReadOnlyDictionary<string, double[]> reference)
+    {
+        ArgumentNullException.ThrowIfNull(summaries);
+        ArgumentNullException.ThrowIfNull(reference);
+        var result = new List<McmcAgreement>(summaries.Count);
+        foreach (McmcParameterSummary p in summaries)
+        {
+            if (!reference.TryGetValue(p.Name, out double[]? r)) throw new DataFormatException($"the reference draws have no '{p.Name}'.");
+            int n = r.Length;
+            double m = r.Average(), variance = r.Sum(v => (v - m) * (v - m)) / (n - 1), sd = Math.Sqrt(variance);
+            double squaresMean = r.Average(v => (v - m) * (v - m));
+            double squaresVariance = r.Sum(v => Math.Pow((v - m) * (v - m) - squaresMean, 2)) / (n - 1);
+            double refMcseSd = Math.Sqrt(squaresVariance / (4 * squaresMean * n));
+            result.Add(new McmcAgreement(p.Name, p.Mean, m, (p.Mean - m) / Math.Sqrt(p.McseMean * p.McseMean + variance / n),
+                p.Sd, sd, (p.Sd - sd) / Math.Sqrt(p.McseSd * p.McseSd + refMcseSd * refMcseSd)));
+        }
+        return result;
     }
 
     // Mean and covariance of d columns of n values each, every column divided by its scale.

@@ -36,7 +36,7 @@ public sealed record PredictiveSummary(int Points, double MeanLogPredictiveDensi
 /// </remarks>
 public sealed class RegressionModel : Model, IPredictiveModel
 {
-    private readonly double[] _x;
+    private readonly double[] _columns; // X column by column (p × n): Xβ and Xᵀw as p long vector operations
     private readonly double[] _y;
     private readonly double _logFactorials; // Σ log y_i! (Poisson)
 
@@ -45,8 +45,11 @@ public sealed class RegressionModel : Model, IPredictiveModel
         : base(name, layout)
     {
         Family = family;
-        _x = x;
         _y = y;
+        int rows = y.Length;
+        _columns = new double[rows * predictors];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < predictors; j++) _columns[j * rows + i] = x[i * predictors + j];
         Predictors = predictors;
         Intercept = intercept;
         PriorScale = priorScale;
@@ -149,32 +152,47 @@ public sealed class RegressionModel : Model, IPredictiveModel
         double alpha = Intercept ? theta[0] : 0;
         ReadOnlySpan<double> beta = theta.Slice(b0, p);
         double sigma = Family == RegressionFamily.Linear ? KnownSigma ?? theta[b0 + p] : 1;
-        double[] rented = ArrayPool<double>.Shared.Rent(n);
+        double[] rented = ArrayPool<double>.Shared.Rent(2 * n);
         try
         {
             Span<double> w = rented.AsSpan(0, n); // ∂ℓ_i/∂t_i
+            Span<double> linear = rented.AsSpan(n, n); // t_i, then scratch
+            linear.Fill(alpha);
+            for (int j = 0; j < p; j++) TensorPrimitives.MultiplyAdd(_columns.AsSpan(j * n, n), beta[j], linear, linear);
             double value = 0, sumSquares = 0;
-            for (int i = 0; i < n; i++)
+            switch (Family)
             {
-                double t = alpha + (p > 0 ? TensorPrimitives.Dot(_x.AsSpan(i * p, p), beta) : 0);
-                double y = _y[i];
-                switch (Family)
-                {
-                    case RegressionFamily.Linear:
-                        double r = y - t;
+                case RegressionFamily.Linear:
+                    for (int i = 0; i < n; i++)
+                    {
+                        double r = _y[i] - linear[i];
                         sumSquares += r * r;
                         w[i] = r / (sigma * sigma);
-                        break;
-                    case RegressionFamily.Logistic:
-                        value += y * t - Softplus(t);
-                        w[i] = y - Sigmoid(t);
-                        break;
-                    default:
-                        double rate = Math.Exp(t);
-                        value += y * t - rate;
-                        w[i] = y - rate;
-                        break;
-                }
+                    }
+                    break;
+                case RegressionFamily.Logistic:
+                    // ℓ = y t − softplus(t), softplus(t) = max(t, 0) + log(1 + e^{−|t|}); ∂ℓ/∂t = y − σ(t) with
+                    // σ(t) = 1/(1 + e^{−|t|}) for t ≥ 0 and e^{−|t|}/(1 + e^{−|t|}) below: one vectorised exp and log per row.
+                    value = TensorPrimitives.Dot(_y, linear);
+                    TensorPrimitives.Abs(linear, w);
+                    TensorPrimitives.Negate(w, w);
+                    TensorPrimitives.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
+                    for (int i = 0; i < n; i++)
+                    {
+                        double e = w[i], t = linear[i];
+                        value -= Math.Max(t, 0);
+                        w[i] = _y[i] - (t >= 0 ? 1 : e) / (1 + e);
+                        linear[i] = 1 + e;
+                    }
+                    TensorPrimitives.Log(linear, linear);
+                    value -= TensorPrimitives.Sum(linear);
+                    break;
+                default:
+                    value = TensorPrimitives.Dot(_y, linear);
+                    TensorPrimitives.Exp(linear, linear);
+                    value -= TensorPrimitives.Sum(linear);
+                    TensorPrimitives.Subtract(_y, linear, w);
+                    break;
             }
             if (Family == RegressionFamily.Linear) value += -0.5 * sumSquares / (sigma * sigma) - n * (Math.Log(sigma) + HalfLog2Pi);
             if (Family == RegressionFamily.Poisson) value -= _logFactorials;
@@ -191,12 +209,8 @@ public sealed class RegressionModel : Model, IPredictiveModel
             if (p > 0)
             {
                 Span<double> gb = gradient.Slice(b0, p);
-                for (int i = 0; i < n; i++) TensorPrimitives.MultiplyAdd(_x.AsSpan(i * p, p), w[i], gb, gb);
-                for (int j = 0; j < p; j++)
-                {
-                    gb[j] -= beta[j] / s2;
-                    value += -0.5 * beta[j] * beta[j] / s2 - Math.Log(PriorScale) - HalfLog2Pi;
-                }
+                for (int j = 0; j < p; j++) gb[j] = TensorPrimitives.Dot(_columns.AsSpan(j * n, n), w) - beta[j] / s2;
+                value += -0.5 * TensorPrimitives.SumOfSquares(beta) / s2 - p * (Math.Log(PriorScale) + HalfLog2Pi);
             }
             if (Family == RegressionFamily.Linear && KnownSigma is null)
             {
