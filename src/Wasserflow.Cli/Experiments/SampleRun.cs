@@ -70,19 +70,12 @@ public static class SampleRun
         IReadOnlyList<string> names = model?.ReportedNames ?? [.. Enumerable.Range(1, d).Select(i => $"x[{i}]")];
         int k = names.Count;
         var reported = new double[chains * n * k];
-        var theta = new double[d];
         for (int c = 0; c < chains; c++)
-            for (int i = 0; i < n; i++)
-            {
-                ReadOnlySpan<double> u = result.Chains[c].Draws.AsSpan(i * d, d);
-                Span<double> row = reported.AsSpan((c * n + i) * k, k);
-                if (model is null) u.CopyTo(row);
-                else
-                {
-                    model.Layout.Constrain(u, theta);
-                    model.Report(theta, row);
-                }
-            }
+        {
+            Span<double> rows = reported.AsSpan(c * n * k, n * k);
+            if (model is null) result.Chains[c].Draws.CopyTo(rows);
+            else model.ReportDraws(result.Chains[c].Draws, n, rows);
+        }
         var summary = new McmcParameterSummary[k];
         var column = new double[chains * n];
         for (int j = 0; j < k; j++)
@@ -98,7 +91,7 @@ public static class SampleRun
         {
             var referenceDraws = PosteriorDb.ReferenceDraws(r.Name, r.Folder);
             score = PosteriorDb.Score(names, reported, chains * n, referenceDraws);
-            agreement = PosteriorDb.CompareMcmc(summary, referenceDraws);
+            agreement = PosteriorDb.CompareMcmc(summary, referenceDraws.ToDictionary(kv => kv.Key, kv => ReferenceMoments.Of(kv.Value)));
         }
         string provenance = (model as IPredictiveModel)?.Provenance ?? (model is UnconstrainedPosterior { Reference: { } rr } ? $"posteriordb {rr.Name}" : "");
         return new SampleOutcome(targetParameters, settings, target, result, names, reported, summary, bfmi, predictive, score, agreement, provenance);
@@ -112,6 +105,8 @@ public static class SampleRun
         int total = outcome.Settings.Chains * outcome.Settings.Draws;
         if (r.Divergences > 0)
             yield return $"{r.Divergences} of {total} draws ended in a divergent trajectory: the draws may be biased; try --adapt-delta 0.95 or a reparameterisation";
+        if (r.Rejections > 0)
+            yield return $"the target could not be evaluated at {r.Rejections} points (warmup included), which were rejected as Stan rejects them; the first: {r.Chains.First(c => c.FirstRejection is not null).FirstRejection}";
         if (r.MaxDepthHits > 0)
             yield return $"{r.MaxDepthHits} of {total} draws hit the maximum tree depth {outcome.Settings.MaxDepth}: sampling is inefficient; consider --metric dense or --max-depth";
         foreach (McmcParameterSummary s in outcome.Summary.Where(s => !(s.Rhat < 1.01)).Take(5))

@@ -173,6 +173,21 @@ public class Model : ITarget
     /// <summary>The quantities a summary reports, by name: the parameters themselves unless a model derives others (θ = μ + τ θ̃).</summary>
     public virtual IReadOnlyList<string> ReportedNames => Layout.Names;
 
+    /// <summary>
+    /// Maps <paramref name="count"/> unconstrained points (rows of <paramref name="unconstrained"/>) to rows of the
+    /// <see cref="ReportedNames"/> quantities: x = T(u), then <see cref="Report"/>.
+    /// </summary>
+    public void ReportDraws(ReadOnlySpan<double> unconstrained, int count, Span<double> reported)
+    {
+        int d = Dimension, k = ReportedNames.Count;
+        var theta = new double[d];
+        for (int s = 0; s < count; s++)
+        {
+            Layout.Constrain(unconstrained.Slice(s * d, d), theta);
+            Report(theta, reported.Slice(s * k, k));
+        }
+    }
+
     /// <summary>Writes the <see cref="ReportedNames"/> quantities at the constrained parameters.</summary>
     public virtual void Report(ReadOnlySpan<double> parameters, Span<double> reported) => parameters.CopyTo(reported);
 

@@ -60,6 +60,25 @@ public sealed class UnconstrainedPosterior : Model
 public sealed record ReferenceScore(double MaxStandardisedMeanError, double RmsStandardisedMeanError, double MinSdRatio, double MaxSdRatio, string WorstName, int ReferenceDraws,
     double GaussianW2);
 
+/// <summary>A reference posterior's moments of one quantity with their Monte Carlo errors.</summary>
+/// <param name="Mean">Mean of the reference draws.</param>
+/// <param name="Sd">Their sd.</param>
+/// <param name="McseMean">s/√n: posteriordb's draws are thinned to be ≈ independent.</param>
+/// <param name="McseSd">The delta method on the centred squares, √(Var(c²)/(4 s² n)).</param>
+public sealed record ReferenceMoments(double Mean, double Sd, double McseMean, double McseSd)
+{
+    /// <summary>The moments of ≈ independent draws.</summary>
+    public static ReferenceMoments Of(IReadOnlyList<double> draws)
+    {
+        ArgumentNullException.ThrowIfNull(draws);
+        int n = draws.Count;
+        double m = draws.Average(), variance = draws.Sum(v => (v - m) * (v - m)) / (n - 1);
+        double squaresMean = draws.Average(v => (v - m) * (v - m));
+        double squaresVariance = draws.Sum(v => Math.Pow((v - m) * (v - m) - squaresMean, 2)) / (n - 1);
+        return new ReferenceMoments(m, Math.Sqrt(variance), Math.Sqrt(variance / n), Math.Sqrt(squaresVariance / (4 * squaresMean * n)));
+    }
+}
+
 /// <summary>One parameter of an MCMC run against reference draws.</summary>
 /// <param name="Name">The parameter.</param>
 /// <param name="Mean">Our mean.</param>
@@ -174,27 +193,21 @@ public static class PosteriorDb
     }
 
     /// <summary>
-    /// MCMC draws against reference draws, parameter by parameter: z-scores of the mean and the sd, each difference
+    /// MCMC draws against reference moments, parameter by parameter: z-scores of the mean and the sd, each difference
     /// divided by the combined Monte Carlo error — ours from our ESS (<see cref="McmcParameterSummary.McseMean"/>,
-    /// <see cref="McmcParameterSummary.McseSd"/>), the reference's from its draws taken as independent (s/√n for the
-    /// mean, the delta method on the centred squares for the sd), as posteriordb describes them.
+    /// <see cref="McmcParameterSummary.McseSd"/>), the reference's from <see cref="ReferenceMoments.Of"/>.
     /// </summary>
-    /// <exception cref="DataFormatException">A summarised quantity has no reference draws.</exception>
-    public static IReadOnlyList<McmcAgreement> CompareMcmc(IReadOnlyList<McmcParameterSummary> summaries, IReadOnlyDictionary<string, double[]> reference)
+    /// <exception cref="DataFormatException">A summarised quantity has no reference.</exception>
+    public static IReadOnlyList<McmcAgreement> CompareMcmc(IReadOnlyList<McmcParameterSummary> summaries, IReadOnlyDictionary<string, ReferenceMoments> reference)
     {
         ArgumentNullException.ThrowIfNull(summaries);
         ArgumentNullException.ThrowIfNull(reference);
         var result = new List<McmcAgreement>(summaries.Count);
         foreach (McmcParameterSummary p in summaries)
         {
-            if (!reference.TryGetValue(p.Name, out double[]? r)) throw new DataFormatException($"the reference draws have no '{p.Name}'.");
-            int n = r.Length;
-            double m = r.Average(), variance = r.Sum(v => (v - m) * (v - m)) / (n - 1), sd = Math.Sqrt(variance);
-            double squaresMean = r.Average(v => (v - m) * (v - m));
-            double squaresVariance = r.Sum(v => Math.Pow((v - m) * (v - m) - squaresMean, 2)) / (n - 1);
-            double refMcseSd = Math.Sqrt(squaresVariance / (4 * squaresMean * n));
-            result.Add(new McmcAgreement(p.Name, p.Mean, m, (p.Mean - m) / Math.Sqrt(p.McseMean * p.McseMean + variance / n),
-                p.Sd, sd, (p.Sd - sd) / Math.Sqrt(p.McseSd * p.McseSd + refMcseSd * refMcseSd)));
+            if (!reference.TryGetValue(p.Name, out ReferenceMoments? r)) throw new DataFormatException($"the reference has no '{p.Name}'.");
+            result.Add(new McmcAgreement(p.Name, p.Mean, r.Mean, (p.Mean - r.Mean) / Math.Sqrt(p.McseMean * p.McseMean + r.McseMean * r.McseMean),
+                p.Sd, r.Sd, (p.Sd - r.Sd) / Math.Sqrt(p.McseSd * p.McseSd + r.McseSd * r.McseSd)));
         }
         return result;
     }

@@ -69,7 +69,14 @@ public sealed record NutsOptions
 /// <param name="WarmupLeapfrogs">Leapfrog steps spent in warmup.</param>
 /// <param name="Seconds">Wall-clock seconds of this chain (its thread's time).</param>
 public sealed record NutsChain(double[] Draws, double[] LogDensity, double[] AcceptStat, int[] TreeDepth, int[] Leapfrogs, bool[] Divergent,
-    double[] Energy, double StepSize, double[] InverseMetric, long WarmupLeapfrogs, double Seconds);
+    double[] Energy, double StepSize, double[] InverseMetric, long WarmupLeapfrogs, double Seconds)
+{
+    /// <summary>Points (warmup included) where the target threw <see cref="TargetEvaluationException"/>: rejected as infinite energy.</summary>
+    public long Rejections { get; init; }
+
+    /// <summary>The first such exception's message, or null.</summary>
+    public string? FirstRejection { get; init; }
+}
 
 /// <summary>The chains of a NUTS run.</summary>
 /// <param name="Chains">One per chain, in chain order.</param>
@@ -85,6 +92,9 @@ public sealed record NutsResult(IReadOnlyList<NutsChain> Chains, int Dimension, 
 
     /// <summary>Gradient evaluations over all chains, warmup included.</summary>
     public long GradientEvaluations => Chains.Sum(c => c.WarmupLeapfrogs + c.Leapfrogs.Sum(x => (long)x));
+
+    /// <summary>Points where the target threw and the point was rejected, over all chains.</summary>
+    public long Rejections => Chains.Sum(c => c.Rejections);
 
     /// <summary>Sum of the chains' seconds (CPU seconds when each chain has its own core).</summary>
     public double ChainSeconds => Chains.Sum(c => c.Seconds);
@@ -110,7 +120,7 @@ public sealed record NutsResult(IReadOnlyList<NutsChain> Chains, int Dimension, 
 /// <remarks>
 /// Chains run in parallel, each on its own stream Mix(seed, chain) and in its own buffers: the draws are bit-identical
 /// for any thread count. A leapfrog step allocates nothing (one gradient of the target, a few vector updates). A
-/// non-finite log density or gradient counts as infinite energy (a divergence), as in Stan.
+/// non-finite log density or gradient, or a <see cref="TargetEvaluationException"/> from the target, counts as infinite energy (the trajectory ends there), as Stan treats a domain error.
 /// </remarks>
 public static class Nuts
 {
@@ -182,6 +192,8 @@ internal sealed class NutsChainSampler
     private double _epsilon, _h0, _sumMetroProb;
     private int _leapfrogs;
     private bool _divergent;
+    private long _rejections;
+    private string? _firstRejection;
 
     public NutsChainSampler(ITarget target, NutsOptions options, int chain)
     {
@@ -260,7 +272,11 @@ internal sealed class NutsChainSampler
             energy[i] = Hamiltonian(_z);
             onIteration?.Invoke(_chain, warmup + i);
         }
-        return new NutsChain(draws, logDensity, acceptStat, depth, leapfrogs, divergent, energy, _epsilon, (double[])_inverseMetric.Clone(), warmupLeapfrogs, clock.Elapsed.TotalSeconds);
+        return new NutsChain(draws, logDensity, acceptStat, depth, leapfrogs, divergent, energy, _epsilon, (double[])_inverseMetric.Clone(), warmupLeapfrogs, clock.Elapsed.TotalSeconds)
+        {
+            Rejections = _rejections,
+            FirstRejection = _firstRejection,
+        };
     }
 
     private void Initialise()
@@ -285,7 +301,20 @@ internal sealed class NutsChainSampler
     // V = −log π and G = ∇log π at Q; V = +∞ when either is not finite (the trajectory then counts as divergent).
     private void Evaluate(Point z)
     {
-        double logDensity = _target.LogDensityAndGradient(z.Q, z.G);
+        double logDensity;
+        try
+        {
+            logDensity = _target.LogDensityAndGradient(z.Q, z.G);
+        }
+        catch (TargetEvaluationException e)
+        {
+            // A model that cannot evaluate an extreme point (a kernel matrix that is no longer positive definite)
+            // rejects it, as Stan treats a domain error: infinite energy, so the trajectory ends there.
+            _rejections++;
+            _firstRejection ??= e.Message;
+            z.V = double.PositiveInfinity;
+            return;
+        }
         z.V = double.IsFinite(logDensity) && double.IsFinite(TensorPrimitives.Sum(z.G)) ? -logDensity : double.PositiveInfinity;
     }
 

@@ -197,3 +197,50 @@ public class NutsTests
         public double LogDensityAndGradient(ReadOnlySpan<double> x, Span<double> gradient) => double.NegativeInfinity;
     }
 }
+
+public class NutsPosteriorDbTests
+{
+    private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb");
+
+    // posteriordb's reference moments (from the published 10,000 draws; TestData/posteriordb/reference-moments.csv).
+    private static Dictionary<string, Wasserflow.Models.ReferenceMoments> Moments(string posterior)
+    {
+        var result = new Dictionary<string, Wasserflow.Models.ReferenceMoments>();
+        foreach (string line in File.ReadLines(Path.Combine(Folder, "reference-moments.csv")).Skip(1))
+        {
+            string[] f = line.Split(',');
+            if (f[0] != posterior) continue;
+            double P(int i) => double.Parse(f[i], System.Globalization.CultureInfo.InvariantCulture);
+            result[f[1]] = new Wasserflow.Models.ReferenceMoments(P(2), P(3), P(4), P(5));
+        }
+        return result;
+    }
+
+    public static TheoryData<string> Posteriors => [.. Wasserflow.Models.PosteriorDb.Names.Where(n => n != "diamonds-diamonds")]; // diamonds: the repo keeps 40 of its 5,000 rows
+
+    [Theory]
+    [MemberData(nameof(Posteriors))]
+    public void Every_mean_and_sd_agrees_with_the_reference_within_4_combined_mcse(string posterior)
+    {
+        Wasserflow.Models.UnconstrainedPosterior model = Wasserflow.Models.PosteriorDb.Load(posterior, Folder);
+        NutsResult result = Nuts.Sample(model, new NutsOptions { Seed = 11, Threads = 2 });
+        int k = model.ReportedNames.Count, n = result.Options.Draws;
+        var reported = new double[4 * n * k];
+        for (int c = 0; c < 4; c++) model.ReportDraws(result.Chains[c].Draws, n, reported.AsSpan(c * n * k, n * k));
+        var summaries = new List<McmcParameterSummary>();
+        var column = new double[4 * n];
+        for (int j = 0; j < k; j++)
+        {
+            for (int s = 0; s < column.Length; s++) column[s] = reported[s * k + j];
+            summaries.Add(McmcDiagnostics.Summarise(model.ReportedNames[j], column, 4));
+        }
+        foreach (McmcParameterSummary s in summaries) Assert.True(s.Rhat < 1.01, $"{posterior} {s.Name}: R̂ {s.Rhat}");
+        foreach (Wasserflow.Models.McmcAgreement a in Wasserflow.Models.PosteriorDb.CompareMcmc(summaries, Moments(posterior)))
+        {
+            Assert.True(Math.Abs(a.MeanZ) < 4, $"{posterior} {a.Name}: mean {a.Mean} vs {a.ReferenceMean} (z {a.MeanZ:F2})");
+            Assert.True(Math.Abs(a.SdZ) < 4, $"{posterior} {a.Name}: sd {a.Sd} vs {a.ReferenceSd} (z {a.SdZ:F2})");
+        }
+        if (posterior.StartsWith("eight_schools", StringComparison.Ordinal))
+            Assert.True(result.Divergences <= 4000 / 100, $"eight schools (non-centred): {result.Divergences} divergences");
+    }
+}
