@@ -21,8 +21,12 @@ public sealed record PosteriorDbBenchmarkSettings
     public string Posteriors { get; init; } = "";
 
     /// <summary>Which methods, comma-separated.</summary>
-    [Parameter("methods, comma-separated: bw (one Gaussian), bw-particles (5 Gaussian particles), ibw (5 isotropic components), advi-mf, advi-fr (as Stan runs them: raw scale, η = --advi-eta)")]
-    public string Methods { get; init; } = "bw,bw-particles,ibw,advi-mf,advi-fr";
+    [Parameter("methods, comma-separated: bw (one Gaussian), bw-particles (5 Gaussian particles), ibw (5 isotropic components), advi-mf, advi-fr (as Stan runs them: raw scale, η = --advi-eta), nuts (4 × 1000 draws, --nuts-metric)")]
+    public string Methods { get; init; } = "bw,bw-particles,ibw,advi-mf,advi-fr,nuts";
+
+    /// <summary>The metric NUTS adapts in the benchmark.</summary>
+    [Parameter("the metric NUTS adapts (dense: diamonds' correlations otherwise hit the tree depth on most draws, 40× slower)", Choices = typeof(MetricKinds))]
+    public string NutsMetric { get; init; } = "dense";
 
     /// <summary>η of the ADVI baselines.</summary>
     [Parameter("η of the ADVI baselines (Stan picks it from 100, 10, 1, 0.1, 0.01 by trial runs)", Minimum = 0, ExclusiveMinimum = true)]
@@ -49,7 +53,12 @@ public sealed record PosteriorDbBenchmarkSettings
 /// <param name="Iterations">Iterations run.</param>
 /// <param name="Outcome">The model outcome (summary, ELBO, k̂, reference score), or null when the fit failed.</param>
 /// <param name="CpuSeconds">Processor seconds of the fit and its analysis.</param>
-public sealed record BenchmarkRow(string Posterior, string Method, string Status, long Iterations, ModelOutcome? Outcome, double CpuSeconds);
+/// <param name="McmcScore">For NUTS: its pooled draws scored against the reference; null for the VI methods (theirs is in the outcome).</param>
+public sealed record BenchmarkRow(string Posterior, string Method, string Status, long Iterations, ModelOutcome? Outcome, double CpuSeconds, ReferenceScore? McmcScore = null)
+{
+    /// <summary>The score against the reference draws, of whichever method.</summary>
+    public ReferenceScore? Score => Outcome?.Reference ?? McmcScore;
+}
 
 /// <summary>
 /// Every posteriordb posterior × method: a fit with the model defaults (Laplace-whitened, randomised cubature for the
@@ -66,6 +75,7 @@ public static class PosteriorDbBenchmark
         ["ibw"] = ("ibw", 5),
         ["advi-mf"] = ("advi-mf", 1),
         ["advi-fr"] = ("advi-fr", 1),
+        ["nuts"] = ("nuts", 1),
     };
 
     /// <summary>The fits of the benchmark, in order.</summary>
@@ -103,11 +113,19 @@ public static class PosteriorDbBenchmark
         return jobs;
     }
 
-    /// <summary>Runs one fit and measures its processor time.</summary>
-    public static (BenchmarkRow Row, IReadOnlyDictionary<string, string> Files) Run(string posterior, string method, FitJob job, CancellationToken cancellation)
+    /// <summary>Runs one fit (or the NUTS reference run) and measures its processor time.</summary>
+    public static (BenchmarkRow Row, IReadOnlyDictionary<string, string> Files) Run(string posterior, string method, FitJob job, CancellationToken cancellation, string nutsMetric = "dense")
     {
         ArgumentNullException.ThrowIfNull(job);
         TimeSpan before = Process.GetCurrentProcess().TotalProcessorTime;
+        if (method == "nuts")
+        {
+            var settings = new SampleSettings { Metric = nutsMetric, Seed = job.Fit.Seed, Threads = Math.Min(4, Environment.ProcessorCount), Output = job.Fit.Output };
+            SampleOutcome o = SampleRun.Run(job.Target, settings, job.Target.Build(), null, cancellation);
+            double cpu = (Process.GetCurrentProcess().TotalProcessorTime - before).TotalSeconds;
+            string status = SampleRun.Warnings(o).Any() ? $"{o.Result.Divergences} divergences, max R̂ {o.MaxRhat:F3}" : "completed";
+            return (new BenchmarkRow(posterior, method, status, (long)settings.Chains * settings.Draws, null, cpu, o.Reference), SampleRun.Files(o));
+        }
         if (job.Fit.IsBuresWasserstein)
         {
             GaussianFitOutcome o = GaussianFitRun.Run(job, cancellationToken: cancellation);
@@ -128,13 +146,14 @@ public static class PosteriorDbBenchmark
         var summary = new List<string>();
         foreach (var (posterior, method, job) in Jobs(settings))
         {
-            var (row, fitFiles) = Run(posterior, method, job, cancellation);
+            var (row, fitFiles) = Run(posterior, method, job, cancellation, settings.NutsMetric);
             rows.Add(row);
             foreach (var (name, text) in fitFiles) files[Path.Combine(posterior, method, name)] = text;
-            ReferenceScore? s = row.Outcome?.Reference;
+            ReferenceScore? s = row.Score;
             string line = string.Create(CultureInfo.InvariantCulture,
                 $"{posterior} {method}: {row.Status}, {row.Iterations} iterations, ")
-                + (s is null ? "no score" : string.Create(CultureInfo.InvariantCulture, $"max |Δmean|/sd {s.MaxStandardisedMeanError:G3}, sd ratios {s.MinSdRatio:G3}–{s.MaxSdRatio:G3}, k̂ {row.Outcome!.Posterior.ParetoK:F2}"))
+                + (s is null ? "no score" : string.Create(CultureInfo.InvariantCulture, $"max |Δmean|/sd {s.MaxStandardisedMeanError:G3}, sd ratios {s.MinSdRatio:G3}–{s.MaxSdRatio:G3}, W2 {s.GaussianW2:G3}")
+                    + (row.Outcome is { } o ? string.Create(CultureInfo.InvariantCulture, $", k̂ {o.Posterior.ParetoK:F2}") : ""))
                 + string.Create(CultureInfo.InvariantCulture, $", {row.CpuSeconds:F1} CPU s");
             summary.Add(line);
             log(line);
@@ -151,7 +170,7 @@ public static class PosteriorDbBenchmark
         var table = new List<string[]>();
         foreach (BenchmarkRow r in rows)
         {
-            ReferenceScore? s = r.Outcome?.Reference;
+            ReferenceScore? s = r.Score;
             PosteriorReport? p = r.Outcome?.Posterior;
             csv.Append(CultureInfo.InvariantCulture,
                 $"{r.Posterior},{r.Method},{r.Status},{r.Iterations},{N(s?.MaxStandardisedMeanError)},{N(s?.RmsStandardisedMeanError)},{N(s?.MinSdRatio)},{N(s?.MaxSdRatio)},{N(s?.GaussianW2)},{N(p?.Elbo)},{N(p?.ElboStandardError)},{N(p?.ParetoK)},{r.CpuSeconds:F2}\n");
@@ -163,7 +182,8 @@ public static class PosteriorDbBenchmark
         string body = "<p>Each posterior of docs/specs/posteriordb.md fitted with the model defaults (Laplace-whitened coordinates, randomised cubature for "
             + "the Gaussian flows, early stop on the KL trace) and scored against its 10,000 reference draws: max and RMS of |E_q x − m|/s, the range of "
             + "sd_q/s. The reference's own noise floor (its two halves compared): max |Δmean|/sd 0.02–0.055, sd ratios 0.96–1.06, Gaussian W2 0.05–0.27. ELBO on the "
-            + "posterior's own constant convention; Pareto k̂ above 0.7 means the fit should not be trusted.</p>\n"
+            + "posterior's own constant convention; Pareto k̂ above 0.7 means the fit should not be trusted. NUTS (4 chains × 1000 draws after 1000 warmup) "
+            + "is scored the same way from its 4,000 draws, so its numbers show what Monte Carlo error alone gives at that sample size (no ELBO or k̂: it is not a density).</p>\n"
             + Html.Table(["posterior", "method", "status", "iterations", "max |Δmean|/sd (worst)", "RMS", "sd ratios", "Gaussian W2 (standardised)", "ELBO ± s.e.", "k̂", "CPU s"], table);
         return new Dictionary<string, string>
         {
