@@ -279,6 +279,24 @@ internal sealed class NutsChainSampler
         };
     }
 
+    /// <summary>For the benchmarks: a started chain (initial point, momentum drawn) at step size <paramref name="epsilon"/>.</summary>
+    internal void Start(double epsilon)
+    {
+        Initialise();
+        SampleMomentum(_z);
+        _epsilon = epsilon;
+    }
+
+    /// <summary>For the benchmarks: one leapfrog step of the current point (one gradient evaluation).</summary>
+    internal void LeapfrogStep() => Leapfrog(_z, _epsilon);
+
+    /// <summary>For the benchmarks: one NUTS transition from the current point; returns its leapfrog count.</summary>
+    internal int TransitionStep()
+    {
+        Transition();
+        return _leapfrogs;
+    }
+
     private void Initialise()
     {
         if (_options.Initial is { } start)
