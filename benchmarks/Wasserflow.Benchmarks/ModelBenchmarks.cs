@@ -21,9 +21,7 @@ public class ModelBenchmarks
     public void Setup()
     {
         var rng = new Xoshiro256StarStar(1);
-        double[] x = new double[285 * 30], y = new double[285];
-        rng.FillStandardNormal(x);
-        for (int i = 0; i < y.Length; i++) y[i] = rng.NextDouble() < 0.5 ? 0 : 1;
+        var (x, y) = BreastCancerShape(rng);
         var logistic = RegressionModel.Create(RegressionFamily.Logistic, x, y, intercept: true, priorScale: 10);
         _logistic = logistic;
         var factor = new double[31 * 31];
@@ -50,4 +48,13 @@ public class ModelBenchmarks
 
     [Benchmark]
     public double LinearDiamondsShape() => _linear.LogDensityAndGradient(_u26, _g26);
+
+    /// <summary>Synthetic logistic-regression data of breast_cancer's shape: 285 rows × 30 standard-normal predictors, 0/1 responses.</summary>
+    internal static (double[] X, double[] Y) BreastCancerShape(Xoshiro256StarStar rng)
+    {
+        double[] x = new double[285 * 30], y = new double[285];
+        rng.FillStandardNormal(x);
+        for (int i = 0; i < y.Length; i++) y[i] = rng.NextDouble() < 0.5 ? 0 : 1;
+        return (x, y);
+    }
 }

@@ -20,10 +20,7 @@ public class NutsBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var rng = new Xoshiro256StarStar(1);
-        double[] x = new double[285 * 30], y = new double[285];
-        rng.FillStandardNormal(x);
-        for (int i = 0; i < y.Length; i++) y[i] = rng.NextDouble() < 0.5 ? 0 : 1;
+        var (x, y) = ModelBenchmarks.BreastCancerShape(new Xoshiro256StarStar(1));
         var logistic = RegressionModel.Create(RegressionFamily.Logistic, x, y, intercept: false, priorScale: 10);
         _logistic = new NutsChainSampler(logistic, new NutsOptions { Seed = 1 }, 0);
         _logistic.Start(0.03);

@@ -93,7 +93,7 @@ public static class SampleRun
             score = PosteriorDb.Score(names, reported, chains * n, referenceDraws);
             agreement = PosteriorDb.CompareMcmc(summary, referenceDraws.ToDictionary(kv => kv.Key, kv => ReferenceMoments.Of(kv.Value)));
         }
-        string provenance = (model as IPredictiveModel)?.Provenance ?? (model is UnconstrainedPosterior { Reference: { } rr } ? $"posteriordb {rr.Name}" : "");
+        string provenance = model is null ? "" : ModelSummary.Provenance(model);
         return new SampleOutcome(targetParameters, settings, target, result, names, reported, summary, bfmi, predictive, score, agreement, provenance);
     }
 
@@ -134,10 +134,7 @@ public static class SampleRun
             yield return string.Create(CultureInfo.InvariantCulture,
                 $"{p.Name.PadRight(width)} {p.Mean,10:G4} {p.McseMean,8:G2} {p.Sd,10:G4} {p.Q5,10:G4} {p.Q50,10:G4} {p.Q95,10:G4} {p.Rhat,6:F3} {p.EssBulk,8:F0} {p.EssTail,8:F0}");
         if (outcome.Summary.Count > maxRows) yield return $"… {outcome.Summary.Count - maxRows} more in summary.csv";
-        if (outcome.Predictive is { } pr)
-            yield return string.Create(CultureInfo.InvariantCulture, $"held out ({pr.Points} rows): mean log predictive density {pr.MeanLogPredictiveDensity:G4}")
-                + (pr.Accuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $", accuracy {a:G4}") : "")
-                + (pr.Rmse is { } e ? string.Create(CultureInfo.InvariantCulture, $", RMSE {e:G4}") : "");
+        if (outcome.Predictive is { } pr) yield return ModelSummary.PredictiveLine(pr);
         if (outcome.Agreement is { } agreement)
             yield return string.Create(CultureInfo.InvariantCulture,
                 $"against the reference draws: max |z| of means {agreement.Max(a => Math.Abs(a.MeanZ)):F2}, of sds {agreement.Max(a => Math.Abs(a.SdZ)):F2} (differences over the combined Monte Carlo error); Gaussian W2 {outcome.Reference!.GaussianW2:G3}");
@@ -169,12 +166,7 @@ public static class SampleRun
             new[] { "max R̂ / min bulk ESS / min tail ESS", $"{outcome.MaxRhat:F3} / {outcome.MinEssBulk:F0} / {outcome.MinEssTail:F0}" },
             new[] { "gradient evaluations", $"{r.GradientEvaluations:N0} (warmup included; seconds and ESS per second in timings.json)" },
         };
-        if (outcome.Predictive is { } p)
-        {
-            rows.Add(["held-out mean log predictive density", $"{ResultFiles.G(p.MeanLogPredictiveDensity)} ({p.Points} rows)"]);
-            if (p.Accuracy is { } a) rows.Add(["held-out accuracy", ResultFiles.G(a)]);
-            if (p.Rmse is { } e) rows.Add(["held-out RMSE", ResultFiles.G(e)]);
-        }
+        if (outcome.Predictive is { } p) rows.AddRange(ModelSummary.PredictiveRows(p));
         body.Append(Html.Table(["quantity", "value"], rows));
         string[] warnings = [.. Warnings(outcome)];
         if (warnings.Length > 0) body.Append("<h2>Warnings</h2>\n<ul>").Append(string.Concat(warnings.Select(w => "<li>" + System.Net.WebUtility.HtmlEncode(w) + "</li>"))).Append("</ul>\n");
@@ -192,14 +184,13 @@ public static class SampleRun
         int chains = outcome.Settings.Chains, n = outcome.Settings.Draws, k = outcome.Names.Count;
         foreach (int j in Enumerable.Range(0, k).OrderBy(j => outcome.Summary[j].EssBulk).Take(4))
         {
-            string safe = $"{j + 1}";
             int stride = Math.Max(1, n / 500);
             var trace = Enumerable.Range(0, chains).Select(c => new Series($"chain {c + 1}",
                 [.. Enumerable.Range(0, n).Where(i => i % stride == 0).Select(i => ((double)(i + 1), outcome.Reported[(c * n + i) * k + j]))], Plots.Palette[c % Plots.Palette.Length])).ToList();
-            files[$"trace-{safe}.svg"] = Plots.Lines(trace, $"trace: {outcome.Names[j]}", "draw", outcome.Names[j], logX: false, logY: false);
-            files[$"rank-{safe}.svg"] = Plots.Lines(RankSeries(outcome, j), $"rank histogram: {outcome.Names[j]}", "rank of the draw among all chains (20 bins)", "draws per bin", logX: false, logY: false);
-            body.Append(Html.Figure($"trace-{safe}.svg", $"Trace of {outcome.Names[j]} (bulk ESS {outcome.Summary[j].EssBulk:F0}), one line per chain{(stride > 1 ? $", every {stride}th draw" : "")}: chains that mix look like overlapping noise around one level."))
-                .Append(Html.Figure($"rank-{safe}.svg", $"Rank plot of {outcome.Names[j]}: the histogram of each chain's ranks among all draws; every chain flat at n/20 per bin when the chains agree."));
+            files[$"trace-{j + 1}.svg"] = Plots.Lines(trace, $"trace: {outcome.Names[j]}", "draw", outcome.Names[j], logX: false, logY: false);
+            files[$"rank-{j + 1}.svg"] = Plots.Lines(RankSeries(outcome, j), $"rank histogram: {outcome.Names[j]}", "rank of the draw among all chains (20 bins)", "draws per bin", logX: false, logY: false);
+            body.Append(Html.Figure($"trace-{j + 1}.svg", $"Trace of {outcome.Names[j]} (bulk ESS {outcome.Summary[j].EssBulk:F0}), one line per chain{(stride > 1 ? $", every {stride}th draw" : "")}: chains that mix look like overlapping noise around one level."))
+                .Append(Html.Figure($"rank-{j + 1}.svg", $"Rank plot of {outcome.Names[j]}: the histogram of each chain's ranks among all draws; every chain flat at n/20 per bin when the chains agree."));
         }
         files["report.html"] = Html.Page($"Wasserflow NUTS on {outcome.Target.Name}", body.ToString());
         return files;
@@ -222,7 +213,7 @@ public static class SampleRun
     {
         var sb = new StringBuilder("parameter,mean,mcse_mean,sd,mcse_sd,q5,q50,q95,rhat,ess_bulk,ess_tail\n");
         foreach (McmcParameterSummary s in o.Summary)
-            sb.Append(CultureInfo.InvariantCulture, $"{Csv(s.Name)},{s.Mean:R},{s.McseMean:R},{s.Sd:R},{s.McseSd:R},{s.Q5:R},{s.Q50:R},{s.Q95:R},{s.Rhat:R},{s.EssBulk:R},{s.EssTail:R}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"{ModelSummary.Csv(s.Name)},{s.Mean:R},{s.McseMean:R},{s.Sd:R},{s.McseSd:R},{s.Q5:R},{s.Q50:R},{s.Q95:R},{s.Rhat:R},{s.EssBulk:R},{s.EssTail:R}\n");
         return sb.ToString();
     }
 
@@ -231,7 +222,7 @@ public static class SampleRun
     {
         int n = o.Settings.Draws, k = o.Names.Count;
         var sb = new StringBuilder("chain,draw,lp__,accept_stat__,stepsize__,treedepth__,n_leapfrog__,divergent__,energy__,");
-        sb.Append(string.Join(",", o.Names.Select(Csv))).Append('\n');
+        sb.Append(string.Join(",", o.Names.Select(ModelSummary.Csv))).Append('\n');
         for (int c = 0; c < o.Result.Chains.Count; c++)
         {
             NutsChain ch = o.Result.Chains[c];
@@ -282,15 +273,7 @@ public static class SampleRun
             w.WriteEndObject();
         }
         w.WriteEndArray();
-        if (o.Predictive is { } pr)
-        {
-            w.WriteStartObject("predictive");
-            w.WriteNumber("heldOutRows", pr.Points);
-            ResultFiles.WriteFiniteOrNull(w, "meanLogPredictiveDensity", pr.MeanLogPredictiveDensity);
-            if (pr.Accuracy is { } a) w.WriteNumber("accuracy", a);
-            if (pr.Rmse is { } e) w.WriteNumber("rmse", e);
-            w.WriteEndObject();
-        }
+        if (o.Predictive is { } pr) ModelSummary.WritePredictive(w, pr);
         if (o.Agreement is { } agreement)
         {
             w.WriteStartObject("reference");
@@ -302,6 +285,4 @@ public static class SampleRun
             w.WriteEndObject();
         }
     });
-
-    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) || s.Contains('"', StringComparison.Ordinal) ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 }

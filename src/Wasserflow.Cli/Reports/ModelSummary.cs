@@ -33,7 +33,46 @@ public static class ModelSummary
             ? regression.Predict(posterior.ConstrainedDraws, Draws, held.X, held.Y) : null;
         ReferenceScore? reference = model is UnconstrainedPosterior { Reference: { } r }
             ? PosteriorDb.Score(model.ReportedNames, posterior.ConstrainedDraws, Draws, PosteriorDb.ReferenceDraws(r.Name, r.Folder)) : null;
-        return new ModelOutcome(posterior, predictive, (model as IPredictiveModel)?.Provenance ?? (reference is null ? "" : $"posteriordb {((UnconstrainedPosterior)model).Reference!.Value.Name}"), reference);
+        return new ModelOutcome(posterior, predictive, Provenance(model), reference);
+    }
+
+    /// <summary>How a model's data were prepared (a regression's file and split, a posteriordb name), or "".</summary>
+    public static string Provenance(Model model) => model switch
+    {
+        IPredictiveModel predictive => predictive.Provenance,
+        UnconstrainedPosterior { Reference: { } r } => $"posteriordb {r.Name}",
+        _ => "",
+    };
+
+    /// <summary>Writes the "predictive" object of result.json.</summary>
+    public static void WritePredictive(Utf8JsonWriter w, PredictiveSummary pr)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(pr);
+        w.WriteStartObject("predictive");
+        w.WriteNumber("heldOutRows", pr.Points);
+        WriteNumber(w, "meanLogPredictiveDensity", pr.MeanLogPredictiveDensity);
+        if (pr.Accuracy is { } a) WriteNumber(w, "accuracy", a);
+        if (pr.Rmse is { } e) WriteNumber(w, "rmse", e);
+        w.WriteEndObject();
+    }
+
+    /// <summary>The predictive's rows of a report table.</summary>
+    public static IEnumerable<string[]> PredictiveRows(PredictiveSummary p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        yield return ["held-out mean log predictive density", $"{ResultFiles.G(p.MeanLogPredictiveDensity)} ({p.Points} rows)"];
+        if (p.Accuracy is { } a) yield return ["held-out accuracy", ResultFiles.G(a)];
+        if (p.Rmse is { } e) yield return ["held-out RMSE", ResultFiles.G(e)];
+    }
+
+    /// <summary>The predictive's console line.</summary>
+    public static string PredictiveLine(PredictiveSummary pr)
+    {
+        ArgumentNullException.ThrowIfNull(pr);
+        return string.Create(CultureInfo.InvariantCulture, $"held out ({pr.Points} rows): mean log predictive density {pr.MeanLogPredictiveDensity:G4}")
+            + (pr.Accuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $", accuracy {a:G4}") : "")
+            + (pr.Rmse is { } e ? string.Create(CultureInfo.InvariantCulture, $", RMSE {e:G4}") : "");
     }
 
     /// <summary>Adds summary.csv and draws.csv.</summary>
@@ -99,15 +138,7 @@ public static class ModelSummary
             w.WriteNumber("referenceDraws", rs.ReferenceDraws);
             w.WriteEndObject();
         }
-        if (outcome.Predictive is { } pr)
-        {
-            w.WriteStartObject("predictive");
-            w.WriteNumber("heldOutRows", pr.Points);
-            WriteNumber(w, "meanLogPredictiveDensity", pr.MeanLogPredictiveDensity);
-            if (pr.Accuracy is { } a) WriteNumber(w, "accuracy", a);
-            if (pr.Rmse is { } e) WriteNumber(w, "rmse", e);
-            w.WriteEndObject();
-        }
+        if (outcome.Predictive is { } pr) WritePredictive(w, pr);
     }
 
     /// <summary>The report section: data, ELBO, k̂ in words, predictive, and the summary table.</summary>
@@ -123,12 +154,7 @@ public static class ModelSummary
         };
         if (outcome.Reference is { } rs)
             rows.Add(["against the reference draws", ReferenceText(rs)]);
-        if (outcome.Predictive is { } p)
-        {
-            rows.Add(["held-out mean log predictive density", $"{ResultFiles.G(p.MeanLogPredictiveDensity)} ({p.Points} rows)"]);
-            if (p.Accuracy is { } a) rows.Add(["held-out accuracy", ResultFiles.G(a)]);
-            if (p.Rmse is { } e) rows.Add(["held-out RMSE", ResultFiles.G(e)]);
-        }
+        if (outcome.Predictive is { } p) rows.AddRange(PredictiveRows(p));
         return "<h2>Posterior</h2>\n" + Reports.Html.Table(["quantity", "value"], rows)
             + Reports.Html.Table(["parameter", "mean", "sd", "5%", "50%", "95%", "PSIS mean"], [.. r.Parameters.Select(Row)]);
     }
@@ -145,10 +171,7 @@ public static class ModelSummary
             yield return string.Create(CultureInfo.InvariantCulture, $"{p.Name.PadRight(width)} {p.Mean,10:G4} {p.Sd,10:G4} {p.Q5,10:G4} {p.Q50,10:G4} {p.Q95,10:G4}");
         if (r.Parameters.Count > maxRows) yield return $"… {r.Parameters.Count - maxRows} more in summary.csv";
         if (outcome.Reference is { } rs) yield return "against the reference draws: " + ReferenceText(rs);
-        if (outcome.Predictive is { } pr)
-            yield return string.Create(CultureInfo.InvariantCulture, $"held out ({pr.Points} rows): mean log predictive density {pr.MeanLogPredictiveDensity:G4}")
-                + (pr.Accuracy is { } a ? string.Create(CultureInfo.InvariantCulture, $", accuracy {a:G4}") : "")
-                + (pr.Rmse is { } e ? string.Create(CultureInfo.InvariantCulture, $", RMSE {e:G4}") : "");
+        if (outcome.Predictive is { } pr) yield return PredictiveLine(pr);
     }
 
     private static string ReferenceText(ReferenceScore s) => string.Create(CultureInfo.InvariantCulture,
@@ -163,5 +186,6 @@ public static class ModelSummary
         else w.WriteNull(name);
     }
 
-    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) || s.Contains('"', StringComparison.Ordinal) ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
+    /// <summary>A CSV field: quoted when it holds a comma or a quote.</summary>
+    internal static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) || s.Contains('"', StringComparison.Ordinal) ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 }

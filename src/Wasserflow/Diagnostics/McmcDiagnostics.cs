@@ -39,14 +39,16 @@ public static class McmcDiagnostics
         double ss = 0;
         foreach (double v in x) ss += (v - mean) * (v - mean);
         double sd = Math.Sqrt(ss / (x.Length - 1));
-        double essMean = Ess(Split(x, chains, n), 2 * chains);
+        double[] split = Split(x, chains, n);
+        double essMean = Ess(split, 2 * chains);
         var centredSquares = new double[x.Length];
         for (int i = 0; i < x.Length; i++) centredSquares[i] = (x[i] - mean) * (x[i] - mean);
         double[] sorted = (double[])x.Clone();
         Array.Sort(sorted);
+        double[] z = ZScale(split);
         return new McmcParameterSummary(name, mean, sd, sd / Math.Sqrt(essMean), McseSd(centredSquares, chains, n),
             PosteriorAnalysis.Quantile(sorted, 0.05), PosteriorAnalysis.Quantile(sorted, 0.5), PosteriorAnalysis.Quantile(sorted, 0.95),
-            Rhat(x, chains), EssBulk(x, chains), EssTail(x, chains));
+            Rhat(split, z, sorted, chains), Ess(z, 2 * chains), EssTail(split, sorted, chains));
     }
 
     /// <summary>Rank-normalised split R̂: max of the bulk R̂ (ranks of the draws) and the tail R̂ (ranks of |x − median|).</summary>
@@ -54,12 +56,19 @@ public static class McmcDiagnostics
     {
         int n = ChainLength(draws, chains);
         double[] split = Split(draws, chains, n);
-        double bulk = BasicRhat(ZScale(split), 2 * chains);
         double[] sorted = draws.ToArray();
         Array.Sort(sorted);
+        return Rhat(split, ZScale(split), sorted, chains);
+    }
+
+    // Bulk R̂ of the rank-normalised split chains z, tail R̂ of the ranks of |split − median|.
+    private static double Rhat(double[] split, double[] z, double[] sorted, int chains)
+    {
+        double bulk = BasicRhat(z, 2 * chains);
         double median = PosteriorAnalysis.Quantile(sorted, 0.5);
-        for (int i = 0; i < split.Length; i++) split[i] = Math.Abs(split[i] - median);
-        double tail = BasicRhat(ZScale(split), 2 * chains);
+        var folded = new double[split.Length];
+        for (int i = 0; i < split.Length; i++) folded[i] = Math.Abs(split[i] - median);
+        double tail = BasicRhat(ZScale(folded), 2 * chains);
         return double.IsNaN(bulk) || double.IsNaN(tail) ? double.NaN : Math.Max(bulk, tail);
     }
 
@@ -76,12 +85,17 @@ public static class McmcDiagnostics
         int n = ChainLength(draws, chains);
         double[] sorted = draws.ToArray();
         Array.Sort(sorted);
+        return EssTail(Split(draws, chains, n), sorted, chains);
+    }
+
+    private static double EssTail(double[] split, double[] sorted, int chains)
+    {
         double min = double.PositiveInfinity;
+        var indicator = new double[split.Length];
         foreach (double p in (ReadOnlySpan<double>)[0.05, 0.95])
         {
             double q = PosteriorAnalysis.Quantile(sorted, p);
-            double[] indicator = Split(draws, chains, n);
-            for (int i = 0; i < indicator.Length; i++) indicator[i] = indicator[i] <= q ? 1 : 0;
+            for (int i = 0; i < split.Length; i++) indicator[i] = split[i] <= q ? 1 : 0;
             min = Math.Min(min, Ess(indicator, 2 * chains));
         }
         return min;
