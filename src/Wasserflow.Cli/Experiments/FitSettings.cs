@@ -21,7 +21,7 @@ public sealed class FitAlgorithms : INamedChoices
         new("gd", "isotropic mixture, means only, gradient descent"), new("ngd", "isotropic mixture, natural gradient"),
         new("bw", "Gaussian particles, Bures–Wasserstein flow by RK4"), new("bw-euler", "the same flow by Euler steps"),
         new("bw-wfr", "RK4 with Wasserstein–Fisher–Rao weights"), new("bw-sgd", "one Gaussian, stochastic BW gradient (needs a Hessian)"),
-        new("advi-mf", "ADVI, mean-field Gaussian (Stan's step sequence; η = --step-size, M = --samples draws)"), new("advi-fr", "ADVI, full-rank Gaussian"),
+        new("advi-mf", "ADVI, mean-field Gaussian (Stan's step sequence, η by Stan's trials or --step-size with --no-adapt-eta, M = --samples draws, Stan's --tol-rel-obj stop)"), new("advi-fr", "ADVI, full-rank Gaussian"),
     ];
 }
 
@@ -137,6 +137,14 @@ public sealed record FitSettings : IApplicability
     [Parameter("--early-stop: the smallest change of the KL estimate, in nats, that counts as progress", Minimum = 0)]
     public double StopTolerance { get; init; } = 0.01;
 
+    /// <summary>ADVI: choose η by Stan's trials (<see cref="AdviFlow.AdaptEta"/>) rather than take --step-size.</summary>
+    [Parameter("ADVI: choose η as Stan does, by 50-iteration trials of 100, 10, 1, 0.1, 0.01 (--no-adapt-eta takes η = --step-size)")]
+    public bool AdaptEta { get; init; } = true;
+
+    /// <summary>ADVI: Stan's tol_rel_obj (<see cref="Running.RelativeToleranceRule"/>); 0 runs every iteration.</summary>
+    [Parameter("ADVI: stop when the mean or median relative ELBO change over the recent KL trace points falls below this (Stan's tol_rel_obj; the ELBO is evaluated every --kl-every iterations from --kl-samples draws, Stan's 100 and 100); 0 runs every iteration", Minimum = 0)]
+    public double TolRelObj { get; init; } = 0.01;
+
     /// <summary>Initial means uniform in [−s, s]^d.</summary>
     [Parameter("initial means uniform in [-s, s]^d", Minimum = 0)]
     public double InitSpread { get; init; } = 15;
@@ -171,6 +179,9 @@ public sealed record FitSettings : IApplicability
         nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
         nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" || Precondition == "laplace" => "applies to --init box, not to a Laplace start or --precondition laplace (the Laplace approximation sets the start)",
         nameof(StopTolerance) when !EarlyStop => "applies with --early-stop",
+        nameof(AdaptEta) or nameof(TolRelObj) when !IsAdvi => $"applies to advi-mf and advi-fr, not to {Algorithm}",
+        nameof(EarlyStop) when IsAdvi => "does not apply to ADVI, which stops by Stan's rule (--tol-rel-obj)",
+        nameof(StepSize) when IsAdvi && AdaptEta => "sets η of ADVI only with --no-adapt-eta (Stan's trials choose it otherwise)",
         nameof(Init) when Precondition == "laplace" => "does not apply with --precondition laplace (the run starts at the Laplace approximation)",
         _ => null,
     };

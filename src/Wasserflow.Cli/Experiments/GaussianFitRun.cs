@@ -22,6 +22,15 @@ namespace Wasserflow.Experiments;
 /// <param name="Posterior">For a model target: the posterior summary and predictive; otherwise null.</param>
 public sealed record GaussianFitOutcome(FitJob Job, ITarget Target, RunResult<GaussianParticleState> Result, KlEstimate FinalKl, double? CubatureKl, ModelOutcome? Posterior = null)
 {
+    /// <summary>ADVI with --adapt-eta: Stan's trials and the η they chose; otherwise null.</summary>
+    public AdviEtaSearch? EtaSearch { get; init; }
+
+    /// <summary>ADVI with --tol-rel-obj: Stan's stopping rule's state at the end of the run; otherwise null.</summary>
+    public RelativeToleranceCheck? StanStop { get; init; }
+
+    /// <summary>η of an ADVI run: the one Stan's trials chose, or --step-size; null when the trials failed.</summary>
+    public double? Eta => EtaSearch?.Eta ?? (Config.IsAdvi && Config.AdaptEta ? null : Config.StepSize);
+
     /// <summary>The fit's settings.</summary>
     public FitSettings Config => Job.Fit;
 }
@@ -29,7 +38,7 @@ public sealed record GaussianFitOutcome(FitJob Job, ITarget Target, RunResult<Ga
 /// <summary>Runs the Bures–Wasserstein algorithms of <c>fit</c> (bw, bw-euler, bw-wfr, bw-sgd) and writes their files.</summary>
 public static class GaussianFitRun
 {
-    private const ulong InitStream = 1, FlowStream = 2, TraceStream = 3, FinalStream = 4;
+    private const ulong InitStream = 1, FlowStream = 2, TraceStream = 3, FinalStream = 4, EtaStream = 5;
 
     /// <summary>Validates and runs <paramref name="job"/>.</summary>
     /// <exception cref="InvalidParameterException">A setting is invalid, or the target is improper (flat-prior logistic posterior on separable data).</exception>
@@ -54,10 +63,36 @@ public static class GaussianFitRun
             : config.StartsAtLaplace(target) ? LaplaceStart(config, FitStart.Laplace(target), k)
             : config.IsAdvi && config.Init == "auto" ? Start(config with { InitSpread = 2, InitVariance = 1 }, k, d)
             : Start(config, k, d);
+        AdviEtaSearch? etaSearch = null;
+        var advi = new AdviOptions(config.Algorithm == "advi-mf" ? AdviFamily.MeanField : AdviFamily.FullRank, config.StepSize, config.Samples);
+        if (config.IsAdvi && config.AdaptEta)
+        {
+            try
+            {
+                // Deterministic, so a resumed run chooses the same η again rather than storing it.
+                etaSearch = AdviFlow.AdaptEta(target, advi, state, Xoshiro256StarStar.Mix(config.Seed, EtaStream), cancellationToken: cancellationToken);
+                advi = advi with { Eta = etaSearch.Eta };
+            }
+            catch (TargetEvaluationException ex)
+            {
+                var failed = new RunResult<GaussianParticleState>(state, [new TracePoint(0, double.NaN, double.NaN, 0)], RunStatus.Failed,
+                    $"choosing η: {ex.Message}", 0, 0);
+                return new GaussianFitOutcome(job, target, failed, new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                var cancelled = new RunResult<GaussianParticleState>(state, [new TracePoint(0, double.NaN, double.NaN, 0)], RunStatus.Cancelled,
+                    "cancelled while choosing η", 0, 0);
+                return new GaussianFitOutcome(job, target, cancelled, new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
+            }
+        }
+        RelativeToleranceRule? stanStop = config.IsAdvi && config.TolRelObj > 0
+            ? new RelativeToleranceRule(config.TolRelObj, RelativeToleranceRule.StanWindow(config.Iterations, config.KlEvery), target.LogNormalizer ?? 0)
+            : null;
         IVariationalFlow<GaussianParticleState> flow = config.Algorithm switch
         {
             "bw-sgd" => new BuresWassersteinSgd(target, new BuresWassersteinSgdOptions(config.StepSize)),
-            "advi-mf" or "advi-fr" => new AdviFlow(target, new AdviOptions(config.Algorithm == "advi-mf" ? AdviFamily.MeanField : AdviFamily.FullRank, config.StepSize, config.Samples)),
+            "advi-mf" or "advi-fr" => new AdviFlow(target, advi),
             _ => new BuresWassersteinFlow(target, k, new BuresWassersteinFlowOptions(
                 StepSize: config.StepSize,
                 Integrator: config.Algorithm == "bw-euler" ? OdeIntegrator.Euler : OdeIntegrator.RungeKutta4,
@@ -71,8 +106,15 @@ public static class GaussianFitRun
                 MaxDegreeOfParallelism: config.Threads)),
         };
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
-            config.EarlyStop ? new TraceWindowRule(config.StopTolerance) : null);
+            (IStopRule?)stanStop ?? (config.EarlyStop ? new TraceWindowRule(config.StopTolerance) : null));
         RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
+        RelativeToleranceCheck? stanCheck = stanStop?.Check(result.Trace);
+        if (stanCheck is { MayBeDiverging: true })
+            result = result with
+            {
+                Warnings = [.. result.Warnings, string.Create(CultureInfo.InvariantCulture,
+                $"Stan's rule says the ELBO may be diverging: its relative changes average {stanCheck.Value.MeanChange:G3} (median {stanCheck.Value.MedianChange:G3}), above 0.5 (inspect the ELBO trace)")]
+            };
         GaussianMixture fit = result.FinalState.ToMixture();
         try
         {
@@ -80,12 +122,13 @@ public static class GaussianFitRun
             double? cubature = k == 1 ? KlEstimator.CubatureKl(result.FinalState.Particle(), target) : null;
             ModelOutcome? posterior = result.Status is RunStatus.Completed or RunStatus.Converged
                 ? ModelSummary.Analyse(model, FitStart.InOriginalCoordinates(whitened, (rng, v) => { fit.Sample(rng, v); return fit.LogDensity(v); }), config.Seed) : null;
-            return new GaussianFitOutcome(job, target, result, finalKl, cubature, posterior);
+            return new GaussianFitOutcome(job, target, result, finalKl, cubature, posterior) { EtaSearch = etaSearch, StanStop = stanCheck };
         }
         catch (TargetEvaluationException ex)
         {
             return new GaussianFitOutcome(job, target, FitRun.FinalKlFailed(result, ex, ""),
-                new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null);
+                new KlEstimate(double.NaN, double.NaN, 0, target.LogNormalizer.HasValue), null)
+            { EtaSearch = etaSearch, StanStop = stanCheck };
         }
     }
 
@@ -143,14 +186,15 @@ public static class GaussianFitRun
             new[] { "status", ResultFiles.StatusRow(r) },
             new[] { "target", $"{outcome.Target.Name}, d = {outcome.Target.Dimension}" },
             new[] { "family", c.Components == 1 ? "full-covariance Gaussian" : $"mixture of K = {c.Components} full-covariance Gaussians" },
-            new[] { "algorithm", c.Algorithm.StartsWith("advi", StringComparison.Ordinal)
-                ? $"{c.Algorithm}, η = {ResultFiles.G(c.StepSize)}, M = {c.Samples} gradient draws, Stan's step-size sequence"
+            new[] { "algorithm", c.IsAdvi
+                ? $"{c.Algorithm}, η = {(outcome.Eta is { } eta ? ResultFiles.G(eta) : "none (Stan's trials failed)")}{(outcome.EtaSearch is { } search ? $" (Stan's trials: {EtaTrials(search)})" : "")}, M = {c.Samples} gradient draws, Stan's step-size sequence"
                 : $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.ExpectationFor(outcome.Target is AffineTarget a ? a.Original : outcome.Target))}" },
             new[] { "iterations", $"{r.FinalState.Iteration} of {c.Iterations} (integrator steps {r.FinalState.Substeps})" },
             new[] { "seed", c.Seed.ToString(CultureInfo.InvariantCulture) },
             new[] { outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{ResultFiles.G(outcome.FinalKl.Value)} ± {ResultFiles.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)" },
         };
         if (outcome.CubatureKl is { } cub) rows.Add(["cubature KL (Eq 55)", ResultFiles.G(cub)]);
+        if (outcome.StanStop is { } stop) rows.Add(["Stan's stop (--tol-rel-obj)", StanStopText(stop, c.TolRelObj)]);
         var body = new StringBuilder(Html.Table(["quantity", "value"], rows));
         foreach (var (f, caption) in plots) body.Append(Html.Figure(f, caption));
         if (outcome.Posterior is { } posterior)
@@ -161,6 +205,20 @@ public static class GaussianFitRun
         files["report.html"] = Html.Page($"Wasserflow run: {c.Algorithm} with K = {c.Components} on {outcome.Target.Name}", body.ToString());
         return files;
     }
+
+    /// <summary>Stan's η trials in words: "100 → ELBO −inf, 10 → −52.1, …".</summary>
+    public static string EtaTrials(AdviEtaSearch search)
+    {
+        ArgumentNullException.ThrowIfNull(search);
+        return $"start ELBO {ResultFiles.G(search.InitialElbo)}; " + string.Join(", ", search.Trials.Select(t => $"{ResultFiles.G(t.Eta)} → {ResultFiles.G(t.Elbo)}"));
+    }
+
+    /// <summary>Where Stan's relative-tolerance rule stands at the end of a run, in words.</summary>
+    public static string StanStopText(RelativeToleranceCheck stop, double tolerance) => stop.Criterion switch
+    {
+        RelativeToleranceCriterion.None => $"not reached: at iteration {stop.Iteration} the relative ELBO changes average {ResultFiles.G(stop.MeanChange)}, median {ResultFiles.G(stop.MedianChange)} (tolerance {ResultFiles.G(tolerance)})",
+        var criterion => $"{criterion.ToString().ToLowerInvariant()} relative ELBO change {ResultFiles.G(criterion == RelativeToleranceCriterion.Mean ? stop.MeanChange : stop.MedianChange)} < {ResultFiles.G(tolerance)} at iteration {stop.Iteration} (ELBO {ResultFiles.G(stop.Elbo)})",
+    };
 
     private static string ResultJson(GaussianFitOutcome o) => ResultFiles.Json(w =>
     {
@@ -174,6 +232,37 @@ public static class GaussianFitRun
         if (o.Posterior is { } posterior) ModelSummary.WriteJson(w, posterior);
         if (o.Target is AffineTarget whitened) ResultFiles.WriteWhitening(w, whitened);
         if (o.CubatureKl is { } cub) ResultFiles.WriteFiniteOrNull(w, "cubatureKl", cub);
+        if (o.Config.IsAdvi)
+        {
+            if (o.Eta is { } eta) w.WriteNumber("eta", eta);
+            else w.WriteNull("eta");
+        }
+        if (o.EtaSearch is { } search)
+        {
+            w.WriteStartObject("etaSearch");
+            ResultFiles.WriteFiniteOrNull(w, "initialElbo", search.InitialElbo);
+            w.WriteStartArray("trials");
+            foreach (var t in search.Trials)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("eta", t.Eta);
+                ResultFiles.WriteFiniteOrNull(w, "elbo", t.Elbo);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        if (o.StanStop is { } stop)
+        {
+            w.WriteStartObject("stanStop");
+            w.WriteString("criterion", stop.Criterion.ToString().ToLowerInvariant());
+            w.WriteNumber("iteration", stop.Iteration);
+            ResultFiles.WriteFiniteOrNull(w, "elbo", stop.Elbo);
+            ResultFiles.WriteFiniteOrNull(w, "meanRelativeChange", stop.MeanChange);
+            ResultFiles.WriteFiniteOrNull(w, "medianRelativeChange", stop.MedianChange);
+            w.WriteBoolean("mayBeDiverging", stop.MayBeDiverging);
+            w.WriteEndObject();
+        }
         w.WriteStartArray("particles");
         for (int k = 0; k < r.FinalState.ComponentCount; k++)
         {

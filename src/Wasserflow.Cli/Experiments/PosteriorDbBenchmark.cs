@@ -21,16 +21,28 @@ public sealed record PosteriorDbBenchmarkSettings
     public string Posteriors { get; init; } = "";
 
     /// <summary>Which methods, comma-separated.</summary>
-    [Parameter("methods, comma-separated: bw (one Gaussian), bw-particles (5 Gaussian particles), ibw (5 isotropic components), advi-mf, advi-fr (as Stan runs them: raw scale, η = --advi-eta), nuts (4 × 1000 draws, --nuts-metric)")]
+    [Parameter("methods, comma-separated: bw (one Gaussian), bw-particles (5 Gaussian particles), ibw (5 isotropic components), advi-mf, advi-fr (as Stan runs them: raw scale, η by Stan's trials, Stan's stop), nuts (4 × 1000 draws, --nuts-metric)")]
     public string Methods { get; init; } = "bw,bw-particles,ibw,advi-mf,advi-fr,nuts";
 
     /// <summary>The metric NUTS adapts in the benchmark.</summary>
     [Parameter("the metric NUTS adapts (dense: diamonds' correlations otherwise hit the tree depth on most draws, 40× slower)", Choices = typeof(MetricKinds))]
     public string NutsMetric { get; init; } = "dense";
 
-    /// <summary>η of the ADVI baselines.</summary>
-    [Parameter("η of the ADVI baselines (Stan picks it from 100, 10, 1, 0.1, 0.01 by trial runs)", Minimum = 0, ExclusiveMinimum = true)]
-    public double AdviEta { get; init; } = 0.1;
+    /// <summary>η of the ADVI baselines; 0 for Stan's trials.</summary>
+    [Parameter("η of the ADVI baselines; 0 chooses it as Stan does, by trials of 100, 10, 1, 0.1, 0.01", Minimum = 0)]
+    public double AdviEta { get; init; }
+
+    /// <summary>Stan's tol_rel_obj for the ADVI baselines; 0 runs --advi-iterations.</summary>
+    [Parameter("Stan's tol_rel_obj for the ADVI baselines (ELBO every 100 iterations from 100 draws); 0 runs all --advi-iterations", Minimum = 0)]
+    public double AdviTolRelObj { get; init; } = 0.01;
+
+    /// <summary>Iteration cap of the ADVI baselines (Stan's max_iterations).</summary>
+    [Parameter("iteration cap of the ADVI baselines (Stan's max_iterations)", Minimum = 1)]
+    public long AdviIterations { get; init; } = 10_000;
+
+    /// <summary>Gradient draws per ADVI step (Stan's grad_samples).</summary>
+    [Parameter("gradient draws per ADVI step (Stan's grad_samples)", Minimum = 1, Maximum = 10_000)]
+    public int AdviSamples { get; init; } = 1;
 
     /// <summary>Iteration cap per fit (each stops early when its KL trace settles).</summary>
     [Parameter("iteration cap per fit (each stops early when its KL trace settles)", Minimum = 1)]
@@ -98,17 +110,31 @@ public static class PosteriorDbBenchmark
             foreach (string m in methods)
             {
                 var (algorithm, k) = MethodTable[m];
-                jobs.Add((p, m, new FitJob(new TargetParameters { Target = "posteriordb", Posterior = p, Posteriordb = folder }, new FitSettings
+                var fit = new FitSettings
                 {
                     Algorithm = algorithm,
                     Components = k,
                     Iterations = s.Iterations,
-                    StepSize = algorithm.StartsWith("advi", StringComparison.Ordinal) ? s.AdviEta : s.StepSize,
+                    StepSize = s.StepSize,
                     EarlyStop = true,
                     KlEvery = 20,
                     Seed = s.Seed,
                     Output = Path.Combine(p, m),
-                })));
+                };
+                // ADVI with Stan's defaults: η by trials, ELBO every 100 iterations from 100 draws, tol_rel_obj, 10,000 iterations.
+                if (fit.IsAdvi)
+                    fit = fit with
+                    {
+                        Iterations = s.AdviIterations,
+                        AdaptEta = s.AdviEta == 0,
+                        StepSize = s.AdviEta == 0 ? s.StepSize : s.AdviEta,
+                        TolRelObj = s.AdviTolRelObj,
+                        EarlyStop = false,
+                        KlEvery = 100,
+                        KlSamples = 100,
+                        Samples = s.AdviSamples,
+                    };
+                jobs.Add((p, m, new FitJob(new TargetParameters { Target = "posteriordb", Posterior = p, Posteriordb = folder }, fit)));
             }
         return jobs;
     }
@@ -130,7 +156,8 @@ public static class PosteriorDbBenchmark
         {
             GaussianFitOutcome o = GaussianFitRun.Run(job, cancellationToken: cancellation);
             double cpu = (Process.GetCurrentProcess().TotalProcessorTime - before).TotalSeconds;
-            return (new BenchmarkRow(posterior, method, o.Result.StatusText, o.Result.FinalState.Iteration, o.Posterior, cpu), GaussianFitRun.Files(o));
+            string status = o.Config.IsAdvi ? $"{o.Result.StatusText} (eta {(o.Eta is { } eta ? ResultFiles.G(eta) : "none")})" : o.Result.StatusText;
+            return (new BenchmarkRow(posterior, method, status, o.Result.FinalState.Iteration, o.Posterior, cpu), GaussianFitRun.Files(o));
         }
         FitOutcome f = FitRun.Run(job, cancellationToken: cancellation);
         double seconds = (Process.GetCurrentProcess().TotalProcessorTime - before).TotalSeconds;

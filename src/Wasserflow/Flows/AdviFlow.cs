@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using Wasserflow.Diagnostics;
 using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
+using Wasserflow.Running;
 using Wasserflow.Targets;
 
 namespace Wasserflow.Flows;
@@ -42,8 +43,8 @@ public sealed record AdviOptions(AdviFamily Family = AdviFamily.MeanField, doubl
 /// full-rank ∇_L = tril(∇log π(ζ) εᵀ) + diag(1/L_ii). The state's factor holds L (mean-field: diag(e^ω)); a negative
 /// diagonal entry of a full-rank L is turned positive by flipping its column, which leaves LLᵀ unchanged. The running
 /// averages s live in <see cref="GaussianParticleState.Optimizer"/>, so checkpoints and continued runs keep them.
-/// Stan's stopping rule (relative ELBO change) is not used: the run loop's rules apply to every flow alike. Deviation
-/// from Stan: η is fixed rather than chosen by Stan's 50-iteration trials.
+/// Stan's choice of η is <see cref="AdaptEta"/>; Stan's stopping rule (relative ELBO change every 100 iterations) is
+/// <see cref="RelativeToleranceRule"/>, given to the run loop like any other rule.
 /// </remarks>
 public sealed class AdviFlow : IVariationalFlow<GaussianParticleState>
 {
@@ -53,6 +54,9 @@ public sealed class AdviFlow : IVariationalFlow<GaussianParticleState>
     private readonly int _d;
     private readonly double[] _epsilon, _zeta, _g, _gradMean, _gradScale, _meansBackup, _factorsBackup, _optimizerBackup;
     private readonly Xoshiro256StarStar _rngBackup = new(0);
+
+    // Stan's η trials treat a draw where the target fails as a zero gradient (the step is then only the decay of s).
+    private bool _zeroFailedGradient;
 
     /// <summary>ADVI on <paramref name="target"/>.</summary>
     /// <exception cref="ArgumentException">Invalid options.</exception>
@@ -91,14 +95,20 @@ public sealed class AdviFlow : IVariationalFlow<GaussianParticleState>
         Array.Clear(_gradMean);
         Array.Clear(_gradScale);
         double logPiSum = 0;
+        bool gradientFailed = false;
         int m = _options.GradientDraws;
         for (int draw = 0; draw < m; draw++)
         {
             state.Rng.FillStandardNormal(_epsilon);
             Dense.MultiplyLower(l, d, _epsilon, _zeta);
             TensorPrimitives.Add(_zeta, state.Means, _zeta);
-            double logPi = _target.LogDensityAndGradient(_zeta, _g);
-            if (!double.IsFinite(logPi) || !TensorPrimitives.IsFiniteAll<double>(_g))
+            double logPi = Evaluate(_zeta, _g, out bool failed);
+            if (failed && _zeroFailedGradient)
+            {
+                gradientFailed = true;
+                break;
+            }
+            if (failed)
             {
                 state.Rng.CopyFrom(_rngBackup);
                 throw new TargetEvaluationException($"target '{_target.Name}' returned a non-finite value at x = {TargetEvaluator.Format(_zeta)}");
@@ -121,6 +131,12 @@ public sealed class AdviFlow : IVariationalFlow<GaussianParticleState>
             else _gradScale[i * d + i] += 1 / lii;
         }
         double objective = -(logPiSum / m + 0.5 * d * (1 + Math.Log(2 * Math.PI)) + logDet);
+        if (gradientFailed)
+        {
+            Array.Clear(_gradMean);
+            Array.Clear(_gradScale);
+            objective = double.NaN;
+        }
 
         // Kept so that a failed update leaves the state as it was.
         state.Means.CopyTo(_meansBackup, 0);
@@ -169,6 +185,104 @@ public sealed class AdviFlow : IVariationalFlow<GaussianParticleState>
         return new StepInfo(iteration, objective, Math.Sqrt(change));
     }
 
+    private double Evaluate(ReadOnlySpan<double> x, Span<double> gradient, out bool failed)
+    {
+        double logPi;
+        try
+        {
+            logPi = _target.LogDensityAndGradient(x, gradient);
+        }
+        catch (TargetEvaluationException) when (_zeroFailedGradient)
+        {
+            failed = true;
+            return double.NaN;
+        }
+        failed = !double.IsFinite(logPi) || !TensorPrimitives.IsFiniteAll<double>(gradient);
+        return logPi;
+    }
+
+    /// <summary>The step sizes η Stan tries, in its order.</summary>
+    public static IReadOnlyList<double> EtaSequence { get; } = [100, 10, 1, 0.1, 0.01];
+
+    /// <summary>
+    /// Chooses η as Stan's <c>adapt_eta</c> does: from <paramref name="start"/>, runs <paramref name="iterations"/> steps
+    /// with each η of <see cref="EtaSequence"/> in turn (the running averages s reset between trials, a draw where the
+    /// target fails counting as a zero gradient), estimates the ELBO after each trial from <paramref name="elboDraws"/>
+    /// draws (−∞ when the fit left the valid set or the target failed), and stops at the first η whose ELBO is worse than
+    /// the previous η's while that one beat the start's ELBO, keeping the previous η. When the sequence runs out, the last
+    /// η is kept if its ELBO beats the start's. Trial k draws from stream Mix(<paramref name="seed"/>, k), its ELBO from
+    /// Mix(seed, 100 + k) and the start's ELBO from Mix(seed, 99), so the choice is reproducible and leaves
+    /// <paramref name="start"/> untouched.
+    /// </summary>
+    /// <param name="target">The target.</param>
+    /// <param name="options">The family and gradient draws (<see cref="AdviOptions.Eta"/> is not used).</param>
+    /// <param name="start">Where every trial starts (Stan: the initial values, unit scales).</param>
+    /// <param name="seed">Seed of the trials' random streams.</param>
+    /// <param name="iterations">Steps per trial (Stan's adapt_iter, 50).</param>
+    /// <param name="elboDraws">Draws per ELBO estimate (Stan's elbo_samples, 100).</param>
+    /// <param name="cancellationToken">Stops the search between steps.</param>
+    /// <exception cref="TargetEvaluationException">The ELBO of the start cannot be computed, or every η failed (Stan's two errors).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled.</exception>
+    public static AdviEtaSearch AdaptEta(ITarget target, AdviOptions options, GaussianParticleState start, ulong seed,
+        int iterations = 50, int elboDraws = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(start);
+        ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(elboDraws, 1);
+        double initial = Elbo(target, start, Xoshiro256StarStar.Mix(seed, 99), elboDraws);
+        if (!double.IsFinite(initial))
+            throw new TargetEvaluationException($"ADVI cannot choose η: the ELBO of the initial Gaussian cannot be computed on target '{target.Name}'");
+        var trials = new List<AdviEtaTrial>();
+        double best = double.NegativeInfinity, bestEta = double.NaN;
+        for (int k = 0; k < EtaSequence.Count; k++)
+        {
+            double eta = EtaSequence[k];
+            var flow = new AdviFlow(target, options with { Eta = eta }) { _zeroFailedGradient = true };
+            var state = new GaussianParticleState((double[])start.Means.Clone(), (double[])start.Factors.Clone(), (double[])start.Weights.Clone(), 0,
+                new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, (ulong)k)));
+            double elbo;
+            try
+            {
+                for (int t = 0; t < iterations; t++)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    flow.Step(state);
+                }
+                elbo = Elbo(target, state, Xoshiro256StarStar.Mix(seed, 100 + (ulong)k), elboDraws);
+            }
+            catch (FlowDivergedException)
+            {
+                elbo = double.NegativeInfinity;
+            }
+            trials.Add(new AdviEtaTrial(eta, elbo));
+            if (elbo < best && best > initial) return new AdviEtaSearch(bestEta, initial, trials);
+            if (k < EtaSequence.Count - 1)
+            {
+                best = elbo;
+                bestEta = eta;
+            }
+            else if (elbo > initial) return new AdviEtaSearch(eta, initial, trials);
+        }
+        throw new TargetEvaluationException($"ADVI cannot choose η: every step size in {{{string.Join(", ", EtaSequence.Select(e => e.ToString(CultureInfo.InvariantCulture)))}}} failed to improve the ELBO of the initial Gaussian ({initial.ToString("G6", CultureInfo.InvariantCulture)}) on target '{target.Name}'; the model may be ill-conditioned or misspecified");
+    }
+
+    // The ELBO of one Gaussian state (−KL + log Z; the target's constant kept), −∞ where the target fails.
+    private static double Elbo(ITarget target, GaussianParticleState state, ulong stream, int draws)
+    {
+        try
+        {
+            KlEstimate kl = KlEstimator.Estimate(state.ToMixture(), target, new Xoshiro256StarStar(stream), draws);
+            double elbo = (target.LogNormalizer ?? 0.0) - kl.Value;
+            return double.IsNaN(elbo) ? double.NegativeInfinity : elbo;
+        }
+        catch (TargetEvaluationException)
+        {
+            return double.NegativeInfinity;
+        }
+    }
+
     /// <inheritdoc/>
     public KlEstimate EstimateKl(GaussianParticleState state, Xoshiro256StarStar rng, int draws)
     {
@@ -176,3 +290,14 @@ public sealed class AdviFlow : IVariationalFlow<GaussianParticleState>
         return KlEstimator.Estimate(state.ToMixture(), _target, rng, draws);
     }
 }
+
+/// <summary>One trial of <see cref="AdviFlow.AdaptEta"/>.</summary>
+/// <param name="Eta">The η tried.</param>
+/// <param name="Elbo">The ELBO after the trial's steps; −∞ when the fit left the valid set or the target failed.</param>
+public readonly record struct AdviEtaTrial(double Eta, double Elbo);
+
+/// <summary>The outcome of <see cref="AdviFlow.AdaptEta"/>.</summary>
+/// <param name="Eta">The η chosen.</param>
+/// <param name="InitialElbo">The ELBO of the start.</param>
+/// <param name="Trials">Every trial run, in order.</param>
+public sealed record AdviEtaSearch(double Eta, double InitialElbo, IReadOnlyList<AdviEtaTrial> Trials);

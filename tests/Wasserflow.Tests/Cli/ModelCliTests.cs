@@ -52,6 +52,58 @@ public sealed class ModelCliTests : IDisposable
         Assert.Contains("Posterior", File.ReadAllText(Path.Combine(output, "report.html")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ADVI_chooses_eta_by_Stans_trials_and_reports_where_Stans_stop_stands()
+    {
+        string output = Path.Combine(_folder, "advi");
+        var (code, _, err) = Run("fit", "--target", "logistic-regression", "--data", Data, "--test-fraction", "0.25", "-a", "advi-fr", "-n", "1",
+            "--samples", "1", "--kl-samples", "100", "--iterations", "3000", "--seed", "3", "-o", output);
+        Assert.True(code == 0, err);
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "result.json")));
+        JsonElement root = json.RootElement, search = root.GetProperty("etaSearch");
+        double eta = root.GetProperty("eta").GetDouble();
+        var trials = search.GetProperty("trials").EnumerateArray().ToList();
+        Assert.InRange(trials.Count, 2, 5);
+        Assert.Equal(100, trials[0].GetProperty("eta").GetDouble());
+        Assert.Contains(eta, trials.Select(t => t.GetProperty("eta").GetDouble()));
+        JsonElement stop = root.GetProperty("stanStop");
+        long done = root.GetProperty("iterationsDone").GetInt64();
+        // Stopped by the rule (at an evaluation, every 100 iterations) or ran to the cap without it firing.
+        if (stop.GetProperty("criterion").GetString() == "none") Assert.Equal(3000, done);
+        else
+        {
+            Assert.Equal("converged", root.GetProperty("status").GetString());
+            Assert.Equal(0, done % 100);
+            Assert.True(stop.GetProperty(stop.GetProperty("criterion").GetString() + "RelativeChange").GetDouble() < 0.01);
+        }
+        string report = File.ReadAllText(Path.Combine(output, "report.html"));
+        Assert.Contains("Stan&#39;s trials", report, StringComparison.Ordinal);
+        Assert.Contains("--tol-rel-obj", report, StringComparison.Ordinal);
+
+        // --no-adapt-eta takes η from --step-size; --tol-rel-obj 0 runs every iteration.
+        string fixedEta = Path.Combine(_folder, "advi-fixed");
+        Assert.Equal(0, Run("fit", "--target", "logistic-regression", "--data", Data, "-a", "advi-mf", "-n", "1", "--no-adapt-eta",
+            "--step-size", "0.3", "--tol-rel-obj", "0", "--iterations", "500", "-o", fixedEta).Code);
+        using var fixedJson = JsonDocument.Parse(File.ReadAllText(Path.Combine(fixedEta, "result.json")));
+        Assert.Equal(0.3, fixedJson.RootElement.GetProperty("eta").GetDouble());
+        Assert.False(fixedJson.RootElement.TryGetProperty("etaSearch", out _));
+        Assert.Equal(500, fixedJson.RootElement.GetProperty("iterationsDone").GetInt64());
+    }
+
+    [Theory]
+    [InlineData("--step-size: sets η of ADVI only with --no-adapt-eta", "fit", "-a", "advi-mf", "-n", "1", "--step-size", "0.5")]
+    [InlineData("--early-stop: does not apply to ADVI", "fit", "-a", "advi-fr", "-n", "1", "--early-stop")]
+    [InlineData("--tol-rel-obj: applies to advi-mf and advi-fr, not to bw", "fit", "-a", "bw", "-n", "1", "--tol-rel-obj", "0.1")]
+    [InlineData("--tol-rel-obj: must be", "fit", "-a", "advi-mf", "-n", "1", "--tol-rel-obj", "-1")]
+    public void ADVI_settings_that_do_not_apply_are_named(string expected, params string[] args)
+    {
+        string output = Path.Combine(_folder, "bad-advi");
+        var (code, _, err) = Run([.. args, "-o", output]);
+        Assert.Equal(WasserflowCli.BadInput, code);
+        Assert.Contains(expected, err, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(output));
+    }
+
     [Theory]
     [InlineData("--data: the logistic-regression target needs a CSV file", "fit", "--target", "logistic-regression")]
     [InlineData("no column 'yy' (did you mean 'y'?)", "fit", "--target", "logistic-regression", "--data", "DATA", "--response", "yy")]
