@@ -105,6 +105,11 @@ public static class WasserflowCli
             foreach (ExperimentDefinition e in ExperimentCatalog.All)
                 experiment.Subcommands.Add(Command(e.Name, e.Description, new CommandOptions(config: false, [.. e.Settings, typeof(ExperimentOutputSettings)]), b => Experiment(e, b)));
             root.Subcommands.Add(experiment);
+            // The benchmarks are experiments too; `wasserflow benchmark <name>` is the same command under the name users look for.
+            var benchmark = new Command("benchmark", "Score the methods against reference answers (the same commands as `experiment <name>`).");
+            foreach (ExperimentDefinition e in ExperimentCatalog.All.Where(e => e.Description.StartsWith("benchmark:", StringComparison.Ordinal)))
+                benchmark.Subcommands.Add(Command(e.Name, e.Description, new CommandOptions(config: false, [.. e.Settings, typeof(ExperimentOutputSettings)]), b => Experiment(e, b)));
+            root.Subcommands.Add(benchmark);
             return root;
         }
 

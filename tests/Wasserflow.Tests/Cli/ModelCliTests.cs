@@ -153,11 +153,16 @@ public sealed class PosteriorDbCliTests : IDisposable
     {
         string output = Path.Combine(_folder, "bench");
         var error = new StringWriter();
-        int code = WasserflowCli.Run(["experiment", "posteriordb", "--posteriordb", Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb"),
-            "--posteriors", "eight_schools-eight_schools_noncentered,sblri-blr", "--methods", "bw,ibw", "--iterations", "200", "-o", output], TextWriter.Null, error);
+        int code = WasserflowCli.Run(["benchmark", "posteriordb", "--posteriordb", Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb"),
+            "--posteriors", "eight_schools-eight_schools_noncentered,sblri-blr", "--methods", "bw,ibw,advi-mf", "--iterations", "200", "--advi-iterations", "600",
+            "-o", output], TextWriter.Null, error);
         Assert.True(code == 0, error.ToString());
         string[] csv = File.ReadAllLines(Path.Combine(output, "results.csv"));
-        Assert.Equal(1 + 4, csv.Length);
+        Assert.Equal(1 + 6, csv.Length);
+        // ADVI rows say which η Stan's trials chose (one of its five) and how the run ended.
+        Assert.All(csv.Skip(1).Where(l => l.Split(',')[1] == "advi-mf"), l => Assert.Matches(@"\(eta (100|10|1|0\.1|0\.01|none)\)", l.Split(',')[2]));
+        // The same command is reachable as an experiment.
+        Assert.Equal(0, WasserflowCli.Run(["experiment", "posteriordb", "--help"], TextWriter.Null, TextWriter.Null));
         var eight = csv.Skip(1).Select(l => l.Split(',')).Where(f => f[0].StartsWith("eight", StringComparison.Ordinal)).ToList();
         // Scored where reference draws exist (eight schools' test copy), blank where they do not (sblri-blr).
         Assert.All(eight, f => Assert.True(double.Parse(f[4], CultureInfo.InvariantCulture) >= 0));
