@@ -80,9 +80,9 @@ public static class ModelSummary
     {
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(outcome);
-        var summary = new StringBuilder("parameter,mean,sd,q5,q50,q95,psis_mean\n");
+        var summary = new StringBuilder("parameter,mean,sd,q5,q50,q95,psis_mean,psis_sd\n");
         foreach (ParameterSummary p in outcome.Posterior.Parameters)
-            summary.Append(CultureInfo.InvariantCulture, $"{Csv(p.Name)},{p.Mean:R},{p.Sd:R},{p.Q5:R},{p.Q50:R},{p.Q95:R},{(p.PsisMean is { } m ? m.ToString("R", CultureInfo.InvariantCulture) : "")}\n");
+            summary.Append(CultureInfo.InvariantCulture, $"{Csv(p.Name)},{p.Mean:R},{p.Sd:R},{p.Q5:R},{p.Q50:R},{p.Q95:R},{(p.PsisMean is { } m ? m.ToString("R", CultureInfo.InvariantCulture) : "")},{(p.PsisSd is { } sd ? sd.ToString("R", CultureInfo.InvariantCulture) : "")}\n");
         files["summary.csv"] = summary.ToString();
         var draws = new StringBuilder(string.Join(",", outcome.Posterior.Parameters.Select(p => Csv(p.Name)))).Append('\n');
         int d = outcome.Posterior.Parameters.Count;
@@ -122,8 +122,12 @@ public static class ModelSummary
             WriteNumber(w, "q50", p.Q50);
             WriteNumber(w, "q95", p.Q95);
             if (p.PsisMean is { } m) WriteNumber(w, "psisMean", m);
+            if (p.PsisSd is { } sd) WriteNumber(w, "psisSd", sd);
             w.WriteEndObject();
         }
+        w.WriteEndArray();
+        w.WriteStartArray("warnings");
+        foreach (string warning in r.Warnings) w.WriteStringValue(warning);
         w.WriteEndArray();
         w.WriteEndObject();
         if (outcome.Reference is { } rs)
@@ -155,8 +159,9 @@ public static class ModelSummary
         if (outcome.Reference is { } rs)
             rows.Add(["against the reference draws", ReferenceText(rs)]);
         if (outcome.Predictive is { } p) rows.AddRange(PredictiveRows(p));
+        foreach (string warning in r.Warnings) rows.Add(["warning", warning]);
         return "<h2>Posterior</h2>\n" + Reports.Html.Table(["quantity", "value"], rows)
-            + Reports.Html.Table(["parameter", "mean", "sd", "5%", "50%", "95%", "PSIS mean"], [.. r.Parameters.Select(Row)]);
+            + Reports.Html.Table(["parameter", "mean", "sd", "5%", "50%", "95%", "PSIS mean", "PSIS sd"], [.. r.Parameters.Select(Row)]);
     }
 
     /// <summary>The console table: ELBO and k̂, then one line per parameter (at most <paramref name="maxRows"/>), then the predictive.</summary>
@@ -172,13 +177,14 @@ public static class ModelSummary
         if (r.Parameters.Count > maxRows) yield return $"… {r.Parameters.Count - maxRows} more in summary.csv";
         if (outcome.Reference is { } rs) yield return "against the reference draws: " + ReferenceText(rs);
         if (outcome.Predictive is { } pr) yield return PredictiveLine(pr);
+        foreach (string warning in r.Warnings) yield return "warning: " + warning;
     }
 
     private static string ReferenceText(ReferenceScore s) => string.Create(CultureInfo.InvariantCulture,
         $"max |Δmean|/sd {s.MaxStandardisedMeanError:G3} ({s.WorstName}), RMS {s.RmsStandardisedMeanError:G3}, sd ratios {s.MinSdRatio:G3}–{s.MaxSdRatio:G3}, Gaussian W2 {s.GaussianW2:G3} on standardised coordinates ({s.ReferenceDraws} reference draws)");
 
     private static string[] Row(ParameterSummary p) =>
-        [p.Name, ResultFiles.G(p.Mean), ResultFiles.G(p.Sd), ResultFiles.G(p.Q5), ResultFiles.G(p.Q50), ResultFiles.G(p.Q95), p.PsisMean is { } m ? ResultFiles.G(m) : "—"];
+        [p.Name, ResultFiles.G(p.Mean), ResultFiles.G(p.Sd), ResultFiles.G(p.Q5), ResultFiles.G(p.Q50), ResultFiles.G(p.Q95), p.PsisMean is { } m ? ResultFiles.G(m) : "—", p.PsisSd is { } sd ? ResultFiles.G(sd) : "—"];
 
     private static void WriteNumber(Utf8JsonWriter w, string name, double value)
     {

@@ -14,7 +14,11 @@ public delegate double DrawWithLogDensity(Xoshiro256StarStar rng, Span<double> d
 /// <param name="Q50">Median.</param>
 /// <param name="Q95">95% quantile.</param>
 /// <param name="PsisMean">The PSIS-corrected posterior mean when k̂ &lt; 0.7, else null.</param>
-public sealed record ParameterSummary(string Name, double Mean, double Sd, double Q5, double Q50, double Q95, double? PsisMean);
+public sealed record ParameterSummary(string Name, double Mean, double Sd, double Q5, double Q50, double Q95, double? PsisMean)
+{
+    /// <summary>The PSIS-corrected posterior sd when k̂ &lt; 0.7, else null.</summary>
+    public double? PsisSd { get; init; }
+}
 
 /// <summary>What a fit says about a model's posterior: a Stan-like summary, the ELBO and the Pareto k̂.</summary>
 /// <param name="Parameters">One row per scalar parameter.</param>
@@ -27,6 +31,13 @@ public sealed record PosteriorReport(IReadOnlyList<ParameterSummary> Parameters,
 {
     /// <summary>k̂ in words.</summary>
     public string ParetoKVerdict => Psis.Verdict(ParetoK);
+
+    /// <summary>
+    /// Where the fit disagrees with its own importance-weighted correction (<see cref="PosteriorAnalysis.Checks"/>): k̂ at
+    /// or above 0.7, or, below it, a parameter whose sd is outside [0.83, 1.2] times the PSIS sd or whose mean is more
+    /// than 0.25 PSIS sd from the PSIS mean. Empty when the fit passes.
+    /// </summary>
+    public IReadOnlyList<string> Warnings => PosteriorAnalysis.Checks(this);
 }
 
 /// <summary>Summaries of a variational fit of a <see cref="Model"/>, from draws of the fit.</summary>
@@ -62,7 +73,7 @@ public static class PosteriorAnalysis
         double variance = logRatios.Sum(r => (r - elbo) * (r - elbo)) / (draws - 1);
         var logWeights = (double[])logRatios.Clone();
         double k = Psis.Smooth(logWeights);
-        bool corrected = double.IsFinite(k) && k < 0.7;
+        bool corrected = !double.IsNaN(k) && k < 0.7;
         var rows = new List<ParameterSummary>(d);
         var column = new double[draws];
         for (int j = 0; j < d; j++)
@@ -70,17 +81,56 @@ public static class PosteriorAnalysis
             for (int s = 0; s < draws; s++) column[s] = constrained[s * d + j];
             double mean = column.Average();
             double sd = Math.Sqrt(column.Sum(v => (v - mean) * (v - mean)) / (draws - 1));
-            double? psis = null;
+            double? psis = null, psisSd = null;
             if (corrected)
             {
-                double sum = 0;
+                // The smoothed log weights are normalised: Σ_s exp(w_s) = 1.
+                double sum = 0, squares = 0;
                 for (int s = 0; s < draws; s++) sum += Math.Exp(logWeights[s]) * column[s];
+                for (int s = 0; s < draws; s++) squares += Math.Exp(logWeights[s]) * (column[s] - sum) * (column[s] - sum);
                 psis = sum;
+                psisSd = Math.Sqrt(squares);
             }
             Array.Sort(column);
-            rows.Add(new ParameterSummary(model.ReportedNames[j], mean, sd, Quantile(column, 0.05), Quantile(column, 0.5), Quantile(column, 0.95), psis));
+            rows.Add(new ParameterSummary(model.ReportedNames[j], mean, sd, Quantile(column, 0.05), Quantile(column, 0.5), Quantile(column, 0.95), psis) { PsisSd = psisSd });
         }
         return new PosteriorReport(rows, elbo, Math.Sqrt(variance / draws), k, draws, constrained);
+    }
+
+    /// <summary>Ratio of the fit's sd to the PSIS sd beyond which (or below whose reciprocal, 0.83) a parameter is flagged.</summary>
+    public const double SdRatioLimit = 1.2;
+
+    /// <summary>Distance of the fit's mean from the PSIS mean, in PSIS sd, beyond which a parameter is flagged.</summary>
+    public const double MeanShiftLimit = 0.25;
+
+    /// <summary>
+    /// The fit checked against its own importance-weighted (PSIS) correction, which needs no reference: at k̂ ≥ 0.7 the
+    /// ratios p/q are too heavy-tailed for any correction and the fit misses part of the posterior; below it, the PSIS
+    /// moments are usable estimates of the posterior's, so a fit sd outside [0.83, 1.2] times the PSIS sd, or a mean more
+    /// than 0.25 PSIS sd from the PSIS mean, says the fit is too narrow, too wide or shifted there (a Gaussian on a funnel's
+    /// log scale, for example) even when k̂ calls the fit usable. One line per flagged parameter, the worst first, at most five.
+    /// </summary>
+    public static IReadOnlyList<string> Checks(PosteriorReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var ic = System.Globalization.CultureInfo.InvariantCulture;
+        if (double.IsNaN(report.ParetoK))
+            return [$"Pareto k̂ could not be estimated from {report.Draws} draws, so the fit cannot be checked"];
+        if (report.ParetoK >= 0.7)
+            return [string.Create(ic, $"Pareto k̂ {report.ParetoK:F2} ≥ 0.7: the importance ratios p/q are heavy-tailed, so the fit misses part of the posterior and its means, sds and ELBO cannot be trusted or corrected by PSIS")];
+        var flagged = new List<(double Severity, string Text)>();
+        foreach (ParameterSummary p in report.Parameters)
+        {
+            if (p.PsisSd is not { } psisSd || p.PsisMean is not { } psisMean || !(psisSd > 0)) continue;
+            double ratio = p.Sd / psisSd, shift = (p.Mean - psisMean) / psisSd;
+            double severity = Math.Max(Math.Abs(Math.Log(ratio)) / Math.Log(SdRatioLimit), Math.Abs(shift) / MeanShiftLimit);
+            if (severity <= 1) continue;
+            string what = ratio > SdRatioLimit ? $"its sd is {ratio:G3}× the importance-weighted (PSIS) sd: the fit is too wide there"
+                : ratio < 1 / SdRatioLimit ? $"its sd is {ratio:G3}× the importance-weighted (PSIS) sd: the fit is too narrow there"
+                : $"its mean is {shift:G2} PSIS sd from the importance-weighted (PSIS) mean: the fit is shifted there";
+            flagged.Add((severity, string.Create(ic, $"{p.Name}: {what} (k̂ {report.ParetoK:F2}; fit mean {p.Mean:G4}, sd {p.Sd:G4}; PSIS mean {psisMean:G4}, sd {psisSd:G4})")));
+        }
+        return [.. flagged.OrderByDescending(f => f.Severity).Take(5).Select(f => f.Text)];
     }
 
     /// <summary>The <paramref name="p"/>-quantile of sorted values, linear between order statistics (type 7, as R and NumPy default).</summary>

@@ -15,15 +15,16 @@ namespace Wasserflow.Diagnostics;
 public static class Psis
 {
     /// <summary>What <paramref name="k"/> means, in words, with the 0.5 / 0.7 thresholds.</summary>
-    public static string Verdict(double k) => !double.IsFinite(k) ? "undefined (too few draws or all ratios equal)"
+    public static string Verdict(double k) => double.IsNegativeInfinity(k) ? "good (the largest importance ratios are all equal: the fit matches the target there)"
+        : !double.IsFinite(k) ? "undefined (too few draws)"
         : k < 0.5 ? "good (k̂ < 0.5: the importance ratios have finite variance)"
         : k < 0.7 ? "ok (0.5 ≤ k̂ < 0.7: importance sampling works but converges slowly)"
         : "bad (k̂ ≥ 0.7: the fit misses part of the posterior; do not trust it or PSIS-corrected values)";
 
     /// <summary>
     /// Smooths log importance ratios in place (the tail replaced by the fitted Pareto quantiles, capped at the largest
-    /// raw ratio), normalises them to log weights that sum to one, and returns k̂ (NaN with fewer than 10 draws or no
-    /// spread in the tail, the ratios then only normalised).
+    /// raw ratio), normalises them to log weights that sum to one, and returns k̂ (NaN with fewer than 10 draws, −∞ when
+    /// the tail's ratios are all equal — an exact fit — the ratios then only normalised).
     /// </summary>
     public static double Smooth(Span<double> logRatios)
     {
@@ -55,6 +56,8 @@ public static class Psis
                         logRatios[order[s - m + i]] = Math.Min(Math.Log(expCutoff + quantile), 0.0); // 0 = the largest raw ratio after the shift
                     }
             }
+            // A tail of equal ratios (q = p exactly): bounded weights, the best case there is; nothing to smooth.
+            else if (tail[^1] <= 0) k = double.NegativeInfinity;
         }
         double logSum = Targets.GaussianMixtureTarget.LogSumExp(logRatios);
         for (int i = 0; i < s; i++) logRatios[i] -= logSum;

@@ -90,12 +90,13 @@ public sealed class AffineTarget : ITarget
             Span<double> u = rented.AsSpan(0, d), g = rented.AsSpan(d, d);
             ToOriginal(x, u);
             double value = _target.LogDensityAndGradient(u, g) + _logDeterminant;
-            // (Lᵀ g)_j = Σ_{i ≥ j} L_ij g_i.
-            for (int j = 0; j < d; j++)
+            // Lᵀ g = Σ_i g_i (row i of L): contiguous element-wise updates (each element summed in the order i = 0, 1, …
+            // whatever the vector width), where the column-wise dot products read L with stride d.
+            gradient[..d].Clear();
+            for (int i = 0; i < d; i++)
             {
-                double s = 0;
-                for (int i = j; i < d; i++) s += _factor[i * d + j] * g[i];
-                gradient[j] = s;
+                Span<double> head = gradient[..(i + 1)];
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_factor.AsSpan(i * d, i + 1), g[i], head, head);
             }
             return value;
         }

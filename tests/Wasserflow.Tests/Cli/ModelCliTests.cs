@@ -146,6 +146,11 @@ public sealed class PosteriorDbCliTests : IDisposable
         // The test copy of the reference draws holds 1,000 of them; the fit is scored against those.
         Assert.Contains("against the reference draws: max |Δmean|/sd", stdout.ToString(), StringComparison.Ordinal);
         Assert.Contains("(1000 reference draws)", stdout.ToString(), StringComparison.Ordinal);
+        // One Gaussian over-disperses the θ's (sd up to 1.28× the reference's): the fit says so against its own PSIS
+        // moments, without the reference.
+        Assert.Contains("the fit is too wide there", stdout.ToString(), StringComparison.Ordinal);
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "result.json")));
+        Assert.True(json.RootElement.GetProperty("posterior").GetProperty("warnings").GetArrayLength() > 0);
     }
 
     [Fact]

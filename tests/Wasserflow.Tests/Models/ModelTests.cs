@@ -271,6 +271,49 @@ public sealed class ModelTests
         Assert.InRange(x.Q95 - x.Q5, 2 * 1.645 - 0.15, 2 * 1.645 + 0.15);
     }
 
+    // p = N(0, 1) as a model; the fit q = N(m, s²).
+    private static PosteriorReport StandardNormalFitBy(double m, double s, ulong seed = 8)
+    {
+        var model = new Model("standard normal", new ParameterLayout(new ParameterBlock("x", 1, Constraint.Real)), (t, g) =>
+        {
+            g[0] = -t[0];
+            return -0.5 * t[0] * t[0] - 0.5 * Math.Log(2 * Math.PI);
+        });
+        return PosteriorAnalysis.Analyse(model, (rng, u) =>
+        {
+            double z = rng.NextStandardNormal();
+            u[0] = m + s * z;
+            return -0.5 * z * z - Math.Log(s) - 0.5 * Math.Log(2 * Math.PI);
+        }, new Xoshiro256StarStar(seed), 4000);
+    }
+
+    [Fact]
+    public void The_fit_is_checked_against_its_own_PSIS_moments_without_a_reference()
+    {
+        // Exact fit: PSIS sd 1 ± ~0.02 (s.e. of an sd from 4,000 equal-weight draws ≈ 1/√8000), nothing flagged.
+        PosteriorReport exact = StandardNormalFitBy(0, 1);
+        Assert.InRange(exact.Parameters[0].PsisSd!.Value, 1 - 4 * 0.012, 1 + 4 * 0.012);
+        Assert.Empty(exact.Warnings);
+        // Too wide (q sd 1.5: weights bounded, k̂ small): the fit's sd is 1.5× the PSIS sd, flagged as too wide.
+        PosteriorReport wide = StandardNormalFitBy(0, 1.5);
+        Assert.True(wide.ParetoK < 0.5, $"k̂ {wide.ParetoK}");
+        Assert.InRange(wide.Parameters[0].Sd / wide.Parameters[0].PsisSd!.Value, 1.35, 1.65);
+        Assert.Contains("too wide", Assert.Single(wide.Warnings), StringComparison.Ordinal);
+        // Shifted by 0.5 sd with the right width: flagged as shifted (the PSIS mean is 0 within ~0.03).
+        PosteriorReport shifted = StandardNormalFitBy(0.5, 1);
+        Assert.InRange(shifted.Parameters[0].PsisMean!.Value, -0.08, 0.08);
+        Assert.Contains("shifted", Assert.Single(shifted.Warnings), StringComparison.Ordinal);
+        // Too narrow, q sd s: under q the ratio p/q = c·e^{(1 − s²) z²/2} has a Pareto tail of shape k = 1 − s².
+        // s = 0.75 (k = 0.44): the PSIS sd is usable and the fit is flagged as too narrow.
+        PosteriorReport narrow = StandardNormalFitBy(0, 0.75);
+        Assert.True(narrow.ParetoK < 0.7, $"k̂ {narrow.ParetoK}");
+        Assert.Contains("too narrow", Assert.Single(narrow.Warnings), StringComparison.Ordinal);
+        // k̂ ≥ 0.7: one warning that no correction can be trusted, whatever the moments say (the rule, on a report as built).
+        var heavy = narrow with { ParetoK = 0.9 };
+        Assert.Contains("≥ 0.7", Assert.Single(heavy.Warnings), StringComparison.Ordinal);
+        Assert.Contains("could not be estimated", Assert.Single((narrow with { ParetoK = double.NaN }).Warnings), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0.5)]
     [InlineData(0.2)]
