@@ -57,7 +57,7 @@ public static class FitRun
             new IsotropicMixtureFlowOptions(config.StepSize, config.Samples, MaxDegreeOfParallelism: config.Threads, StepControl: config.StepControl));
         var state = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(config.Seed, FlowStream));
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
-            config.EarlyStop ? new TraceWindowRule(config.StopTolerance) : null);
+            config.WindowRule);
         var result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
         var mixture = result.FinalState.ToMixture();
         try
@@ -187,6 +187,7 @@ public static class FitRun
             ("seed", c.Seed.ToString(CultureInfo.InvariantCulture)),
             (outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{ResultFiles.G(outcome.FinalKl.Value)} ± {ResultFiles.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)"),
         };
+        if (c.WindowRule is { } rule) rows.Add(("stop rule (--early-stop)", ResultFiles.StopRuleText(rule, r.Trace)));
         if (outcome.Grid is { } grid)
             rows.Add(("KL vs grid-normalised target", $"{ResultFiles.G(grid.Kl)} (grid {grid.Resolution}², log Z_grid = {ResultFiles.G(grid.LogNormalizer)}, mass of q in box {ResultFiles.G(grid.MassOfQ)})"));
         var sb = new StringBuilder();
@@ -200,6 +201,7 @@ public static class FitRun
         var r = o.Result;
         ResultFiles.WriteHeader(w, o.Job.Target, o.Job.Fit);
         ResultFiles.WriteStatus(w, r);
+        if (o.Config.WindowRule is { } rule) ResultFiles.WriteStopRule(w, rule, r.Trace);
         w.WriteNumber("iterationsDone", r.FinalState.Iteration);
         w.WriteNumber("stepReductions", r.FinalState.StepReductions);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);

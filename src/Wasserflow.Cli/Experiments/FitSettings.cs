@@ -130,7 +130,7 @@ public sealed record FitSettings : IApplicability
     public bool Whitens(ITarget target) => Precondition == "laplace" || (Precondition == "auto" && target is Models.Model && !IsAdvi);
 
     /// <summary>Stop early when the KL trace has settled (<see cref="Running.TraceWindowRule"/>); iterations become a cap.</summary>
-    [Parameter("stop when the KL estimate's last two windows of 5 trace points agree within 2 s.e. or --stop-tolerance; iterations become a cap")]
+    [Parameter("stop when the KL estimate's last two windows of 5 trace points agree within 2 s.e. or --stop-tolerance and the fit's mean moved less than --stop-parameter-tolerance sds between the last window's points; iterations become a cap")]
     public bool EarlyStop { get; init; }
 
     /// <summary>The smallest change of the KL estimate (nats) that counts as progress for --early-stop.</summary>
@@ -144,6 +144,13 @@ public sealed record FitSettings : IApplicability
     /// <summary>ADVI: Stan's tol_rel_obj (<see cref="Running.RelativeToleranceRule"/>); 0 runs every iteration.</summary>
     [Parameter("ADVI: stop when the mean or median relative ELBO change over the recent KL trace points falls below this (Stan's tol_rel_obj; the ELBO is evaluated every --kl-every iterations from --kl-samples draws, Stan's 100 and 100); 0 runs every iteration", Minimum = 0)]
     public double TolRelObj { get; init; } = 0.01;
+
+    /// <summary>The largest move of the fit's mean between KL trace points, in its own sds, that counts as settled for --early-stop.</summary>
+    [Parameter("--early-stop: the largest move of the fit's mean between trace points, in the fit's own sds, that counts as settled", Minimum = 0, ExclusiveMinimum = true)]
+    public double StopParameterTolerance { get; init; } = 0.05;
+
+    /// <summary>The --early-stop rule, or null without it.</summary>
+    public Running.TraceWindowRule? WindowRule => EarlyStop ? new Running.TraceWindowRule(StopTolerance, StopParameterTolerance) : null;
 
     /// <summary>Initial means uniform in [−s, s]^d.</summary>
     [Parameter("initial means uniform in [-s, s]^d", Minimum = 0)]
@@ -178,7 +185,7 @@ public sealed record FitSettings : IApplicability
         nameof(Expectation) when !IsBuresWasserstein || Algorithm.StartsWith("advi", StringComparison.Ordinal) => $"applies to the bw algorithms, not to {Algorithm}",
         nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
         nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" || Precondition == "laplace" => "applies to --init box, not to a Laplace start or --precondition laplace (the Laplace approximation sets the start)",
-        nameof(StopTolerance) when !EarlyStop => "applies with --early-stop",
+        nameof(StopTolerance) or nameof(StopParameterTolerance) when !EarlyStop => "applies with --early-stop",
         nameof(AdaptEta) or nameof(TolRelObj) when !IsAdvi => $"applies to advi-mf and advi-fr, not to {Algorithm}",
         nameof(EarlyStop) when IsAdvi => "does not apply to ADVI, which stops by Stan's rule (--tol-rel-obj)",
         nameof(StepSize) when IsAdvi && AdaptEta => "sets η of ADVI only with --no-adapt-eta (Stan's trials choose it otherwise)",

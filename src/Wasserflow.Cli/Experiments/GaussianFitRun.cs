@@ -106,7 +106,7 @@ public static class GaussianFitRun
                 MaxDegreeOfParallelism: config.Threads)),
         };
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
-            (IStopRule?)stanStop ?? (config.EarlyStop ? new TraceWindowRule(config.StopTolerance) : null));
+            (IStopRule?)stanStop ?? (config.WindowRule));
         RunResult<GaussianParticleState> result = VariationalRunner.Run(flow, state, options, observer, cancellationToken, checkpoint);
         RelativeToleranceCheck? stanCheck = stanStop?.Check(result.Trace);
         if (stanCheck is { MayBeDiverging: true })
@@ -195,6 +195,7 @@ public static class GaussianFitRun
         };
         if (outcome.CubatureKl is { } cub) rows.Add(["cubature KL (Eq 55)", ResultFiles.G(cub)]);
         if (outcome.StanStop is { } stop) rows.Add(["Stan's stop (--tol-rel-obj)", StanStopText(stop, c.TolRelObj)]);
+        else if (c.WindowRule is { } rule) rows.Add(["stop rule (--early-stop)", ResultFiles.StopRuleText(rule, r.Trace)]);
         var body = new StringBuilder(Html.Table(["quantity", "value"], rows));
         foreach (var (f, caption) in plots) body.Append(Html.Figure(f, caption));
         if (outcome.Posterior is { } posterior)
@@ -226,6 +227,7 @@ public static class GaussianFitRun
         int d = o.Target.Dimension;
         ResultFiles.WriteHeader(w, o.Job.Target, o.Job.Fit);
         ResultFiles.WriteStatus(w, r);
+        if (o.StanStop is null && o.Config.WindowRule is { } rule) ResultFiles.WriteStopRule(w, rule, r.Trace);
         w.WriteNumber("iterationsDone", r.FinalState.Iteration);
         w.WriteNumber("integratorSteps", r.FinalState.Substeps);
         ResultFiles.WriteKl(w, "finalKl", o.FinalKl);

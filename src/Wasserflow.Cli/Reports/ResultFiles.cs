@@ -69,6 +69,35 @@ public static class ResultFiles
             + string.Concat(result.Warnings.Select(warning => "; warning: " + warning));
     }
 
+    /// <summary>Where the --early-stop rule stands at the end of a run, in words (both criteria).</summary>
+    public static string StopRuleText(TraceWindowRule rule, IReadOnlyList<TracePoint> trace)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        TraceWindowCheck c = rule.Check(trace);
+        string kl = double.IsNaN(c.KlChange) ? "KL windows: fewer than two windows of trace points"
+            : $"KL windows differ by {G(c.KlChange)} (2 s.e. {G(c.TwoStandardErrors)}, tolerance {G(rule.Tolerance)}): {(c.KlSettled ? "settled" : "moving")}";
+        string parameters = double.IsNaN(c.ParameterChange) ? "parameter change: not measured"
+            : $"the fit's mean moved up to {G(c.ParameterChange)} sd between trace points (tolerance {G(rule.ParameterTolerance)}): {(c.ParametersSettled ? "settled" : "moving")}";
+        return $"{(c.Converged ? "stopped" : "did not stop")}; {kl}; {parameters}";
+    }
+
+    /// <summary>The "stopRule" object of result.json: both criteria of the --early-stop rule at the end of the run.</summary>
+    public static void WriteStopRule(Utf8JsonWriter w, TraceWindowRule rule, IReadOnlyList<TracePoint> trace)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(rule);
+        TraceWindowCheck c = rule.Check(trace);
+        w.WriteStartObject("stopRule");
+        WriteFiniteOrNull(w, "klWindowChange", c.KlChange);
+        WriteFiniteOrNull(w, "klTwoStandardErrors", c.TwoStandardErrors);
+        w.WriteNumber("klTolerance", rule.Tolerance);
+        w.WriteBoolean("klSettled", c.KlSettled);
+        WriteFiniteOrNull(w, "parameterChange", c.ParameterChange);
+        w.WriteNumber("parameterTolerance", rule.ParameterTolerance);
+        w.WriteBoolean("parametersSettled", c.ParametersSettled);
+        w.WriteEndObject();
+    }
+
     /// <summary>A KL estimate as an object (value, standardError, draws, isTrueKl).</summary>
     public static void WriteKl(Utf8JsonWriter w, string name, KlEstimate kl)
     {
@@ -124,8 +153,8 @@ public static class ResultFiles
     public static string TraceCsv(IReadOnlyList<TracePoint> trace)
     {
         ArgumentNullException.ThrowIfNull(trace);
-        var sb = new StringBuilder("iteration,kl,standard_error\n");
-        foreach (var p in trace) sb.Append(CultureInfo.InvariantCulture, $"{p.Iteration},{p.Kl:R},{p.StandardError:R}\n");
+        var sb = new StringBuilder("iteration,kl,standard_error,parameter_change\n");
+        foreach (var p in trace) sb.Append(CultureInfo.InvariantCulture, $"{p.Iteration},{p.Kl:R},{p.StandardError:R},{(double.IsNaN(p.ParameterChange) ? "" : p.ParameterChange.ToString("R", CultureInfo.InvariantCulture))}\n");
         return sb.ToString();
     }
 

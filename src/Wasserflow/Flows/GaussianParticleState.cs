@@ -130,6 +130,24 @@ public sealed class GaussianParticleState : IFlowState<GaussianParticleState>
     }
 
     /// <inheritdoc/>
+    public double[]? Moments()
+    {
+        // mean = Σ w_k m_k; variance_i = Σ w_k (Σ_ii^k + m_ki²) − mean_i², Σ_ii^k the squared norm of row i of L_k.
+        int n = ComponentCount, d = Dimension;
+        var moments = new double[2 * d];
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < d; i++)
+            {
+                double m = Means[k * d + i], w = Weights[k], rowSquares = 0;
+                foreach (double v in Factors.AsSpan(k * d * d + i * d, d)) rowSquares += v * v;
+                moments[i] += w * m;
+                moments[d + i] += w * (rowSquares + m * m);
+            }
+        for (int i = 0; i < d; i++) moments[d + i] = Math.Sqrt(Math.Max(moments[d + i] - moments[i] * moments[i], 0));
+        return moments;
+    }
+
+    /// <inheritdoc/>
     public void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

@@ -19,6 +19,12 @@ public interface IFlowState<TSelf> where TSelf : IFlowState<TSelf>
     /// </summary>
     double Spread { get; }
 
+    /// <summary>
+    /// The fit's mean and marginal standard deviations as one array [mean₁…mean_d, sd₁…sd_d] (a mixture's overall
+    /// moments), for the stop rules' parameter-change criterion; null when the family has no such numbers.
+    /// </summary>
+    double[]? Moments() => null;
+
     /// <summary>Writes the whole state (the exact bits of every number, counters and RNG position) for a checkpoint.</summary>
     void Write(BinaryWriter writer);
 

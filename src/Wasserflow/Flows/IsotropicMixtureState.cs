@@ -58,6 +58,23 @@ public sealed class IsotropicMixtureState : IFlowState<IsotropicMixtureState>
     public double Spread => Math.Sqrt(Variances.Max());
 
     /// <inheritdoc/>
+    public double[]? Moments()
+    {
+        // Uniform weights: mean = (1/N) Σ m_k; variance_i = (1/N) Σ (ε_k + m_ki²) − mean_i².
+        int n = ComponentCount, d = Dimension;
+        var moments = new double[2 * d];
+        for (int k = 0; k < n; k++)
+            for (int i = 0; i < d; i++)
+            {
+                double m = Means[k * d + i];
+                moments[i] += m / n;
+                moments[d + i] += (Variances[k] + m * m) / n;
+            }
+        for (int i = 0; i < d; i++) moments[d + i] = Math.Sqrt(Math.Max(moments[d + i] - moments[i] * moments[i], 0));
+        return moments;
+    }
+
+    /// <inheritdoc/>
     public void Write(BinaryWriter writer)
     {
         ArgumentNullException.ThrowIfNull(writer);

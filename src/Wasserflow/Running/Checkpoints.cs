@@ -21,7 +21,12 @@ namespace Wasserflow.Running;
 /// <param name="TraceSeconds">Seconds of KL estimates so far.</param>
 public sealed record RunCheckpoint<TState>(TState State, IReadOnlyList<TracePoint> Trace, long End, RunStatus? Finished,
     IReadOnlyList<double> StopRuleRecord, double InitialSpread, double StepSeconds, double TraceSeconds)
-    where TState : IFlowState<TState>;
+    where TState : IFlowState<TState>
+{
+    /// <summary>The fit's moments at the last trace point (<see cref="IFlowState{TSelf}.Moments"/>), from which the next
+    /// point's parameter change is measured; empty when there are none.</summary>
+    public IReadOnlyList<double> TracedMoments { get; init; } = [];
+}
 
 /// <summary>A stop rule whose record can be saved in a checkpoint and restored, so a resumed run stops where an uninterrupted one would.</summary>
 public interface IPersistentStopRule : IStopRule
@@ -42,7 +47,7 @@ public interface IPersistentStopRule : IStopRule
 public sealed class CheckpointStore
 {
     private const string Magic = "wasserflow-run-checkpoint";
-    private const int Version = 2; // 2: Gaussian particle states carry an optimiser's memory
+    private const int Version = 3; // 2: Gaussian particle states carry an optimiser's memory; 3: trace points' parameter change and the traced moments
 
     /// <summary>A store in <paramref name="folder"/> (created when the first checkpoint is written).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A negative interval.</exception>
@@ -104,6 +109,7 @@ public sealed class CheckpointStore
                 w.Write(p.Kl);
                 w.Write(p.StandardError);
                 w.Write(p.Seconds);
+                w.Write(p.ParameterChange);
             }
             w.Write(checkpoint.End);
             w.Write(checkpoint.Finished is { } f ? (int)f : -1);
@@ -111,6 +117,7 @@ public sealed class CheckpointStore
             w.Write(checkpoint.InitialSpread);
             w.Write(checkpoint.StepSeconds);
             w.Write(checkpoint.TraceSeconds);
+            WriteDoubles(w, [.. checkpoint.TracedMoments]);
             stream.Flush(flushToDisk: true);
         }
         File.Move(temporary, path, overwrite: true);
@@ -134,11 +141,15 @@ public sealed class CheckpointStore
             int count = r.ReadInt32();
             if (count < 0) throw new DataFormatException($"{path}: corrupt trace length {count}.");
             var trace = new List<TracePoint>(count);
-            for (int i = 0; i < count; i++) trace.Add(new TracePoint(r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble()));
+            for (int i = 0; i < count; i++) trace.Add(new TracePoint(r.ReadInt64(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble()));
             long end = r.ReadInt64();
             int finished = r.ReadInt32();
             double[] record = ReadDoubles(r);
-            return new RunCheckpoint<TState>(state, trace, end, finished < 0 ? null : (RunStatus)finished, record, r.ReadDouble(), r.ReadDouble(), r.ReadDouble());
+            double initialSpread = r.ReadDouble(), stepSeconds = r.ReadDouble(), traceSeconds = r.ReadDouble();
+            return new RunCheckpoint<TState>(state, trace, end, finished < 0 ? null : (RunStatus)finished, record, initialSpread, stepSeconds, traceSeconds)
+            {
+                TracedMoments = ReadDoubles(r),
+            };
         }
         catch (EndOfStreamException)
         {

@@ -31,7 +31,10 @@ public sealed record RunOptions(long Iterations, int TraceEvery = 100, int KlDra
 /// <param name="Kl">The estimate (true KL when the target's log Z is known).</param>
 /// <param name="StandardError">Its standard error.</param>
 /// <param name="Seconds">Seconds of stepping (not counting trace estimates) since the run started.</param>
-public readonly record struct TracePoint(long Iteration, double Kl, double StandardError, double Seconds);
+/// <param name="ParameterChange">How far the fit moved since the previous trace point, in its own standard deviations:
+/// max_i |Δmean_i| / sd_i over the fit's overall mean and marginal sds (<see cref="Flows.IFlowState{TSelf}.Moments"/>);
+/// NaN at the first point and for families without moments.</param>
+public readonly record struct TracePoint(long Iteration, double Kl, double StandardError, double Seconds, double ParameterChange = double.NaN);
 
 /// <summary>How a run ended.</summary>
 public enum RunStatus
@@ -56,15 +59,31 @@ public interface IStopRule
     bool ConvergedOnTrace(IReadOnlyList<TracePoint> trace) => false;
 }
 
+/// <summary>Where <see cref="TraceWindowRule"/> stands after a trace point (both of its criteria, for reports).</summary>
+/// <param name="KlChange">|mean of the last window of KL estimates − mean of the window before|; NaN before two windows exist.</param>
+/// <param name="TwoStandardErrors">2 standard errors of that difference.</param>
+/// <param name="ParameterChange">The largest parameter change (<see cref="TracePoint.ParameterChange"/>) over the last window; NaN without moments.</param>
+/// <param name="KlSettled">Whether the KL criterion holds.</param>
+/// <param name="ParametersSettled">Whether the parameter criterion holds (true when the family has no moments to check).</param>
+public readonly record struct TraceWindowCheck(double KlChange, double TwoStandardErrors, double ParameterChange, bool KlSettled, bool ParametersSettled)
+{
+    /// <summary>Both criteria hold: the run stops.</summary>
+    public bool Converged => KlSettled && ParametersSettled;
+}
+
 /// <summary>
-/// A stopping rule for every flow, read off the KL (−ELBO) trace: stop when the means of the last two windows of
-/// <see cref="Window"/> trace points differ by less than max(<paramref name="tolerance"/>, 2 standard errors of the
-/// difference), the standard errors being those of the estimates themselves (independent draws per point), provided
-/// those 2 s.e. are themselves within the tolerance or 10% of (|KL| + 1) — too noisy a trace never counts as settled. The
+/// A stopping rule for every flow, read off the KL (−ELBO) trace, with two criteria that must both hold. The KL: the means
+/// of the last two windows of <see cref="Window"/> trace points differ by less than max(<see cref="Tolerance"/>, 2 standard
+/// errors of the difference), the standard errors being those of the estimates themselves (independent draws per point),
+/// provided those 2 s.e. are themselves within the tolerance or 10% of (|KL| + 1) — too noisy a trace never counts as
+/// settled. The parameters: between consecutive points of the last window the fit's mean moved by less than
+/// <see cref="ParameterTolerance"/> of its own sd in every coordinate (<see cref="TracePoint.ParameterChange"/>; a stochastic
+/// flow's iterates jitter by about 0.02 sd at its defaults, so the default 0.05 passes noise and stops drift). The
 /// iteration count becomes a cap. Stateless (the trace is checkpointed), so a resumed run stops where an uninterrupted one would.
 /// </summary>
 /// <param name="tolerance">The smallest change of the KL estimate (in nats) that counts as progress.</param>
-public sealed class TraceWindowRule(double tolerance) : IStopRule
+/// <param name="parameterTolerance">The largest move of the fit's mean between trace points, in its sds, that counts as settled.</param>
+public sealed class TraceWindowRule(double tolerance, double parameterTolerance = 0.05) : IStopRule
 {
     /// <summary>Trace points per window.</summary>
     public const int Window = 5;
@@ -72,19 +91,34 @@ public sealed class TraceWindowRule(double tolerance) : IStopRule
     /// <summary>The tolerance in nats.</summary>
     public double Tolerance { get; } = tolerance >= 0 && double.IsFinite(tolerance) ? tolerance : throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, "must be ≥ 0 and finite");
 
+    /// <summary>The parameter tolerance, in the fit's standard deviations.</summary>
+    public double ParameterTolerance { get; } = parameterTolerance > 0 && double.IsFinite(parameterTolerance) ? parameterTolerance : throw new ArgumentOutOfRangeException(nameof(parameterTolerance), parameterTolerance, "must be > 0 and finite");
+
     /// <inheritdoc/>
     public bool Converged(in StepInfo info) => false;
 
     /// <inheritdoc/>
-    public bool ConvergedOnTrace(IReadOnlyList<TracePoint> trace)
+    public bool ConvergedOnTrace(IReadOnlyList<TracePoint> trace) => Check(trace).Converged;
+
+    /// <summary>Both criteria after the last point of <paramref name="trace"/>.</summary>
+    public TraceWindowCheck Check(IReadOnlyList<TracePoint> trace)
     {
         ArgumentNullException.ThrowIfNull(trace);
-        if (trace.Count < 2 * Window) return false;
+        double parameterChange = double.NaN;
+        bool parametersSettled = true;
+        for (int i = Math.Max(trace.Count - Window, 1); i < trace.Count; i++)
+        {
+            double moved = trace[i].ParameterChange;
+            if (double.IsNaN(moved)) continue;
+            parameterChange = double.IsNaN(parameterChange) ? moved : Math.Max(parameterChange, moved);
+            parametersSettled &= moved < ParameterTolerance;
+        }
+        if (trace.Count < 2 * Window) return new TraceWindowCheck(double.NaN, double.NaN, parameterChange, false, parametersSettled);
         double meanLast = 0, meanPrevious = 0, varianceLast = 0, variancePrevious = 0;
         for (int i = 0; i < Window; i++)
         {
             TracePoint last = trace[trace.Count - 1 - i], previous = trace[trace.Count - 1 - Window - i];
-            if (!double.IsFinite(last.Kl) || !double.IsFinite(previous.Kl)) return false;
+            if (!double.IsFinite(last.Kl) || !double.IsFinite(previous.Kl)) return new TraceWindowCheck(double.NaN, double.NaN, parameterChange, false, parametersSettled);
             meanLast += last.Kl / Window;
             meanPrevious += previous.Kl / Window;
             varianceLast += last.StandardError * last.StandardError / (Window * Window);
@@ -92,9 +126,9 @@ public sealed class TraceWindowRule(double tolerance) : IStopRule
         }
         // Two windows that agree only because their estimates are too noisy to tell apart say nothing: the difference's
         // 2 s.e. must itself be within the tolerance or 10% of (|KL| + 1).
-        double twoSe = 2 * Math.Sqrt(varianceLast + variancePrevious);
-        if (twoSe > Math.Max(Tolerance, 0.1 * (Math.Abs(meanLast) + 1))) return false;
-        return Math.Abs(meanLast - meanPrevious) < Math.Max(Tolerance, twoSe);
+        double twoSe = 2 * Math.Sqrt(varianceLast + variancePrevious), change = Math.Abs(meanLast - meanPrevious);
+        bool settled = twoSe <= Math.Max(Tolerance, 0.1 * (Math.Abs(meanLast) + 1)) && change < Math.Max(Tolerance, twoSe);
+        return new TraceWindowCheck(change, twoSe, parameterChange, settled, parametersSettled);
     }
 }
 
@@ -271,6 +305,7 @@ public static class VariationalRunner
         private TState _state = state;
         private TState? _lastGood;
         private long _checkpointedAt = state.Iteration;
+        private double[]? _tracedMoments = resumed?.TracedMoments is { Count: > 0 } m ? [.. m] : null;
         private double _largestSpread = Math.Max(initialSpread, state.Spread);
 
         private double StepSeconds => _stepOffset + _stepClock.Elapsed.TotalSeconds;
@@ -345,7 +380,8 @@ public static class VariationalRunner
             // A finished run resumes to its result; a cancelled or failed one takes its steps again from this state.
             RunStatus? final = finished is RunStatus.Completed or RunStatus.Converged ? finished : null;
             slot!.Store.Save(slot.Name, new RunCheckpoint<TState>(_state, trace, end, final, record, initialSpread, StepSeconds,
-                _traceOffset + _traceClock.Elapsed.TotalSeconds));
+                _traceOffset + _traceClock.Elapsed.TotalSeconds)
+            { TracedMoments = _tracedMoments ?? [] });
             _checkpointedAt = _state.Iteration;
             _sinceCheckpoint.Restart();
         }
@@ -357,12 +393,28 @@ public static class VariationalRunner
             var rng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(options.TraceSeed, (ulong)_state.Iteration));
             KlEstimate kl = flow.EstimateKl(_state, rng, options.KlDraws);
             _traceClock.Stop();
-            var point = new TracePoint(_state.Iteration, kl.Value, kl.StandardError, StepSeconds);
+            double[]? moments = _state.Moments();
+            var point = new TracePoint(_state.Iteration, kl.Value, kl.StandardError, StepSeconds, ParameterChange(_tracedMoments, moments));
+            _tracedMoments = moments;
             trace.Add(point);
             observer?.OnTrace(point);
             _largestSpread = Math.Max(_largestSpread, _state.Spread);
             if (double.IsFinite(kl.Value)) _lastGood = _state.Clone();
             else throw new TargetEvaluationException($"the KL estimate is {kl.Value}");
+        }
+
+        // max_i |mean_i − previous mean_i| / sd_i, with the current sds; NaN without both moment sets.
+        private static double ParameterChange(double[]? previous, double[]? now)
+        {
+            if (previous is null || now is null || previous.Length != now.Length) return double.NaN;
+            int d = now.Length / 2;
+            double largest = 0;
+            for (int i = 0; i < d; i++)
+            {
+                double shift = Math.Abs(now[i] - previous[i]), sd = now[d + i];
+                largest = Math.Max(largest, sd > 0 ? shift / sd : shift > 0 ? double.PositiveInfinity : 0);
+            }
+            return largest;
         }
     }
 }

@@ -101,6 +101,43 @@ public sealed class RunReliabilityTests : IDisposable
     }
 
     [Fact]
+    public void The_trace_window_rule_also_needs_the_fit_to_have_stopped_moving()
+    {
+        var rule = new TraceWindowRule(0.01, parameterTolerance: 0.05);
+        // A settled KL (within 2 s.e.) while the mean still moves 0.2 sd between points (a flat direction of the KL): no stop.
+        List<TracePoint> Trace(double move) => [.. Enumerable.Range(0, 10).Select(i => new TracePoint(i * 10, 2 + (i % 2 == 0 ? 0.03 : -0.03), 0.05, 0, i == 0 ? double.NaN : move))];
+        TraceWindowCheck moving = rule.Check(Trace(0.2));
+        Assert.True(moving.KlSettled);
+        Assert.False(moving.ParametersSettled);
+        Assert.False(rule.ConvergedOnTrace(Trace(0.2)));
+        Assert.Equal(0.2, moving.ParameterChange);
+        Assert.True(rule.ConvergedOnTrace(Trace(0.02)));
+        // Only the last window counts: an early large move does not block the stop.
+        var late = Trace(0.02);
+        late[2] = late[2] with { ParameterChange = 5 };
+        Assert.True(rule.ConvergedOnTrace(late));
+        // A family without moments (NaN everywhere) is judged by the KL alone.
+        Assert.True(rule.ConvergedOnTrace(Trace(double.NaN)));
+    }
+
+    [Fact]
+    public void The_moments_of_a_state_are_the_mixtures_overall_mean_and_marginal_sds()
+    {
+        // Isotropic, uniform weights: means (0, 0) and (2, 4), variances 1 and 4: mean (1, 2); variance_i = mean of
+        // (ε_k + m_ki²) − mean_i² = (1 + 0 + 4 + 4)/2 − 1 = 3.5 and (1 + 0 + 4 + 16)/2 − 4 = 6.5.
+        var iso = new IsotropicMixtureState([0.0, 0.0, 2.0, 4.0], [1.0, 4.0], 0, new Xoshiro256StarStar(1));
+        Assert.Equal([1.0, 2.0, Math.Sqrt(3.5), Math.Sqrt(6.5)], iso.Moments()!);
+        // Gaussian particles, weights 0.25 and 0.75: L₁ = diag(1, 2), L₂ = [[3, 0], [1, 1]] (Σ₂ diagonal 9 and 2), means (0, 0) and (4, 0).
+        var particles = new GaussianParticleState([0.0, 0.0, 4.0, 0.0], [1.0, 0.0, 0.0, 2.0, 3.0, 0.0, 1.0, 1.0], [0.25, 0.75], 0, new Xoshiro256StarStar(1));
+        double mean0 = 0.75 * 4, var0 = 0.25 * 1 + 0.75 * (9 + 16) - mean0 * mean0, var1 = 0.25 * 4 + 0.75 * 2;
+        double[] m = particles.Moments()!;
+        Assert.Equal(mean0, m[0], 12);
+        Assert.Equal(0.0, m[1], 12);
+        Assert.Equal(Math.Sqrt(var0), m[2], 12);
+        Assert.Equal(Math.Sqrt(var1), m[3], 12);
+    }
+
+    [Fact]
     public void Early_stopping_ends_a_converged_run_before_its_cap_with_status_converged()
     {
         var target = GaussianMixtureTarget.Create([1.0], [3.0, -2.0], CovarianceKind.Full, [2.0, 0.5, 0.5, 1.0]);
@@ -156,6 +193,10 @@ public sealed class RunReliabilityTests : IDisposable
         Assert.Equal(whole.FinalState.Variances, resumed.FinalState.Variances);
         Assert.Equal(whole.FinalState.Rng.GetState(), resumed.FinalState.Rng.GetState());
         Assert.Equal(whole.Trace.Select(p => (p.Iteration, p.Kl, p.StandardError)), resumed.Trace.Select(p => (p.Iteration, p.Kl, p.StandardError)));
+        // The parameter change of the first point after the resume is measured from the moments the checkpoint kept.
+        Assert.Equal(whole.Trace.Select(p => p.ParameterChange), resumed.Trace.Select(p => p.ParameterChange));
+        Assert.True(double.IsNaN(whole.Trace[0].ParameterChange));
+        Assert.All(whole.Trace.Skip(1), p => Assert.True(p.ParameterChange >= 0));
         // A finished run resumes to its result at once.
         var again = VariationalRunner.Run(flow, start, options, checkpoint: store.Slot("run"));
         Assert.Equal(whole.FinalState.Means, again.FinalState.Means);
