@@ -104,19 +104,32 @@ public static class PosteriorDb
         "eight_schools-eight_schools_noncentered", "arK-arK", "garch-garch11", "low_dim_gauss_mix-low_dim_gauss_mix", "gp_pois_regr-gp_pois_regr",
     ];
 
-    /// <summary>The posterior <paramref name="name"/> from <paramref name="folder"/>/&lt;name&gt;.data.json.</summary>
+    /// <summary>
+    /// Posteriors built beside the eleven of <see cref="Names"/>: the centred eight schools (the same joint posterior of
+    /// θ, μ, τ as the non-centred one, written as θ_j ~ N(μ, τ²): the funnel Stan's users meet), which reads the
+    /// non-centred posterior's data and is scored against its reference draws when it has no files of its own.
+    /// </summary>
+    public static IReadOnlyList<string> Extras { get; } = ["eight_schools-eight_schools_centered"];
+
+    // The posterior whose data and reference draws a name falls back on.
+    private static string FilesOf(string name, string folder) =>
+        name == "eight_schools-eight_schools_centered" && !File.Exists(Path.Combine(folder, name + ".data.json")) ? "eight_schools-eight_schools_noncentered" : name;
+
+    /// <summary>The posterior <paramref name="name"/> (one of <see cref="Names"/> or <see cref="Extras"/>) from <paramref name="folder"/>/&lt;name&gt;.data.json.</summary>
     /// <exception cref="DataFormatException">Unknown name, missing file or field (named).</exception>
     public static UnconstrainedPosterior Load(string name, string folder)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(folder);
-        if (!Names.Contains(name))
+        if (!Names.Contains(name) && !Extras.Contains(name))
         {
+            IReadOnlyList<string> all = [.. Names, .. Extras];
             // "eight_schools" names its posterior by prefix; otherwise the nearest name by edit distance.
-            string? near = Names.FirstOrDefault(n => n.StartsWith(name, StringComparison.OrdinalIgnoreCase)) ?? Parameters.ParameterRecords.Closest(name, Names);
-            throw new DataFormatException($"unknown posteriordb posterior '{name}'{(near is null ? "" : $" (did you mean '{near}'?)")}; the posteriors are: {string.Join(", ", Names)}.");
+            string? near = all.FirstOrDefault(n => n.StartsWith(name, StringComparison.OrdinalIgnoreCase)) ?? Parameters.ParameterRecords.Closest(name, all);
+            throw new DataFormatException($"unknown posteriordb posterior '{name}'{(near is null ? "" : $" (did you mean '{near}'?)")}; the posteriors are: {string.Join(", ", all)}.");
         }
-        string path = Path.Combine(folder, name + ".data.json");
+        string files = FilesOf(name, folder);
+        string path = Path.Combine(folder, files + ".data.json");
         if (!File.Exists(path)) throw new DataFormatException($"{path}: no such data file (give the posteriordb folder with --posteriordb).");
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
         var data = new JsonData(path, doc.RootElement);
@@ -129,12 +142,13 @@ public static class PosteriorDb
             "nes1980-nes" => Nes(data),
             "diamonds-diamonds" => Diamonds(data),
             "eight_schools-eight_schools_noncentered" => EightSchools(data),
+            "eight_schools-eight_schools_centered" => EightSchoolsCentred(data),
             "arK-arK" => ArK(data),
             "garch-garch11" => Garch(data),
             "low_dim_gauss_mix-low_dim_gauss_mix" => GaussMix(data),
             _ => GpPoisRegr(data),
         };
-        return File.Exists(Path.Combine(folder, name + ".draws.json.zip")) ? model.WithReference(name, folder) : model;
+        return File.Exists(Path.Combine(folder, files + ".draws.json.zip")) ? model.WithReference(files, folder) : model;
     }
 
     /// <summary>The reference draws of <paramref name="name"/> (&lt;name&gt;.draws.json.zip): every chain concatenated, by reported name.</summary>
@@ -407,6 +421,35 @@ public static class PosteriorDb
             for (int i = 0; i < j; i++) rep[i] = u[j] + tau * u[i];
             rep[j] = u[j];
             rep[j + 1] = tau;
+        });
+    }
+
+    private static UnconstrainedPosterior EightSchoolsCentred(JsonData data)
+    {
+        double[] y = data.Vector("y"), s = data.Vector("sigma");
+        int j = y.Length;
+        // u = (θ_1..J, μ, log τ); the non-centred density minus J log τ (its Jacobian), so the constants and ELBOs agree.
+        return new UnconstrainedPosterior("eight_schools-eight_schools_centered", [.. Indexed("theta", j), "mu", "log_tau"], (u, g) =>
+        {
+            double mu = u[j], t = u[j + 1], tau = Math.Exp(t), precision = 1 / (tau * tau);
+            double value = -mu * mu / 50 - Math.Log(1 + tau * tau / 25) + t - j * t;
+            double dmu = -mu / 25, dt = -2 * tau * tau / (25 + tau * tau) + 1 - j;
+            for (int i = 0; i < j; i++)
+            {
+                double z = u[i] - mu, r = (y[i] - u[i]) / s[i];
+                value += -0.5 * z * z * precision - 0.5 * r * r;
+                g[i] = -z * precision + r / s[i];
+                dmu += z * precision;
+                dt += z * z * precision;
+            }
+            g[j] = dmu;
+            g[j + 1] = dt;
+            return value;
+        }, [.. Indexed("theta", j), "mu", "tau"], (u, rep) =>
+        {
+            for (int i = 0; i < j; i++) rep[i] = u[i];
+            rep[j] = u[j];
+            rep[j + 1] = Math.Exp(u[j + 1]);
         });
     }
 

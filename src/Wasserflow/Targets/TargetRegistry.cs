@@ -201,7 +201,7 @@ public sealed class TargetRegistry : INamedChoices
             {
                 string folder = p.Posteriordb.Length > 0 ? p.Posteriordb : Environment.GetEnvironmentVariable("WASSERFLOW_POSTERIORDB") ?? "";
                 if (folder.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Posteriordb), "the posteriordb target needs the folder of its files (or WASSERFLOW_POSTERIORDB)");
-                if (p.Posterior.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Posterior), $"name the posterior: one of {string.Join(", ", Models.PosteriorDb.Names)}");
+                if (p.Posterior.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Posterior), $"name the posterior: one of {string.Join(", ", Models.PosteriorDb.Names.Concat(Models.PosteriorDb.Extras))}");
                 return Models.PosteriorDb.Load(p.Posterior, folder);
             }, DimensionFromData: true),
     ];

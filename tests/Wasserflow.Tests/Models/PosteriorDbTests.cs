@@ -12,7 +12,7 @@ public sealed class PosteriorDbTests
 {
     private static readonly string Folder = Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb");
 
-    public static TheoryData<string> Names() => [.. PosteriorDb.Names];
+    public static TheoryData<string> Names() => [.. PosteriorDb.Names, .. PosteriorDb.Extras];
 
     [Theory]
     [MemberData(nameof(Names))]
@@ -39,6 +39,26 @@ public sealed class PosteriorDbTests
         Assert.Equal(2 + 3 * 1, reported[0], 12);
         Assert.Equal(2 - 3 * 1, reported[7], 12);
         Assert.Equal(3, reported[9], 12);
+    }
+
+    [Fact]
+    public void Centred_eight_schools_is_the_non_centred_density_less_its_jacobian_and_reads_its_data_and_reference()
+    {
+        UnconstrainedPosterior centred = PosteriorDb.Load("eight_schools-eight_schools_centered", Folder);
+        UnconstrainedPosterior noncentred = PosteriorDb.Load("eight_schools-eight_schools_noncentered", Folder);
+        Assert.Equal(noncentred.ReportedNames, centred.ReportedNames);
+        // θ = μ + τ θ̃: log p_c(θ, μ, log τ) = log p_nc(θ̃, μ, log τ) − 8 log τ.
+        double mu = 1.5, tau = 2.5;
+        double[] tilde = [0.3, -1, 0.2, 0.5, -0.4, 1.1, 0, -0.7];
+        double[] u = [.. tilde.Select(t => mu + tau * t), mu, Math.Log(tau)], v = [.. tilde, mu, Math.Log(tau)];
+        Assert.Equal(noncentred.LogDensity(v) - 8 * Math.Log(tau), centred.LogDensity(u), 10);
+        var a = new double[10];
+        var b = new double[10];
+        centred.Report(u, a);
+        noncentred.Report(v, b);
+        Assert.Equal(b, a, (x, y) => Math.Abs(x - y) < 1e-12);
+        // The test folder has no centred files: the non-centred data and reference draws stand in (the same posterior of θ, μ, τ).
+        Assert.NotNull(centred.Reference);
     }
 
     [Fact]
