@@ -129,6 +129,10 @@ public sealed record FitSettings : IApplicability
     /// <summary>Whether this fit runs on <paramref name="target"/> whitened by its Laplace approximation (and starts there).</summary>
     public bool Whitens(ITarget target) => Precondition == "laplace" || (Precondition == "auto" && target is Models.Model && !IsAdvi);
 
+    /// <summary>One Gaussian by bw: E[∇²log π] from the model's mean Hessian instead of Stein's estimate from gradients.</summary>
+    [Parameter("bw with one Gaussian on a model with a Hessian (logistic, Poisson, linear with known sigma): take E[∇²log π] over the step's points from the model instead of Stein's estimate from its gradients")]
+    public bool Hessian { get; init; }
+
     /// <summary>Stop early when the KL trace has settled (<see cref="Running.TraceWindowRule"/>); iterations become a cap.</summary>
     [Parameter("stop when the KL estimate's last two windows of 5 trace points agree within 2 s.e. or --stop-tolerance and the fit's mean moved less than --stop-parameter-tolerance sds between the last window's points; iterations become a cap")]
     public bool EarlyStop { get; init; }
@@ -184,6 +188,7 @@ public sealed record FitSettings : IApplicability
     {
         nameof(Expectation) when !IsBuresWasserstein || Algorithm.StartsWith("advi", StringComparison.Ordinal) => $"applies to the bw algorithms, not to {Algorithm}",
         nameof(StepControl) when IsBuresWasserstein => $"applies to the isotropic algorithms, not to {Algorithm}",
+        nameof(Hessian) when Algorithm is not ("bw" or "bw-euler") || Components != 1 => $"applies to bw or bw-euler with one Gaussian (-n 1), not to {Algorithm} with {Components}",
         nameof(InitSpread) or nameof(InitVariance) when Init == "laplace" || Precondition == "laplace" => "applies to --init box, not to a Laplace start or --precondition laplace (the Laplace approximation sets the start)",
         nameof(StopTolerance) or nameof(StopParameterTolerance) when !EarlyStop => "applies with --early-stop",
         nameof(AdaptEta) or nameof(TolRelObj) when !IsAdvi => $"applies to advi-mf and advi-fr, not to {Algorithm}",
@@ -202,6 +207,8 @@ public sealed record FitSettings : IApplicability
         if (string.IsNullOrWhiteSpace(Output)) throw new InvalidParameterException(nameof(Output), "the output folder is empty");
         if (Algorithm.StartsWith("advi", StringComparison.Ordinal) && Components != 1)
             throw new InvalidParameterException(nameof(Components), $"{Algorithm} fits one Gaussian; components must be 1, got {Components}");
+        if (Hessian && target is not ITargetWithMeanHessian { HasMeanHessian: true })
+            throw new InvalidParameterException(nameof(Hessian), $"the {target.Name} target has no mean Hessian (logistic, Poisson and linear regression with known sigma have one)");
         if (Algorithm != "bw-sgd") return;
         if (Components != 1) throw new InvalidParameterException(nameof(Components), $"bw-sgd fits one Gaussian; components must be 1, got {Components}");
         if (target is not ITargetWithHessian)

@@ -103,7 +103,8 @@ public static class GaussianFitRun
                     _ => GaussianExpectation.Cubature,
                 },
                 Weighting: config.Algorithm == "bw-wfr" ? ParticleWeighting.WassersteinFisherRao : ParticleWeighting.Uniform,
-                MaxDegreeOfParallelism: config.Threads)),
+                MaxDegreeOfParallelism: config.Threads,
+                Hessian: config.Hessian)),
         };
         var options = new RunOptions(config.Iterations, config.KlEvery, config.KlSamples, Xoshiro256StarStar.Mix(config.Seed, TraceStream),
             (IStopRule?)stanStop ?? (config.WindowRule));
@@ -188,7 +189,7 @@ public static class GaussianFitRun
             new[] { "family", c.Components == 1 ? "full-covariance Gaussian" : $"mixture of K = {c.Components} full-covariance Gaussians" },
             new[] { "algorithm", c.IsAdvi
                 ? $"{c.Algorithm}, η = {(outcome.Eta is { } eta ? ResultFiles.G(eta) : "none (Stan's trials failed)")}{(outcome.EtaSearch is { } search ? $" (Stan's trials: {EtaTrials(search)})" : "")}, M = {c.Samples} gradient draws, Stan's step-size sequence"
-                : $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.ExpectationFor(outcome.Target is AffineTarget a ? a.Original : outcome.Target))}" },
+                : $"{c.Algorithm}, h = {ResultFiles.G(c.StepSize)}, expectations {(c.Algorithm == "bw-sgd" ? "one draw" : c.ExpectationFor(outcome.Target is AffineTarget a ? a.Original : outcome.Target))}{(c.Hessian ? ", E[∇²log π] from the model's Hessian" : "")}" },
             new[] { "iterations", $"{r.FinalState.Iteration} of {c.Iterations} (integrator steps {r.FinalState.Substeps})" },
             new[] { "seed", c.Seed.ToString(CultureInfo.InvariantCulture) },
             new[] { outcome.FinalKl.IsExact ? "final KL (Monte Carlo)" : "final KL − log Z (Monte Carlo)", $"{ResultFiles.G(outcome.FinalKl.Value)} ± {ResultFiles.G(outcome.FinalKl.StandardError)} ({outcome.FinalKl.Draws} draws)" },

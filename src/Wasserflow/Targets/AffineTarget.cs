@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics.Tensors;
 using Wasserflow.LinearAlgebra;
 
 namespace Wasserflow.Targets;
@@ -11,7 +12,7 @@ namespace Wasserflow.Targets;
 /// KL(q_v ‖ π_v) = KL(q_u ‖ π) for the pushed-forward fit q_u.
 /// </summary>
 /// <remarks>∇_v log π_v = Lᵀ ∇_u log π(m + L v). Thread-safe when the wrapped target is; scratch space is per call.</remarks>
-public sealed class AffineTarget : ITarget
+public sealed class AffineTarget : ITargetWithMeanHessian
 {
     private readonly ITarget _target;
     private readonly double[] _shift;
@@ -62,6 +63,44 @@ public sealed class AffineTarget : ITarget
     {
         Dense.MultiplyLower(_factor, Dimension, v, u);
         for (int i = 0; i < u.Length; i++) u[i] += _shift[i];
+    }
+
+    /// <summary>Whether the wrapped target offers a mean Hessian.</summary>
+    public bool HasMeanHessian => _target is ITargetWithMeanHessian { HasMeanHessian: true };
+
+    /// <summary>Lᵀ H̄_u L, H̄_u the wrapped target's mean Hessian at the points u_n = m + L v_n.</summary>
+    /// <exception cref="NotSupportedException">The wrapped target has no mean Hessian.</exception>
+    public void MeanHessian(ReadOnlySpan<double> points, int count, Span<double> hessian)
+    {
+        if (_target is not ITargetWithMeanHessian { HasMeanHessian: true } inner) throw new NotSupportedException($"target '{Name}' has no mean Hessian.");
+        int d = Dimension;
+        if (count < 1 || points.Length < count * d || hessian.Length < d * d) throw new ArgumentException("buffers are smaller than count × dimension and dimension².");
+        double[] rented = ArrayPool<double>.Shared.Rent(count * d + 2 * d * d);
+        try
+        {
+            Span<double> u = rented.AsSpan(0, count * d), h = rented.AsSpan(count * d, d * d), hl = rented.AsSpan(count * d + d * d, d * d);
+            for (int c = 0; c < count; c++) ToOriginal(points.Slice(c * d, d), u.Slice(c * d, d));
+            inner.MeanHessian(u, count, h);
+            // (H L)_{ij} = Σ_{k ≥ j} H_ik L_kj, then (Lᵀ (H L))_{ij} = Σ_{k ≥ i} L_ki (H L)_kj.
+            hl.Clear();
+            for (int i = 0; i < d; i++)
+                for (int k = 0; k < d; k++)
+                {
+                    double hik = h[i * d + k];
+                    if (hik != 0) TensorPrimitives.MultiplyAdd(_factor.AsSpan(k * d, k + 1), hik, hl.Slice(i * d, k + 1), hl.Slice(i * d, k + 1));
+                }
+            hessian[..(d * d)].Clear();
+            for (int k = 0; k < d; k++)
+                for (int i = 0; i <= k; i++)
+                {
+                    double lki = _factor[k * d + i];
+                    if (lki != 0) TensorPrimitives.MultiplyAdd(hl.Slice(k * d, d), lki, hessian.Slice(i * d, d), hessian.Slice(i * d, d));
+                }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
     }
 
     /// <inheritdoc/>

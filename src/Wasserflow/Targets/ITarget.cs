@@ -47,6 +47,21 @@ public interface ITargetWithHessian : ITarget
 }
 
 /// <summary>
+/// A target that averages its Hessian over many points in one pass — for a generalised linear model
+/// (1/P) Σ_n ∇²log pi(x_n) = −Xᵀ diag(w̄) X − prior precision with w̄_i the mean curvature of row i, one n×d² product
+/// however many points — for the Hessian form of the Gaussian Bures–Wasserstein flow.
+/// </summary>
+public interface ITargetWithMeanHessian : ITarget
+{
+    /// <summary>Whether <see cref="MeanHessian"/> is available for this instance (a model may offer it only for some settings).</summary>
+    bool HasMeanHessian { get; }
+
+    /// <summary>Writes (1/<paramref name="count"/>) Σ_n ∇²log pi(x_n) (d×d row-major, symmetric) for the rows x_n of <paramref name="points"/>.</summary>
+    /// <exception cref="NotSupportedException"><see cref="HasMeanHessian"/> is false.</exception>
+    void MeanHessian(ReadOnlySpan<double> points, int count, Span<double> hessian);
+}
+
+/// <summary>
 /// A target that can tell whether exp(log pi) is normalisable at all (a flat-prior posterior on separable data is
 /// not). Laplace and the experiments ask before fitting, so an improper target gets a message instead of a drifting fit.
 /// </summary>

@@ -95,6 +95,8 @@ public sealed class ModelCliTests : IDisposable
     [InlineData("--early-stop: does not apply to ADVI", "fit", "-a", "advi-fr", "-n", "1", "--early-stop")]
     [InlineData("--tol-rel-obj: applies to advi-mf and advi-fr, not to bw", "fit", "-a", "bw", "-n", "1", "--tol-rel-obj", "0.1")]
     [InlineData("--tol-rel-obj: must be", "fit", "-a", "advi-mf", "-n", "1", "--tol-rel-obj", "-1")]
+    [InlineData("--hessian: applies to bw or bw-euler with one Gaussian", "fit", "-a", "ibw", "-n", "5", "--hessian")]
+    [InlineData("--hessian: the gaussian-mixture target has no mean Hessian", "fit", "--target", "gmm", "-a", "bw", "-n", "1", "--hessian")]
     public void ADVI_settings_that_do_not_apply_are_named(string expected, params string[] args)
     {
         string output = Path.Combine(_folder, "bad-advi");
