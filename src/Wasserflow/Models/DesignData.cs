@@ -9,6 +9,9 @@ public interface IPredictiveModel
     /// <summary>How the data were prepared, for reports.</summary>
     string Provenance { get; }
 
+    /// <summary>The training rows the posterior conditions on (design matrix on the model's scale, responses), for train-set metrics.</summary>
+    (double[] X, double[] Y) Training { get; }
+
     /// <summary>The predictive on rows <paramref name="x"/>, <paramref name="y"/> from <paramref name="count"/> draws of the constrained parameters.</summary>
     PredictiveSummary Predict(ReadOnlySpan<double> draws, int count, double[] x, double[] y);
 }

@@ -82,6 +82,19 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
     /// <summary>Held-out rows for the posterior predictive (design matrix n×p on the model's scale, responses), or null.</summary>
     public (double[] X, double[] Y)? HeldOut { get; private set; }
 
+    /// <inheritdoc/>
+    public (double[] X, double[] Y) Training
+    {
+        get
+        {
+            int n = Rows, p = Predictors;
+            var x = new double[n * p];
+            for (int j = 0; j < p; j++)
+                for (int i = 0; i < n; i++) x[i * p + j] = _columns[j * n + i];
+            return (x, (double[])_y.Clone());
+        }
+    }
+
     /// <summary>How the data were prepared (file, split, standardisation), for reports; empty when built from arrays.</summary>
     public string Provenance { get; private set; } = "";
 

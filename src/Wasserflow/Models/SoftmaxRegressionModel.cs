@@ -47,6 +47,9 @@ public sealed class SoftmaxRegressionModel : Model, IPredictiveModel
     /// <inheritdoc/>
     public string Provenance { get; private set; } = "";
 
+    /// <inheritdoc/>
+    public (double[] X, double[] Y) Training => ((double[])_x.Clone(), [.. _y.Select(c => (double)c)]);
+
     /// <summary>A model on an n×p design matrix and class labels 0 … C−1 (C = the largest label + 1, at least 2).</summary>
     /// <exception cref="ArgumentException">Sizes disagree, a label is not a whole number ≥ 0, or fewer than 2 classes.</exception>
     public static SoftmaxRegressionModel Create(double[] x, double[] y, bool intercept = true, double priorScale = 10, IReadOnlyList<string>? predictorNames = null,

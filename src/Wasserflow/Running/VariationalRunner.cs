@@ -352,7 +352,7 @@ public static class VariationalRunner
                 _traceClock.Stop();
                 long at = phase == "step" ? _state.Iteration + 1 : _state.Iteration;
                 string message = $"{phase} at iteration {at}: {ex.Message}";
-                if (trace.Count == 0)
+                if (trace.Count == 0 && options.TraceEvery > 0)
                 {
                     trace.Add(new TracePoint(_state.Iteration, double.NaN, double.NaN, 0));
                     message = $"the initial state could not be evaluated ({message})";
