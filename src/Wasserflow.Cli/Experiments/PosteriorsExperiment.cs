@@ -63,6 +63,10 @@ public sealed record PosteriorsSettings
     [Parameter("where the mixtures start", Choices = typeof(PosteriorStarts))]
     public string Start { get; init; } = "laplace";
 
+    /// <summary>IBW, MD, NGD: halve a component's step on extreme draws (the paper's code has no such control).</summary>
+    [Parameter("ibw, md, ngd: halve a component's step on extreme draws (the paper's code has none: --no-step-control with --start paper --step-size 0.1 shows NGD's negative variances)")]
+    public bool StepControl { get; init; } = true;
+
     /// <summary>Seed of every run.</summary>
     [Parameter("seed of every run")]
     public ulong Seed { get; init; }
@@ -240,7 +244,7 @@ public static class PosteriorsExperiment
             return Chunks(flow, state, st => Sampler(st.ToMixture()), whitened, data, s, evaluationRng, cancellation);
         }
         IsotropicGaussianMixture q0 = paper ? IsotropicGaussianMixture.Initialize(initRng, n, d, 20, 10) : FitStart.IsotropicAt(FitStart.StandardNormal(d), n, initRng);
-        var isotropic = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(method), n, new IsotropicMixtureFlowOptions(s.StepSize, 10));
+        var isotropic = new IsotropicMixtureFlow(target, IsotropicMixtureAlgorithms.Create(method), n, new IsotropicMixtureFlowOptions(s.StepSize, 10, StepControl: s.StepControl));
         var start = IsotropicMixtureState.Start(q0, Xoshiro256StarStar.Mix(seed, 2));
         return Chunks(isotropic, start, st => Sampler(st.ToMixture()), whitened, data, s, evaluationRng, cancellation);
     }
@@ -353,7 +357,7 @@ public static class PosteriorsExperiment
         };
         var body = new StringBuilder();
         body.Append(string.Create(CultureInfo.InvariantCulture,
-            $"<p>N = {s.Components}, {s.Iterations} iterations, γ = h = {ResultFiles.G(s.StepSize)}, start: {s.Start}, evaluation every {s.EvaluateEvery} iterations from {s.Draws} draws, seed {s.Seed}. ")
+            $"<p>N = {s.Components}, {s.Iterations} iterations, γ = h = {ResultFiles.G(s.StepSize)}, start: {s.Start}, step control {(s.StepControl ? "on" : "off")}, evaluation every {s.EvaluateEvery} iterations from {s.Draws} draws, seed {s.Seed}. ")
             + "ADVI: Stan's defaults (η by trials, one gradient draw, tol_rel_obj 0.01, at most 10,000 iterations); NUTS: 4 × 1000 draws, the reference. "
             + "KL − log Z: E_q[log q − log p(θ, data)] against the training rows (train) and against the prior times the held-out likelihood (test).</p>\n");
         foreach (string dataset in runs.Select(r => r.Dataset).Distinct())
