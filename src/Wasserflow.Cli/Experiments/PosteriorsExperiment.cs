@@ -32,8 +32,8 @@ public sealed class PosteriorStarts : INamedChoices
 public sealed record PosteriorsSettings
 {
     /// <summary>The data sets, comma-separated.</summary>
-    [Parameter("data sets, comma-separated: breast_cancer (logistic regression, 30 predictors, no intercept), wine (softmax regression, 3 classes, 13 predictors, class 0 the reference)")]
-    public string Datasets { get; init; } = "breast_cancer,wine";
+    [Parameter("data sets, comma-separated: breast_cancer (logistic regression, 30 predictors, no intercept), wine (softmax regression, 3 classes, 13 predictors, class 0 the reference), boston (neural network, 50 ReLU units, noise variance 10)")]
+    public string Datasets { get; init; } = "breast_cancer,wine,boston";
 
     /// <summary>The methods, comma-separated.</summary>
     [Parameter("methods, comma-separated: ibw, md, ngd (N isotropic components), bw-particles (N full-covariance Gaussians, randomised cubature), advi-mf, advi-fr (Stan's defaults), nuts (4 × 1000 draws, the reference)")]
@@ -59,6 +59,10 @@ public sealed record PosteriorsSettings
     [Parameter("step size γ (h) of the mixture flows (the paper's Table 1: 0.01 with --start paper)", Minimum = 0, ExclusiveMinimum = true)]
     public double StepSize { get; init; } = 0.05;
 
+    /// <summary>Step size of the mixtures on the neural network (raw coordinates).</summary>
+    [Parameter("step size γ of the mixtures on the neural network, which has no usable Laplace approximation and runs in raw coordinates from means uniform in [-0.5, 0.5]^d, variances 0.01", Minimum = 0, ExclusiveMinimum = true)]
+    public double BnnStepSize { get; init; } = 1e-3;
+
     /// <summary>Where the mixtures start.</summary>
     [Parameter("where the mixtures start", Choices = typeof(PosteriorStarts))]
     public string Start { get; init; } = "laplace";
@@ -74,13 +78,20 @@ public sealed record PosteriorsSettings
 
 /// <summary>One evaluation of a fit: predictive on both splits and the unnormalised KL against each split's posterior.</summary>
 /// <param name="Iteration">Iterations done (the final count for ADVI and NUTS).</param>
-/// <param name="TestAccuracy">Held-out accuracy of the posterior mean probabilities.</param>
+/// <param name="TestAccuracy">Held-out accuracy of the posterior mean probabilities (classifiers; NaN for regression).</param>
 /// <param name="TestLogLikelihood">Held-out mean log predictive density.</param>
 /// <param name="TrainAccuracy">Training accuracy.</param>
 /// <param name="TrainLogLikelihood">Training mean log predictive density.</param>
 /// <param name="KlTrain">E_q[log q − log p(θ, train)] (KL to the posterior minus log evidence); NaN for NUTS.</param>
 /// <param name="KlTest">E_q[log q − log p(θ, test)], the same against the prior times the held-out likelihood; NaN for NUTS.</param>
-public sealed record PosteriorEvaluation(long Iteration, double TestAccuracy, double TestLogLikelihood, double TrainAccuracy, double TrainLogLikelihood, double KlTrain, double KlTest);
+public sealed record PosteriorEvaluation(long Iteration, double TestAccuracy, double TestLogLikelihood, double TrainAccuracy, double TrainLogLikelihood, double KlTrain, double KlTest)
+{
+    /// <summary>Held-out RMSE of the posterior mean prediction (regression; NaN for classifiers).</summary>
+    public double TestRmse { get; init; } = double.NaN;
+
+    /// <summary>Training RMSE (regression; NaN for classifiers).</summary>
+    public double TrainRmse { get; init; } = double.NaN;
+}
 
 /// <summary>One data set × method: how it ended and its evaluations along the run (the last is the final fit).</summary>
 /// <param name="Dataset">The data set.</param>
@@ -103,6 +114,7 @@ public static class PosteriorsExperiment
     {
         ["breast_cancer"] = new() { Target = "logistic-regression", Data = "sklearn:breast_cancer", Intercept = false, TestFraction = 0.5, PriorScale = 10 },
         ["wine"] = new() { Target = "softmax-regression", Data = "sklearn:wine_data", Intercept = false, TestFraction = 0.5, PriorScale = 10 },
+        ["boston"] = new() { Target = "bnn-regression", Data = "sklearn:boston_house_prices", TestFraction = 0.5, PriorScale = 10, Hidden = 50, NoiseVariance = 10 },
     };
 
     /// <summary>The methods.</summary>
@@ -175,6 +187,7 @@ public static class PosteriorsExperiment
         {
             RegressionModel r => RegressionModel.Create(r.Family, x, y, r.Intercept, r.PriorScale, knownSigma: r.KnownSigma),
             SoftmaxRegressionModel s => SoftmaxRegressionModel.Create(x, y, s.Intercept, s.PriorScale),
+            NeuralRegressionModel nn => NeuralRegressionModel.Create(x, y, nn.Hidden, nn.NoiseVariance, nn.PriorScale),
             _ => throw new InvalidOperationException($"no test model for {model.Name}"),
         };
         // A held-out split that lacks a class has fewer softmax parameters: no KL on test then.
@@ -187,6 +200,9 @@ public static class PosteriorsExperiment
         Model model = data.Model;
         int d = model.Dimension;
         var evaluationRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 9));
+        if (model is NeuralRegressionModel && method is "bw-particles" or "advi-fr" or "nuts")
+            return (method == "nuts" ? "not run: the network's posterior is multimodal (hidden units permute, signs flip), so NUTS's chains cannot mix"
+                : $"not run: full covariances in d = {d} ({(long)d * d:N0} entries each) are outside this experiment's budget", []);
         switch (method)
         {
             case "nuts":
@@ -229,10 +245,16 @@ public static class PosteriorsExperiment
     {
         Model model = data.Model;
         int d = model.Dimension, n = s.Components;
-        bool paper = s.Start == "paper";
-        AffineTarget? whitened = paper ? null : FitStart.Whitened(model);
+        bool paper = s.Start == "paper", network = model is NeuralRegressionModel;
+        AffineTarget? whitened = paper || network ? null : FitStart.Whitened(model);
         ITarget target = whitened is null ? model : whitened;
         var initRng = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(seed, 1));
+        if (network)
+        {
+            var networkFlow = new IsotropicMixtureFlow(model, IsotropicMixtureAlgorithms.Create(method), n, new IsotropicMixtureFlowOptions(s.BnnStepSize, 10, StepControl: s.StepControl));
+            var networkStart = IsotropicMixtureState.Start(IsotropicGaussianMixture.Initialize(initRng, n, d, 0.5, 0.01), Xoshiro256StarStar.Mix(seed, 2));
+            return Chunks(networkFlow, networkStart, st => Sampler(st.ToMixture()), null, data, s, evaluationRng, cancellation);
+        }
         if (method == "bw-particles")
         {
             double[] means = paper ? [.. Enumerable.Range(0, n * d).Select(_ => initRng.NextDouble(-20, 20))] : FitStart.MeansAround(FitStart.StandardNormal(d), n, initRng);
@@ -327,27 +349,28 @@ public static class PosteriorsExperiment
         PredictiveSummary test = predictive.Predict(theta, count, data.Test.X, data.Test.Y);
         PredictiveSummary train = predictive.Predict(theta, count, data.Train.X, data.Train.Y);
         return new PosteriorEvaluation(iteration, test.Accuracy ?? double.NaN, test.MeanLogPredictiveDensity, train.Accuracy ?? double.NaN,
-            train.MeanLogPredictiveDensity, logRatios[0].Average(), logRatios[1].Average());
+            train.MeanLogPredictiveDensity, logRatios[0].Average(), logRatios[1].Average())
+        { TestRmse = test.Rmse ?? double.NaN, TrainRmse = train.Rmse ?? double.NaN };
     }
 
     private static string Line(PosteriorRun r) =>
         r.Trace.Count == 0 ? $"{r.Dataset} {r.Method}: {r.Status}"
         : string.Create(CultureInfo.InvariantCulture,
-            $"{r.Dataset} {r.Method}: {r.Status}; test accuracy {r.Trace[^1].TestAccuracy:F3}, test log-likelihood {r.Trace[^1].TestLogLikelihood:F4}, KL − log Z {r.Trace[^1].KlTrain:G5} (train) {r.Trace[^1].KlTest:G5} (test), {r.CpuSeconds:F1} CPU s");
+            $"{r.Dataset} {r.Method}: {r.Status}; test {(double.IsFinite(r.Trace[^1].TestRmse) ? $"RMSE {r.Trace[^1].TestRmse:F3}" : $"accuracy {r.Trace[^1].TestAccuracy:F3}")}, test log-likelihood {r.Trace[^1].TestLogLikelihood:F4}, KL − log Z {r.Trace[^1].KlTrain:G5} (train) {r.Trace[^1].KlTest:G5} (test), {r.CpuSeconds:F1} CPU s");
 
     private static Dictionary<string, string> Files(IReadOnlyList<PosteriorRun> runs, PosteriorsSettings s, IReadOnlyDictionary<string, string> provenance)
     {
         static string N(double v) => double.IsFinite(v) ? v.ToString("R", CultureInfo.InvariantCulture) : "";
-        var results = new StringBuilder("dataset,method,status,iterations,test_accuracy,test_log_likelihood,train_accuracy,train_log_likelihood,kl_train,kl_test\n");
-        var traces = new StringBuilder("dataset,method,iteration,test_accuracy,test_log_likelihood,train_accuracy,train_log_likelihood,kl_train,kl_test\n");
+        var results = new StringBuilder("dataset,method,status,iterations,test_accuracy,test_log_likelihood,train_accuracy,train_log_likelihood,kl_train,kl_test,test_rmse,train_rmse\n");
+        var traces = new StringBuilder("dataset,method,iteration,test_accuracy,test_log_likelihood,train_accuracy,train_log_likelihood,kl_train,kl_test,test_rmse,train_rmse\n");
         foreach (PosteriorRun r in runs)
         {
             PosteriorEvaluation? last = r.Trace.Count > 0 ? r.Trace[^1] : null;
             results.Append(string.Create(CultureInfo.InvariantCulture, $"{r.Dataset},{r.Method},{ModelSummary.Csv(r.Status)},{last?.Iteration.ToString(CultureInfo.InvariantCulture) ?? ""},")
                 + $"{N(last?.TestAccuracy ?? double.NaN)},{N(last?.TestLogLikelihood ?? double.NaN)},{N(last?.TrainAccuracy ?? double.NaN)},{N(last?.TrainLogLikelihood ?? double.NaN)},"
-                + $"{N(last?.KlTrain ?? double.NaN)},{N(last?.KlTest ?? double.NaN)}\n");
+                + $"{N(last?.KlTrain ?? double.NaN)},{N(last?.KlTest ?? double.NaN)},{N(last?.TestRmse ?? double.NaN)},{N(last?.TrainRmse ?? double.NaN)}\n");
             foreach (PosteriorEvaluation e in r.Trace)
-                traces.Append(CultureInfo.InvariantCulture, $"{r.Dataset},{r.Method},{e.Iteration},{N(e.TestAccuracy)},{N(e.TestLogLikelihood)},{N(e.TrainAccuracy)},{N(e.TrainLogLikelihood)},{N(e.KlTrain)},{N(e.KlTest)}\n");
+                traces.Append(CultureInfo.InvariantCulture, $"{r.Dataset},{r.Method},{e.Iteration},{N(e.TestAccuracy)},{N(e.TestLogLikelihood)},{N(e.TrainAccuracy)},{N(e.TrainLogLikelihood)},{N(e.KlTrain)},{N(e.KlTest)},{N(e.TestRmse)},{N(e.TrainRmse)}\n");
         }
         var files = new Dictionary<string, string>
         {
@@ -364,13 +387,17 @@ public static class PosteriorsExperiment
         {
             var these = runs.Where(r => r.Dataset == dataset).ToList();
             body.Append(CultureInfo.InvariantCulture, $"<h2>{dataset}</h2>\n<p>{System.Net.WebUtility.HtmlEncode(provenance[dataset])}</p>\n");
-            body.Append(Html.Table(["method", "status", "iterations", "test accuracy", "test log-likelihood", "train accuracy", "train log-likelihood", "KL − log Z (train)", "KL − log Z (test)"],
+            bool regression = these.SelectMany(r => r.Trace).Any(e => double.IsFinite(e.TestRmse));
+            string score = regression ? "RMSE" : "accuracy";
+            double Test(PosteriorEvaluation e) => regression ? e.TestRmse : e.TestAccuracy;
+            double Train(PosteriorEvaluation e) => regression ? e.TrainRmse : e.TrainAccuracy;
+            body.Append(Html.Table(["method", "status", "iterations", $"test {score}", "test log-likelihood", $"train {score}", "train log-likelihood", "KL − log Z (train)", "KL − log Z (test)"],
                 [.. these.Select(r => r.Trace.Count == 0 ? new[] { r.Method, r.Status, "", "", "", "", "", "", "" }
-                    : [r.Method, r.Status, r.Trace[^1].Iteration.ToString(CultureInfo.InvariantCulture), ResultFiles.G(r.Trace[^1].TestAccuracy), ResultFiles.G(r.Trace[^1].TestLogLikelihood),
-                       ResultFiles.G(r.Trace[^1].TrainAccuracy), ResultFiles.G(r.Trace[^1].TrainLogLikelihood), ResultFiles.G(r.Trace[^1].KlTrain), ResultFiles.G(r.Trace[^1].KlTest)])]));
+                    : [r.Method, r.Status, r.Trace[^1].Iteration.ToString(CultureInfo.InvariantCulture), ResultFiles.G(Test(r.Trace[^1])), ResultFiles.G(r.Trace[^1].TestLogLikelihood),
+                       ResultFiles.G(Train(r.Trace[^1])), ResultFiles.G(r.Trace[^1].TrainLogLikelihood), ResultFiles.G(r.Trace[^1].KlTrain), ResultFiles.G(r.Trace[^1].KlTest)])]));
             foreach (var (key, label, pick, logY) in new (string, string, Func<PosteriorEvaluation, double>, bool)[]
             {
-                ("test-accuracy", "test accuracy", e => e.TestAccuracy, false),
+                (regression ? "test-rmse" : "test-accuracy", $"test {score}", Test, false),
                 ("test-log-likelihood", "test log predictive density", e => e.TestLogLikelihood, false),
                 ("kl-train", "KL − log Z (train)", e => e.KlTrain, true),
                 ("kl-test", "KL − log Z (test)", e => e.KlTest, true),

@@ -82,6 +82,14 @@ public sealed record TargetParameters : IApplicability
     [Parameter("regression models: standardise predictors by the training rows' mean and sd")]
     public bool Standardize { get; init; } = true;
 
+    /// <summary>bnn-regression: hidden ReLU units.</summary>
+    [Parameter("bnn-regression: hidden ReLU units of its one hidden layer", Minimum = 1, Maximum = 100_000)]
+    public int Hidden { get; init; } = 50;
+
+    /// <summary>bnn-regression: the known noise variance σ².</summary>
+    [Parameter("bnn-regression: the known noise variance σ² (in the response's units squared)", Minimum = 0, ExclusiveMinimum = true)]
+    public double NoiseVariance { get; init; } = 10;
+
     /// <summary>posteriordb: the posterior's name.</summary>
     [Parameter("posteriordb: the posterior (e.g. eight_schools-eight_schools_noncentered)")]
     public string Posterior { get; init; } = "";
@@ -196,6 +204,13 @@ public sealed class TargetRegistry : INamedChoices
         Regression("logistic-regression", "Bayesian logistic regression (0/1 response) on a CSV file", Models.RegressionFamily.Logistic),
         Regression("poisson-regression", "Bayesian Poisson regression (count response) on a CSV file", Models.RegressionFamily.Poisson),
         Regression("softmax-regression", "Bayesian multinomial (softmax) regression (class labels 0, 1, 2, …) on a CSV file", null),
+        new("bnn-regression", "Bayesian neural network regression on a CSV file: one hidden ReLU layer, Gaussian noise of known variance (paper 000, App. E.5)",
+            [.. RegressionParameters.Where(n => n != nameof(TargetParameters.Intercept)), nameof(TargetParameters.Hidden), nameof(TargetParameters.NoiseVariance)], p =>
+            {
+                var table = Data.CsvTable.Read(DataPath(p, "bnn-regression"));
+                string[] predictors = [.. p.Predictors.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+                return Models.NeuralRegressionModel.FromTable(table, p.Response, predictors, p.Hidden, p.NoiseVariance, p.PriorScale, p.TestFraction, p.TargetSeed, p.Standardize);
+            }, DimensionFromData: true),
         new("posteriordb", "a posteriordb posterior from its data file, scored against its reference draws",
             [nameof(TargetParameters.Posterior), nameof(TargetParameters.Posteriordb)], p =>
             {
@@ -210,16 +225,21 @@ public sealed class TargetRegistry : INamedChoices
     private static TargetDefinition Regression(string name, string description, Models.RegressionFamily? family) =>
         new(name, description, RegressionParameters, p =>
         {
-            if (p.Data.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Data), $"the {name} target needs a CSV file");
             string[] predictors = [.. p.Predictors.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
-            string path = p.Data.StartsWith("sklearn:", StringComparison.Ordinal)
-                ? Data.Datasets.SklearnCsv(p.Data["sklearn:".Length..], Data.Datasets.DefaultCache, message => Console.Error.WriteLine(message))
-                : p.Data;
-            var table = Data.CsvTable.Read(path);
+            var table = Data.CsvTable.Read(DataPath(p, name));
             return family is { } f
                 ? Models.RegressionModel.FromTable(f, table, p.Response, predictors, p.Intercept, p.PriorScale, p.TestFraction, p.TargetSeed, p.Standardize)
                 : Models.SoftmaxRegressionModel.FromTable(table, p.Response, predictors, p.Intercept, p.PriorScale, p.TestFraction, p.TargetSeed, p.Standardize);
         }, DimensionFromData: true);
+
+    // The CSV file of a model target: a path, or sklearn:<table> fetched once.
+    private static string DataPath(TargetParameters p, string name)
+    {
+        if (p.Data.Length == 0) throw new InvalidParameterException(nameof(TargetParameters.Data), $"the {name} target needs a CSV file");
+        return p.Data.StartsWith("sklearn:", StringComparison.Ordinal)
+            ? Data.Datasets.SklearnCsv(p.Data["sklearn:".Length..], Data.Datasets.DefaultCache, message => Console.Error.WriteLine(message))
+            : p.Data;
+    }
 
     /// <inheritdoc/>
     public static string Noun => "target";

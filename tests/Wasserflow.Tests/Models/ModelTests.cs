@@ -234,6 +234,54 @@ public sealed class ModelTests
     }
 
     [Fact]
+    public void The_neural_network_regression_has_the_gradient_and_predictions_of_its_formula()
+    {
+        // A tiny network: p = 3 inputs, h = 4 ReLU units, 20 rows; d = 4·(3 + 1) + (4 + 1) = 21.
+        var rng = new Xoshiro256StarStar(12);
+        var x = new double[20 * 3];
+        var y = new double[20];
+        rng.FillStandardNormal(x);
+        rng.FillStandardNormal(y);
+        var model = NeuralRegressionModel.Create(x, y, hidden: 4, noiseVariance: 0.5, priorScale: 2);
+        Assert.Equal(21, model.Dimension);
+        for (int trial = 0; trial < 3; trial++)
+        {
+            var theta = new double[21];
+            rng.FillStandardNormal(theta);
+            TestSupport.AssertGradientMatchesFiniteDifferences(model, theta, relativeTolerance: 1e-6);
+            // log p = Σ log N(y_i; f(x_i), σ²) + Σ log N(θ_j; 0, s²), f written out here.
+            double expected = 0;
+            for (int i = 0; i < 20; i++)
+            {
+                double f = theta[20];
+                for (int k = 0; k < 4; k++)
+                {
+                    double z = theta[12 + k];
+                    for (int j = 0; j < 3; j++) z += theta[k * 3 + j] * x[i * 3 + j];
+                    f += theta[16 + k] * Math.Max(z, 0);
+                }
+                Assert.Equal(f, model.Predict(theta, x.AsSpan(i * 3, 3)), 12);
+                expected += -0.5 * (y[i] - f) * (y[i] - f) / 0.5 - 0.5 * Math.Log(2 * Math.PI * 0.5);
+            }
+            foreach (double t in theta) expected += -0.5 * t * t / 4 - 0.5 * Math.Log(2 * Math.PI * 4);
+            Assert.Equal(expected, model.LogDensity(theta), 9);
+        }
+        // One draw repeated: the predictive's RMSE is that of f, its log density the mean Gaussian log likelihood.
+        var draw = new double[21];
+        rng.FillStandardNormal(draw);
+        PredictiveSummary p = model.Predict([.. draw, .. draw], 2, x, y);
+        double squares = 0, logLik = 0;
+        for (int i = 0; i < 20; i++)
+        {
+            double r = y[i] - model.Predict(draw, x.AsSpan(i * 3, 3));
+            squares += r * r;
+            logLik += -0.5 * r * r / 0.5 - 0.5 * Math.Log(2 * Math.PI * 0.5);
+        }
+        Assert.Equal(Math.Sqrt(squares / 20), p.Rmse!.Value, 10);
+        Assert.Equal(logLik / 20, p.MeanLogPredictiveDensity, 10);
+    }
+
+    [Fact]
     public void Gaussian_VI_on_conjugate_linear_regression_is_the_closed_form_posterior_and_its_ELBO_the_log_evidence()
     {
         const double sigma = 0.7, s = 2.0;
