@@ -27,6 +27,24 @@ public interface IPredictiveModel
 /// <param name="Provenance">File, rows, split, predictors and standardisation in words.</param>
 public sealed record DesignData(double[] TrainX, double[] TrainY, (double[] X, double[] Y)? HeldOut, string[] Names, string Provenance)
 {
+    /// <summary>An n×p row-major design matrix column by column (p × n), so a model's kernels run p long vector operations over the rows.</summary>
+    internal static double[] ColumnMajor(double[] x, int rows, int predictors)
+    {
+        var columns = new double[rows * predictors];
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < predictors; j++) columns[j * rows + i] = x[i * predictors + j];
+        return columns;
+    }
+
+    /// <summary>The inverse of <see cref="ColumnMajor"/>: the n×p row-major matrix back from its columns.</summary>
+    internal static double[] RowMajor(double[] columns, int rows, int predictors)
+    {
+        var x = new double[rows * predictors];
+        for (int j = 0; j < predictors; j++)
+            for (int i = 0; i < rows; i++) x[i * predictors + j] = columns[j * rows + i];
+        return x;
+    }
+
     /// <summary>Checks the arguments of <see cref="IPredictiveModel.Predict"/>: n×p held-out rows and count draws of d parameters.</summary>
     /// <exception cref="ArgumentException">Sizes disagree (named).</exception>
     internal static void CheckPredictArguments(ReadOnlySpan<double> draws, int count, double[] x, double[] y, int predictors, int dimension)

@@ -24,10 +24,7 @@ public sealed class NeuralRegressionModel : Model, IPredictiveModel
         : base(name, layout)
     {
         _y = y;
-        int n = y.Length;
-        _columns = new double[n * predictors];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < predictors; j++) _columns[j * n + i] = x[i * predictors + j];
+        _columns = DesignData.ColumnMajor(x, y.Length, predictors);
         Predictors = predictors;
         Hidden = hidden;
         NoiseVariance = noiseVariance;
@@ -56,17 +53,7 @@ public sealed class NeuralRegressionModel : Model, IPredictiveModel
     public string Provenance { get; private set; } = "";
 
     /// <inheritdoc/>
-    public (double[] X, double[] Y) Training
-    {
-        get
-        {
-            int n = Rows, p = Predictors;
-            var x = new double[n * p];
-            for (int j = 0; j < p; j++)
-                for (int i = 0; i < n; i++) x[i * p + j] = _columns[j * n + i];
-            return (x, (double[])_y.Clone());
-        }
-    }
+    public (double[] X, double[] Y) Training => (DesignData.RowMajor(_columns, Rows, Predictors), (double[])_y.Clone());
 
     /// <summary>A network on an n×p design matrix (row-major) and n responses.</summary>
     /// <exception cref="ArgumentException">Sizes disagree, a value is not finite, or a setting is out of range (named).</exception>

@@ -46,10 +46,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
     {
         Family = family;
         _y = y;
-        int rows = y.Length;
-        _columns = new double[rows * predictors];
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < predictors; j++) _columns[j * rows + i] = x[i * predictors + j];
+        _columns = DesignData.ColumnMajor(x, y.Length, predictors);
         Predictors = predictors;
         Intercept = intercept;
         PriorScale = priorScale;
@@ -83,17 +80,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
     public (double[] X, double[] Y)? HeldOut { get; private set; }
 
     /// <inheritdoc/>
-    public (double[] X, double[] Y) Training
-    {
-        get
-        {
-            int n = Rows, p = Predictors;
-            var x = new double[n * p];
-            for (int j = 0; j < p; j++)
-                for (int i = 0; i < n; i++) x[i * p + j] = _columns[j * n + i];
-            return (x, (double[])_y.Clone());
-        }
-    }
+    public (double[] X, double[] Y) Training => (DesignData.RowMajor(_columns, Rows, Predictors), (double[])_y.Clone());
 
     /// <summary>How the data were prepared (file, split, standardisation), for reports; empty when built from arrays.</summary>
     public string Provenance { get; private set; } = "";

@@ -10,15 +10,20 @@ public sealed class TargetRegistryTests
     {
         foreach (TargetDefinition definition in TargetRegistry.All)
         {
-            // A model's dimension comes from its data: the small CSV has y, x1, x2 and a 3-level group → α, β (4 columns).
-            // posteriordb: eight schools from the data copy (θ̃ ∈ R⁸, μ, log τ).
+            // A model's dimension comes from its data: the small CSV has y, x1, x2 and a 3-level group → α, β (4 columns);
+            // the network at its default 50 units: 50·(4 + 1) + 51 = 301. posteriordb: eight schools from the data copy (θ̃ ∈ R⁸, μ, log τ).
             var p = definition.Name == "posteriordb"
                 ? new TargetParameters { Target = definition.Name, Posterior = "eight_schools-eight_schools_noncentered", Posteriordb = Path.Combine(AppContext.BaseDirectory, "TestData", "posteriordb") }
                 : definition.DimensionFromData
                 ? new TargetParameters { Target = definition.Name, Data = Path.Combine(AppContext.BaseDirectory, "TestData", "logistic-small.csv") }
                 : new TargetParameters { Target = definition.Name, Dimension = definition.FixedDimension ?? 3 };
             ITarget target = p.Build();
-            int expected = definition.Name == "posteriordb" ? 10 : definition.DimensionFromData ? 5 + (definition.Name == "linear-regression" ? 1 : 0) : p.Dimension;
+            int expected = definition.Name switch
+            {
+                "posteriordb" => 10,
+                "bnn-regression" => 301,
+                _ => definition.DimensionFromData ? 5 + (definition.Name == "linear-regression" ? 1 : 0) : p.Dimension,
+            };
             Assert.Equal(expected, target.Dimension);
             Assert.True(double.IsFinite(target.LogDensity(new double[expected])), definition.Name);
             foreach (string used in definition.Parameters) Assert.Null(p.NotApplicable(used));
