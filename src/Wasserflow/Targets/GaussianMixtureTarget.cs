@@ -230,6 +230,30 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         for (int k = 0; k < components; k++) weights[k] = 1 + rng.NextInt(2 * components);
         var means = new double[components * d];
         for (int i = 0; i < means.Length; i++) means[i] = rng.NextDouble(-spread, spread);
+        return Create(weights, means, kind, RandomCovariances(rng, d, components, scale, kind), "gaussian-mixture");
+    }
+
+    /// <summary>
+    /// The 2-D mixtures of paper 000's Figure 6c [PetitTalamon2025] (Table 1 rows (c-1)–(c-3)): four components with means
+    /// at (±pt, ±pt), covariances drawn as <see cref="Random"/> draws them and scaled by <paramref name="scale"/>, equal
+    /// weights, or with <paramref name="firstWeight"/> &gt; 0 the first component (at (pt, pt)) weighted so and the other
+    /// three sharing the rest equally ((c-3): 0.1).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">pt or the scale not positive, or the first weight outside [0, 1).</exception>
+    public static GaussianMixtureTarget Corners(Xoshiro256StarStar rng, double corner, double scale, CovarianceKind kind, double firstWeight = 0)
+    {
+        ArgumentNullException.ThrowIfNull(rng);
+        if (!(corner > 0) || !double.IsFinite(corner)) throw new ArgumentOutOfRangeException(nameof(corner), corner, "pt must be > 0 and finite.");
+        if (!(scale > 0) || !double.IsFinite(scale)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "scale must be > 0 and finite.");
+        if (!(firstWeight >= 0 && firstWeight < 1)) throw new ArgumentOutOfRangeException(nameof(firstWeight), firstWeight, "the first weight must be in [0, 1).");
+        double[] means = [corner, corner, corner, -corner, -corner, corner, -corner, -corner];
+        double[] weights = firstWeight > 0 ? [firstWeight, (1 - firstWeight) / 3, (1 - firstWeight) / 3, (1 - firstWeight) / 3] : [0.25, 0.25, 0.25, 0.25];
+        return Create(weights, means, kind, RandomCovariances(rng, 2, 4, scale, kind), "corner-mixture");
+    }
+
+    // Covariances of random mixtures, as the remarks of Random describe.
+    private static double[] RandomCovariances(Xoshiro256StarStar rng, int d, int components, double scale, CovarianceKind kind)
+    {
         double[] cov;
         switch (kind)
         {
@@ -269,7 +293,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
                 }
                 break;
         }
-        return Create(weights, means, kind, cov, "gaussian-mixture");
+        return cov;
     }
 
     // Rows of q become an orthonormal basis: Gram–Schmidt (twice, for accuracy) on standard normal rows.

@@ -26,16 +26,16 @@ public sealed record TargetParameters : IApplicability
     [Parameter("gmm: target means uniform in [-s_tg, s_tg]^d", Minimum = 0)]
     public double TargetSpread { get; init; } = 8;
 
-    /// <summary>gmm: covariance scale r_tg.</summary>
-    [Parameter("gmm: covariance scale r_tg", Minimum = 0, ExclusiveMinimum = true)]
+    /// <summary>gmm, corners: covariance scale r_tg.</summary>
+    [Parameter("gmm, corners: covariance scale r_tg", Minimum = 0, ExclusiveMinimum = true)]
     public double TargetScale { get; init; } = 5;
 
-    /// <summary>gmm: covariance kind.</summary>
-    [Parameter("gmm: covariance kind", Choices = typeof(CovarianceKinds))]
+    /// <summary>gmm, corners: covariance kind.</summary>
+    [Parameter("gmm, corners: covariance kind", Choices = typeof(CovarianceKinds))]
     public string TargetCovariance { get; init; } = "full";
 
     /// <summary>gmm and logistic: seed of the random target (separate from a run's seed, so one target serves many runs); regression models: seed of the train/test split.</summary>
-    [Parameter("gmm, logistic: seed of the random target; regression models: seed of the train/test split")]
+    [Parameter("gmm, corners, logistic: seed of the random target; regression models: seed of the train/test split")]
     public ulong TargetSeed { get; init; } = 1;
 
     /// <summary>funnel: variance of the first coordinate.</summary>
@@ -81,6 +81,14 @@ public sealed record TargetParameters : IApplicability
     /// <summary>Regression models: standardise predictors by the training rows.</summary>
     [Parameter("regression models: standardise predictors by the training rows' mean and sd")]
     public bool Standardize { get; init; } = true;
+
+    /// <summary>corners: pt, the means at (±pt, ±pt).</summary>
+    [Parameter("corners: pt, the four means at (±pt, ±pt)", Minimum = 0, ExclusiveMinimum = true)]
+    public double Corner { get; init; } = 3;
+
+    /// <summary>corners: the first component's weight; 0 for equal weights.</summary>
+    [Parameter("corners: weight of the component at (pt, pt), the others sharing the rest (0: equal weights; paper's (c-3): 0.1)", Minimum = 0, Maximum = 0.99)]
+    public double CornerWeight { get; init; }
 
     /// <summary>bnn-regression: hidden ReLU units.</summary>
     [Parameter("bnn-regression: hidden ReLU units of its one hidden layer", Minimum = 1, Maximum = 100_000)]
@@ -193,6 +201,9 @@ public sealed class TargetRegistry : INamedChoices
             p => new FunnelTarget(p.Dimension, p.FunnelVariance), MinimumDimension: 2),
         new("sinh-arcsinh", "skewed 2-D sinh–arcsinh distribution (paper 000)", [nameof(TargetParameters.Skew)],
             p => SinhArcsinhTarget.Paper(p.Skew[0], p.Skew[1]), FixedDimension: 2),
+        new("corners", "2-D mixture of four Gaussians at (±pt, ±pt) (paper 000, Figure 6c, Table 1 rows (c-1)–(c-3))",
+            [nameof(TargetParameters.Corner), nameof(TargetParameters.CornerWeight), nameof(TargetParameters.TargetScale), nameof(TargetParameters.TargetCovariance), nameof(TargetParameters.TargetSeed)],
+            p => GaussianMixtureTarget.Corners(new Xoshiro256StarStar(p.TargetSeed), p.Corner, p.TargetScale, Enum.Parse<CovarianceKind>(p.TargetCovariance, ignoreCase: true), p.CornerWeight), FixedDimension: 2),
         new("bimodal", "2-D mixture of two Gaussians (paper 002, Figure 5)", [], _ => GaussianMixtureTarget.Bimodal(), FixedDimension: 2),
         new("four-modes", "2-D mixture of four Gaussians with weights 0.4, 0.3, 0.2, 0.1 (paper 002, App. J)", [],
             _ => GaussianMixtureTarget.FourModes(), FixedDimension: 2),

@@ -67,6 +67,26 @@ public class TargetTests
     }
 
     [Fact]
+    public void Corner_mixtures_put_four_components_at_plus_minus_pt_with_equal_or_the_c3_weights()
+    {
+        var equal = GaussianMixtureTarget.Corners(new Xoshiro256StarStar(3), 4, 1, CovarianceKind.Full);
+        var c3 = GaussianMixtureTarget.Corners(new Xoshiro256StarStar(3), 3, 2, CovarianceKind.Full, firstWeight: 0.1);
+        Assert.Equal([0.25, 0.25, 0.25, 0.25], equal.Weights);
+        Assert.Equal(0.1, c3.Weights[0], 12);
+        Assert.All(c3.Weights.Skip(1), w => Assert.Equal(0.3, w, 12));
+        var corners = new HashSet<(double, double)>();
+        for (int k = 0; k < 4; k++)
+        {
+            corners.Add((equal.ComponentMean(k)[0], equal.ComponentMean(k)[1]));
+            // Scaled as the random mixtures: the largest covariance entry (a diagonal one, Σ being SPD) is r_tg (+1e-6).
+            Assert.InRange(Math.Max(c3.ComponentVariance(k, 0), c3.ComponentVariance(k, 1)), 2 - 1e-9, 2 + 2e-6);
+        }
+        Assert.Equal(new HashSet<(double, double)> { (4, 4), (4, -4), (-4, 4), (-4, -4) }, corners);
+        Assert.Equal([3.0, 3.0], c3.ComponentMean(0).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => GaussianMixtureTarget.Corners(new Xoshiro256StarStar(1), 3, 2, CovarianceKind.Full, firstWeight: 1));
+    }
+
+    [Fact]
     public void Funnel_gradient_matches_finite_differences_and_density_integrates_to_one()
     {
         var funnel = new FunnelTarget();
