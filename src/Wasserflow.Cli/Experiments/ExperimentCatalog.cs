@@ -89,6 +89,8 @@ public static class ExperimentCatalog
         new("mode-collapse", "paper 003, Figure 3: MFVI, RoVI and Langevin on seven settings", [typeof(ModeCollapseSettings)],
             (b, folder, host) => ModeCollapseExperiments.Run("mode-collapse", b.Get<ModeCollapseSettings>().Seed, b.Get<ModeCollapseSettings>().Threads, host.Log,
                 new Running.CheckpointStore(Path.Combine(folder, "checkpoints")))),
+        new("dimension-scaling", "paper 000, Figure 2: time per iteration and KL against dimension, IBW against the full-covariance BW mixture flow", [typeof(DimensionScalingSettings)],
+            (b, _, host) => DimensionScalingExperiment.Run(b.Get<DimensionScalingSettings>(), host.Log)),
         new("posteriors", "paper 000, Figures 4 and 10: BLR breast_cancer and softmax wine by IBW, MD, NGD and Gaussian particles, beside ADVI and NUTS", [typeof(PosteriorsSettings)],
             (b, _, host) => PosteriorsExperiment.Run(b.Get<PosteriorsSettings>(), host.Log)),
         new("posteriordb", "benchmark: every posteriordb posterior × method, scored against the reference draws", [typeof(PosteriorDbBenchmarkSettings)],
