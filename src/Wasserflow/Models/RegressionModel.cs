@@ -34,9 +34,10 @@ public sealed record PredictiveSummary(int Points, double MeanLogPredictiveDensi
 /// ℓ = −½((y − t)/σ)² − log σ − ½ log 2π (linear), y t − softplus(t) (logistic), y t − eᵗ − log y! (Poisson).
 /// ∂ℓ/∂t = (y − t)/σ², y − σ(t), y − eᵗ; ∂ℓ/∂σ = (y − t)²/σ³ − 1/σ.
 /// </remarks>
-public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWithMeanHessian
+public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWithMeanHessian, Targets.IBatchedTarget
 {
     private readonly double[] _columns; // X column by column (p × n): Xβ and Xᵀw as p long vector operations
+    private readonly double[] _rows; // X row by row (n × p), for the batched products
     private readonly double[] _y;
     private readonly double _logFactorials; // Σ log y_i! (Poisson)
 
@@ -47,6 +48,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
         Family = family;
         _y = y;
         _columns = DesignData.ColumnMajor(x, y.Length, predictors);
+        _rows = x;
         Predictors = predictors;
         Intercept = intercept;
         PriorScale = priorScale;
@@ -159,43 +161,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
             Span<double> linear = rented.AsSpan(n, n); // t_i, then scratch
             linear.Fill(alpha);
             for (int j = 0; j < p; j++) TensorPrimitives.MultiplyAdd(_columns.AsSpan(j * n, n), beta[j], linear, linear);
-            double value = 0, sumSquares = 0;
-            switch (Family)
-            {
-                case RegressionFamily.Linear:
-                    for (int i = 0; i < n; i++)
-                    {
-                        double r = _y[i] - linear[i];
-                        sumSquares += r * r;
-                        w[i] = r / (sigma * sigma);
-                    }
-                    break;
-                case RegressionFamily.Logistic:
-                    // ℓ = y t − softplus(t), softplus(t) = max(t, 0) + log(1 + e^{−|t|}); ∂ℓ/∂t = y − σ(t) with
-                    // σ(t) = 1/(1 + e^{−|t|}) for t ≥ 0 and e^{−|t|}/(1 + e^{−|t|}) below: one vectorised exp and log per row.
-                    value = TensorPrimitives.Dot(_y, linear);
-                    TensorPrimitives.Abs(linear, w);
-                    TensorPrimitives.Negate(w, w);
-                    TensorPrimitives.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
-                    for (int i = 0; i < n; i++)
-                    {
-                        double e = w[i], t = linear[i];
-                        value -= Math.Max(t, 0);
-                        w[i] = _y[i] - (t >= 0 ? 1 : e) / (1 + e);
-                        linear[i] = 1 + e;
-                    }
-                    TensorPrimitives.Log(linear, linear);
-                    value -= TensorPrimitives.Sum(linear);
-                    break;
-                default:
-                    value = TensorPrimitives.Dot(_y, linear);
-                    TensorPrimitives.Exp(linear, linear);
-                    value -= TensorPrimitives.Sum(linear);
-                    TensorPrimitives.Subtract(_y, linear, w);
-                    break;
-            }
-            if (Family == RegressionFamily.Linear) value += -0.5 * sumSquares / (sigma * sigma) - n * (Math.Log(sigma) + HalfLog2Pi);
-            if (Family == RegressionFamily.Poisson) value -= _logFactorials;
+            double value = Likelihood(linear, w, sigma, out double sumSquares);
 
             gradient.Clear();
             double s2 = PriorScale * PriorScale;
@@ -275,6 +241,100 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                     hessian[b * d + a] = h;
                 }
                 hessian[a * d + a] -= 1 / (PriorScale * PriorScale);
+            }
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
+    }
+
+    // Σ_i ℓ(y_i, t_i) with every constant, writing w_i = ∂ℓ/∂t_i; t (the linear predictor) is used as scratch. For the
+    // linear model also Σ (y − t)², which σ's gradient needs.
+    private double Likelihood(Span<double> linear, Span<double> w, double sigma, out double sumSquares)
+    {
+        int n = Rows;
+        double value = 0;
+        sumSquares = 0;
+        switch (Family)
+        {
+            case RegressionFamily.Linear:
+                for (int i = 0; i < n; i++)
+                {
+                    double r = _y[i] - linear[i];
+                    sumSquares += r * r;
+                    w[i] = r / (sigma * sigma);
+                }
+                value = -0.5 * sumSquares / (sigma * sigma) - n * (Math.Log(sigma) + HalfLog2Pi);
+                break;
+            case RegressionFamily.Logistic:
+                // ℓ = y t − softplus(t), softplus(t) = max(t, 0) + log(1 + e^{−|t|}); ∂ℓ/∂t = y − σ(t) with
+                // σ(t) = 1/(1 + e^{−|t|}) for t ≥ 0 and e^{−|t|}/(1 + e^{−|t|}) below: one vectorised exp and log per row.
+                value = TensorPrimitives.Dot(_y, linear);
+                TensorPrimitives.Abs(linear, w);
+                TensorPrimitives.Negate(w, w);
+                TensorPrimitives.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
+                for (int i = 0; i < n; i++)
+                {
+                    double e = w[i], t = linear[i];
+                    value -= Math.Max(t, 0);
+                    w[i] = _y[i] - (t >= 0 ? 1 : e) / (1 + e);
+                    linear[i] = 1 + e;
+                }
+                TensorPrimitives.Log(linear, linear);
+                value -= TensorPrimitives.Sum(linear);
+                break;
+            default:
+                value = TensorPrimitives.Dot(_y, linear);
+                TensorPrimitives.Exp(linear, linear);
+                value -= TensorPrimitives.Sum(linear);
+                TensorPrimitives.Subtract(_y, linear, w);
+                value -= _logFactorials;
+                break;
+        }
+        return value;
+    }
+
+    /// <summary>
+    /// Many points at once (the flows' 2d cubature points, an IBW step's N·B draws): the linear predictors of all of them
+    /// as one matrix product T = Θ Xᵀ and the coefficient gradients as one product W X, so the data stream through the
+    /// cache once per batch instead of once per point. A model with a constrained parameter (σ) evaluates point by point.
+    /// A point's numbers depend only on its place in the batch modulo 4, so the thread chunks of
+    /// <see cref="Targets.TargetEvaluator"/> (multiples of 4) give the same bits as one batch.
+    /// </summary>
+    public void LogDensityAndGradientBatch(ReadOnlySpan<double> points, int count, Span<double> logDensities, Span<double> gradients)
+    {
+        int d = Dimension;
+        if (points.Length < count * d || gradients.Length < count * d || logDensities.Length < count)
+            throw new ArgumentException("Buffers are smaller than count × dimension.");
+        if (!Layout.IsUnconstrained || Predictors == 0)
+        {
+            for (int c = 0; c < count; c++) logDensities[c] = LogDensityAndGradient(points.Slice(c * d, d), gradients.Slice(c * d, d));
+            return;
+        }
+        int n = Rows, p = Predictors, b0 = Intercept ? 1 : 0;
+        double s2 = PriorScale * PriorScale, prior = -d * (Math.Log(PriorScale) + HalfLog2Pi);
+        double[] rented = ArrayPool<double>.Shared.Rent(count * p + 2 * count * n + count * p);
+        try
+        {
+            Span<double> beta = rented.AsSpan(0, count * p), t = rented.AsSpan(count * p, count * n), w = rented.AsSpan(count * (p + n), count * n);
+            Span<double> gb = rented.AsSpan(count * (p + 2 * n), count * p);
+            for (int c = 0; c < count; c++) points.Slice(c * d + b0, p).CopyTo(beta.Slice(c * p, p));
+            LinearAlgebra.Gemm.MultiplyTransposed(beta, count, _rows, n, p, t); // t_c = X β_c, one row per point
+            for (int c = 0; c < count; c++)
+            {
+                ReadOnlySpan<double> point = points.Slice(c * d, d);
+                Span<double> tc = t.Slice(c * n, n);
+                if (b0 == 1) TensorPrimitives.Add(tc, point[0], tc);
+                logDensities[c] = Likelihood(tc, w.Slice(c * n, n), KnownSigma ?? 1, out _) - 0.5 * TensorPrimitives.SumOfSquares(point) / s2 + prior;
+            }
+            LinearAlgebra.Gemm.Multiply(w, n, 1, count, n, _rows, p, gb); // ∇_β = Xᵀ w_c for every point at once
+            for (int c = 0; c < count; c++)
+            {
+                ReadOnlySpan<double> point = points.Slice(c * d, d);
+                Span<double> g = gradients.Slice(c * d, d);
+                if (b0 == 1) g[0] = TensorPrimitives.Sum<double>(w.Slice(c * n, n)) - point[0] / s2;
+                for (int j = 0; j < p; j++) g[b0 + j] = gb[c * p + j] - point[b0 + j] / s2;
             }
         }
         finally

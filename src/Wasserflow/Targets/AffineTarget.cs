@@ -12,7 +12,7 @@ namespace Wasserflow.Targets;
 /// KL(q_v ‖ π_v) = KL(q_u ‖ π) for the pushed-forward fit q_u.
 /// </summary>
 /// <remarks>∇_v log π_v = Lᵀ ∇_u log π(m + L v). Thread-safe when the wrapped target is; scratch space is per call.</remarks>
-public sealed class AffineTarget : ITargetWithMeanHessian
+public sealed class AffineTarget : ITargetWithMeanHessian, IBatchedTarget
 {
     private readonly ITarget _target;
     private readonly double[] _shift;
@@ -63,6 +63,36 @@ public sealed class AffineTarget : ITargetWithMeanHessian
     {
         Dense.MultiplyLower(_factor, Dimension, v, u);
         for (int i = 0; i < u.Length; i++) u[i] += _shift[i];
+    }
+
+    /// <summary>
+    /// Many points at once: U = V Lᵀ + m and ∇_V = ∇_U L as matrix products around the wrapped target's own batch (point
+    /// by point when it has none).
+    /// </summary>
+    public void LogDensityAndGradientBatch(ReadOnlySpan<double> points, int count, Span<double> logDensities, Span<double> gradients)
+    {
+        int d = Dimension;
+        if (points.Length < count * d || gradients.Length < count * d || logDensities.Length < count)
+            throw new ArgumentException("Buffers are smaller than count × dimension.");
+        if (_target is not IBatchedTarget batched)
+        {
+            for (int c = 0; c < count; c++) logDensities[c] = LogDensityAndGradient(points.Slice(c * d, d), gradients.Slice(c * d, d));
+            return;
+        }
+        double[] rented = ArrayPool<double>.Shared.Rent(2 * count * d);
+        try
+        {
+            Span<double> u = rented.AsSpan(0, count * d), g = rented.AsSpan(count * d, count * d);
+            Gemm.MultiplyTransposed(points, count, _factor, d, d, u);
+            for (int c = 0; c < count; c++) TensorPrimitives.Add(u.Slice(c * d, d), _shift, u.Slice(c * d, d));
+            batched.LogDensityAndGradientBatch(u, count, logDensities, g);
+            Gemm.Multiply(g, d, 1, count, d, _factor, d, gradients);
+            for (int c = 0; c < count; c++) logDensities[c] += _logDeterminant;
+        }
+        finally
+        {
+            ArrayPool<double>.Shared.Return(rented);
+        }
     }
 
     /// <summary>Whether the wrapped target offers a mean Hessian.</summary>

@@ -334,7 +334,7 @@ public sealed class CliTests : IDisposable
     [InlineData("gm-components --components 5,x", "'x' is not a whole number")]
     [InlineData("gm-components --components 0", "K must be ≥ 1")]
     [InlineData("gm-components --components 5,5", "appears twice")]
-    [InlineData("gm-stacked --components 5", "applies only to posteriors and gm-components, not to 'gm-stacked'")]
+    [InlineData("gm-stacked --components 5", "gm-components, not to 'gm-stacked'")]
     [InlineData("logistic-laplace --components 5", "--components")]
     [InlineData("mode-collapse --threads 0", "threads: must be ≥ 1")]
     [InlineData("mode-collapse --epochs 3", "applies only to the gm-* experiments, not to 'mode-collapse'")]

@@ -196,6 +196,56 @@ public sealed class ModelTests
         for (int i = 0; i < d * d; i++) Assert.True(Math.Abs(h[i] - fd[i]) <= 1e-6 * (1 + Math.Abs(fd[i])), $"whitened {family} H[{i / d},{i % d}] = {h[i]}, differences {fd[i]}");
     }
 
+    [Theory]
+    [InlineData(RegressionFamily.Logistic, true, false)]
+    [InlineData(RegressionFamily.Logistic, false, false)]
+    [InlineData(RegressionFamily.Poisson, true, false)]
+    [InlineData(RegressionFamily.Linear, true, true)]
+    [InlineData(RegressionFamily.Linear, true, false)]
+    public void A_batch_of_points_gives_each_point_its_own_log_density_and_gradient(RegressionFamily family, bool intercept, bool knownSigma)
+    {
+        var (x, y) = Data(family, 45, 6, 17);
+        var model = RegressionModel.Create(family, x, y, intercept, priorScale: 3, knownSigma: knownSigma ? 0.8 : null);
+        int d = model.Dimension, count = 11; // not a multiple of 4: the products' remainder path too
+        var rng = new Xoshiro256StarStar(8);
+        var points = new double[count * d];
+        rng.FillStandardNormal(points);
+        for (int i = 0; i < points.Length; i++) points[i] *= 0.5;
+        if (family == RegressionFamily.Linear && !knownSigma)
+            for (int c = 0; c < count; c++) points[c * d + d - 1] = Math.Abs(points[c * d + d - 1]) + 0.3; // σ > 0 on the model's scale
+        var logs = new double[count];
+        var grads = new double[count * d];
+        ((ITarget)model as IBatchedTarget)!.LogDensityAndGradientBatch(points, count, logs, grads);
+        var g = new double[d];
+        for (int c = 0; c < count; c++)
+        {
+            double single = model.LogDensityAndGradient(points.AsSpan(c * d, d), g);
+            Assert.Equal(single, logs[c], 1e-10 * (1 + Math.Abs(single)));
+            for (int i = 0; i < d; i++) Assert.Equal(g[i], grads[c * d + i], 1e-10 * (1 + Math.Abs(g[i])));
+        }
+        // Whitened: the affine map's batch around the model's batch agrees with its point-by-point path too.
+        var factor = new double[d * d];
+        for (int i = 0; i < d; i++)
+            for (int j = 0; j <= i; j++) factor[i * d + j] = i == j ? 0.6 + 0.05 * i : 0.03 * (i + j);
+        var whitened = new AffineTarget(model, new double[d], factor);
+        if (family == RegressionFamily.Linear && !knownSigma) return; // a shift of σ's coordinate could cross 0
+        whitened.LogDensityAndGradientBatch(points, count, logs, grads);
+        for (int c = 0; c < count; c++)
+        {
+            double single = whitened.LogDensityAndGradient(points.AsSpan(c * d, d), g);
+            Assert.Equal(single, logs[c], 1e-10 * (1 + Math.Abs(single)));
+            for (int i = 0; i < d; i++) Assert.Equal(g[i], grads[c * d + i], 1e-10 * (1 + Math.Abs(g[i])));
+        }
+        // Chunks of 4 (as the evaluator's threads split a batch) give the same bits as the whole batch.
+        var chunked = new double[8 * d];
+        var chunkedLogs = new double[8];
+        whitened.LogDensityAndGradientBatch(points.AsSpan(0, 8 * d), 8, logs, grads);
+        whitened.LogDensityAndGradientBatch(points.AsSpan(0, 4 * d), 4, chunkedLogs, chunked);
+        whitened.LogDensityAndGradientBatch(points.AsSpan(4 * d, 4 * d), 4, chunkedLogs.AsSpan(4), chunked.AsSpan(4 * d));
+        Assert.Equal(logs[..8], chunkedLogs);
+        Assert.Equal(grads[..(8 * d)], chunked);
+    }
+
     [Fact]
     public void A_linear_model_with_sigma_a_parameter_has_no_mean_Hessian_and_the_Hessian_flow_says_so()
     {
