@@ -4,6 +4,15 @@ namespace Wasserflow.Tests;
 
 internal static class TestSupport
 {
+    /// <summary>Runs the command line in process: its exit code, standard output and standard error.</summary>
+    public static (int Code, string Out, string Err) RunCli(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = global::Wasserflow.Cli.WasserflowCli.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
     /// <summary>Central finite differences of f at x, h = ε^{1/3} max(1, |x_i|) (docs/STYLE.md section 5).</summary>
     public static double[] FiniteDifferenceGradient(Func<double[], double> f, double[] x)
     {

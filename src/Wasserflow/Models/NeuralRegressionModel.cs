@@ -128,7 +128,7 @@ public sealed class NeuralRegressionModel : Model, IPredictiveModel
                 Span<double> zk = z.Slice(k * n, n);
                 TensorPrimitives.Max(zk, 0.0, scratch);
                 gradient[h * p + h + k] = TensorPrimitives.Dot(scratch, f) - w2[k] / s2;
-                // δ_k = r ⊙ [z_k > 0] · w₂ₖ, kept in scratch: the step indicator as (sign(max(z, 0))) ∈ {0, 1}.
+                // δ_k = r ⊙ [z_k > 0] · w₂ₖ, kept in scratch.
                 for (int i = 0; i < n; i++) scratch[i] = zk[i] > 0 ? f[i] * w2[k] : 0.0;
                 gradient[h * p + k] = TensorPrimitives.Sum<double>(scratch) - b1[k] / s2;
                 for (int j = 0; j < p; j++) gradient[k * p + j] = TensorPrimitives.Dot(_columns.AsSpan(j * n, n), scratch) - w1[k * p + j] / s2;

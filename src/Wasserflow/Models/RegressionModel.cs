@@ -82,7 +82,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
     public (double[] X, double[] Y)? HeldOut { get; private set; }
 
     /// <inheritdoc/>
-    public (double[] X, double[] Y) Training => (DesignData.RowMajor(_columns, Rows, Predictors), (double[])_y.Clone());
+    public (double[] X, double[] Y) Training => ((double[])_rows.Clone(), (double[])_y.Clone());
 
     /// <summary>How the data were prepared (file, split, standardisation), for reports; empty when built from arrays.</summary>
     public string Provenance { get; private set; } = "";

@@ -117,11 +117,5 @@ public sealed class OptionRecordTests : IDisposable
         Assert.Contains("did you mean 'stepSize'?", Run("fit", "--config", config, "-o", Path.Combine(_folder, "never")).Err);
     }
 
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = WasserflowCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Out, string Err) Run(params string[] args) => TestSupport.RunCli(args);
 }
