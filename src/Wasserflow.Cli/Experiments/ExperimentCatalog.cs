@@ -93,6 +93,8 @@ public static class ExperimentCatalog
             (b, _, host) => DimensionScalingExperiment.Run(b.Get<DimensionScalingSettings>(), host.Log)),
         new("posteriors", "paper 000, Figures 4 and 10: BLR breast_cancer and softmax wine by IBW, MD, NGD and Gaussian particles, beside ADVI and NUTS", [typeof(PosteriorsSettings)],
             (b, _, host) => PosteriorsExperiment.Run(b.Get<PosteriorsSettings>(), host.Log)),
+        new("bnn-images", "paper 000, Appendix E.5.1: the mean-field mixture BNN on images (d = 203,530) by IBW and MD, beside ADVI and SGD", [typeof(ImageBnnSettings)],
+            (b, _, host) => ImageBnnExperiment.Run(b.Get<ImageBnnSettings>(), host.Log)),
         new("posteriordb", "benchmark: every posteriordb posterior × method, scored against the reference draws", [typeof(PosteriorDbBenchmarkSettings)],
             (b, _, host) => PosteriorDbBenchmark.Run(b.Get<PosteriorDbBenchmarkSettings>(), host.Log)),
         Network("gm-components", "paper 004, Figure 2: GM layers with K = 5, 10, 20", typeof(ComponentListSettings)),
