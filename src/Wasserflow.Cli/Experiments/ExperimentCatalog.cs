@@ -91,6 +91,8 @@ public static class ExperimentCatalog
                 new Running.CheckpointStore(Path.Combine(folder, "checkpoints")))),
         new("dimension-scaling", "paper 000, Figure 2: time per iteration and KL against dimension, IBW against the full-covariance BW mixture flow", [typeof(DimensionScalingSettings)],
             (b, _, host) => DimensionScalingExperiment.Run(b.Get<DimensionScalingSettings>(), host.Log)),
+        new("figure-1-fits", "paper 000, Figure 1 (bottom): IBW, GD and the BW mixture flow with N = 10 beside a RealNVP normalizing flow, KL and wall time", [typeof(FigureOneFitsSettings)],
+            (b, _, host) => FigureOneFitsExperiment.Run(b.Get<FigureOneFitsSettings>(), host.Log)),
         new("posteriors", "paper 000, Figures 4 and 10: BLR breast_cancer and softmax wine by IBW, MD, NGD and Gaussian particles, beside ADVI and NUTS", [typeof(PosteriorsSettings)],
             (b, _, host) => PosteriorsExperiment.Run(b.Get<PosteriorsSettings>(), host.Log)),
         new("bnn-images", "paper 000, Appendix E.5.1: the mean-field mixture BNN on images (d = 203,530) by IBW and MD, beside ADVI and SGD", [typeof(ImageBnnSettings)],
