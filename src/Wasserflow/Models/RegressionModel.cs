@@ -274,13 +274,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                 TensorPrimitives.Abs(linear, w);
                 TensorPrimitives.Negate(w, w);
                 TensorPrimitives.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
-                for (int i = 0; i < n; i++)
-                {
-                    double e = w[i], t = linear[i];
-                    value -= Math.Max(t, 0);
-                    w[i] = _y[i] - (t >= 0 ? 1 : e) / (1 + e);
-                    linear[i] = 1 + e;
-                }
+                value -= LogisticResiduals(_y, linear, w);
                 TensorPrimitives.Log(linear, linear);
                 value -= TensorPrimitives.Sum(linear);
                 break;
@@ -293,6 +287,38 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                 break;
         }
         return value;
+    }
+
+    // w_i ← y_i − (t_i ≥ 0 ? 1 : e_i)/(1 + e_i) and t_i ← 1 + e_i, where w holds e_i = e^{−|t_i|} on entry, four rows
+    // per vector; returns Σ_i max(t_i, 0) in a fixed order (one vector accumulator, then the scalar tail).
+    private static double LogisticResiduals(ReadOnlySpan<double> y, Span<double> linear, Span<double> w)
+    {
+        int n = linear.Length, i = 0;
+        double positive = 0;
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && n >= 4)
+        {
+            var one = System.Runtime.Intrinsics.Vector256.Create(1.0);
+            var sum = System.Runtime.Intrinsics.Vector256<double>.Zero;
+            for (; i + 3 < n; i += 4)
+            {
+                var e = System.Runtime.Intrinsics.Vector256.Create(w.Slice(i, 4));
+                var t = System.Runtime.Intrinsics.Vector256.Create(linear.Slice(i, 4));
+                var denominator = one + e;
+                sum += System.Runtime.Intrinsics.Vector256.Max(t, System.Runtime.Intrinsics.Vector256<double>.Zero);
+                var numerator = System.Runtime.Intrinsics.Vector256.ConditionalSelect(System.Runtime.Intrinsics.Vector256.GreaterThanOrEqual(t, System.Runtime.Intrinsics.Vector256<double>.Zero), one, e);
+                System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.Create(y.Slice(i, 4)) - numerator / denominator, ref w[i]);
+                System.Runtime.Intrinsics.Vector256.StoreUnsafe(denominator, ref linear[i]);
+            }
+            positive = LinearAlgebra.Gemm.HorizontalSum(sum);
+        }
+        for (; i < n; i++)
+        {
+            double e = w[i], t = linear[i];
+            positive += Math.Max(t, 0);
+            w[i] = y[i] - (t >= 0 ? 1 : e) / (1 + e);
+            linear[i] = 1 + e;
+        }
+        return positive;
     }
 
     /// <summary>
@@ -320,7 +346,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
             Span<double> beta = rented.AsSpan(0, count * p), t = rented.AsSpan(count * p, count * n), w = rented.AsSpan(count * (p + n), count * n);
             Span<double> gb = rented.AsSpan(count * (p + 2 * n), count * p);
             for (int c = 0; c < count; c++) points.Slice(c * d + b0, p).CopyTo(beta.Slice(c * p, p));
-            LinearAlgebra.Gemm.MultiplyTransposed(beta, count, _rows, n, p, t); // t_c = X β_c, one row per point
+            LinearAlgebra.Gemm.Multiply(beta, p, 1, count, p, _columns, n, t); // t_c = X β_c, one row per point (outer-product form over Xᵀ)
             for (int c = 0; c < count; c++)
             {
                 ReadOnlySpan<double> point = points.Slice(c * d, d);

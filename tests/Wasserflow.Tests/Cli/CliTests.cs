@@ -337,8 +337,8 @@ public sealed class CliTests : IDisposable
     [InlineData("gm-stacked --components 5", "gm-components, not to 'gm-stacked'")]
     [InlineData("logistic-laplace --components 5", "--components")]
     [InlineData("mode-collapse --threads 0", "threads: must be ≥ 1")]
-    [InlineData("mode-collapse --epochs 3", "applies only to the gm-* experiments, not to 'mode-collapse'")]
-    [InlineData("logistic-laplace --threads 2", "applies only to the gm-* experiments and mode-collapse")]
+    [InlineData("mode-collapse --epochs 3", "applies only to the gm-* experiments and bnn-images, not to 'mode-collapse'")]
+    [InlineData("logistic-laplace --threads 2", "applies only to the gm-* experiments, mode-collapse and bnn-images")]
     public void Bad_gm_experiment_inputs_exit_2_with_one_line(string args, string expected)
     {
         string output = Out("bad");
