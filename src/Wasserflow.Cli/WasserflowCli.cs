@@ -110,6 +110,8 @@ public static class WasserflowCli
             foreach (ExperimentDefinition e in ExperimentCatalog.All.Where(e => e.Description.StartsWith("benchmark:", StringComparison.Ordinal)))
                 benchmark.Subcommands.Add(Command(e.Name, e.Description, new CommandOptions(config: false, [.. e.Settings, typeof(ExperimentOutputSettings)]), b => Experiment(e, b)));
             root.Subcommands.Add(benchmark);
+            root.Subcommands.Add(Sweeps.SweepCommands.Sweep(output, error, cancellation));
+            root.Subcommands.Add(Sweeps.SweepCommands.Silo(output, cancellation));
             return root;
         }
 
