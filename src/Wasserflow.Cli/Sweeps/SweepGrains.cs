@@ -123,8 +123,19 @@ public static class SweepStore
 {
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
-    /// <summary>A run's output folder exists: the command publishes it atomically at the end, so the run finished.</summary>
-    public static bool IsFinished(string folder) => Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any();
+    /// <summary>
+    /// The run finished: its output folder exists (the command publishes it atomically) and no checkpoints wait beside
+    /// it (a cancelled run publishes its result so far but keeps its checkpoints, and --resume continues it).
+    /// </summary>
+    public static bool IsFinished(string folder) =>
+        Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any() && !HasCheckpoints(folder);
+
+    /// <summary>Checkpoints of an unfinished attempt wait in the folder's .name.partial/checkpoints.</summary>
+    public static bool HasCheckpoints(string folder)
+    {
+        string checkpoints = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folder))!, "." + Path.GetFileName(Path.GetFullPath(folder)) + ".partial", "checkpoints");
+        return Directory.Exists(checkpoints) && Directory.EnumerateFiles(checkpoints).Any();
+    }
 
     /// <summary>The stored state of run <paramref name="id"/>, or null when none was written.</summary>
     public static RunState? Read(string root, string id)
@@ -168,8 +179,7 @@ public static class SweepStore
             return finished;
         }
         bool resumable = Resumable(request.Args);
-        string partial = Path.Combine(Path.GetDirectoryName(request.Folder)!, "." + Path.GetFileName(request.Folder) + ".partial", "checkpoints");
-        bool resumed = resumable && Directory.Exists(partial) && Directory.EnumerateFiles(partial).Any();
+        bool resumed = resumable && HasCheckpoints(request.Folder);
         var running = new RunState("running", silo, null, attempt, resumed);
         Write(request.Root, id, running);
         report(running);

@@ -72,6 +72,7 @@ public static class SweepRunner
         "running" when state.Resumed => $"{run.Id}: resumed from its checkpoints on {state.Silo} (attempt {state.Attempt})",
         "queued" => $"{run.Id}: queued on {state.Silo}",
         "running" => $"{run.Id}: running on {state.Silo}{(state.Attempt > 1 ? $" (attempt {state.Attempt}, no checkpoint yet)" : "")}",
+        "done" when state.Resumed => $"{run.Id}: done on {state.Silo}, resumed there from its checkpoints (attempt {state.Attempt})",
         "done" => $"{run.Id}: done{(before is null ? " (already finished)" : "")}",
         "failed" => $"{run.Id}: failed — {state.Message}",
         _ => $"{run.Id}: {state.Phase}{(state.Message is null ? "" : " — " + state.Message)}",

@@ -1,0 +1,161 @@
+using Orleans.TestingHost;
+using Wasserflow.Cli.Options;
+using Wasserflow.Sweeps;
+using YamlDotNet.RepresentationModel;
+
+namespace Wasserflow.Tests.Sweeps;
+
+/// <summary>Sweep files and sweeps on a three-silo test cluster: every run once, byte-identical to the command alone, runs moved off a stopped silo resume from their checkpoints.</summary>
+public sealed class SweepTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "wasserflow-sweep-" + Guid.NewGuid().ToString("N"));
+
+    public SweepTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private sealed class OneSlot : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder) => SweepHosting.ConfigureSilo(siloBuilder, 1);
+    }
+
+    private string Write(string name, string yaml)
+    {
+        string path = Path.Combine(_folder, name);
+        File.WriteAllText(path, yaml);
+        return path;
+    }
+
+    private static async Task<TestCluster> Cluster()
+    {
+        var builder = new TestClusterBuilder(3);
+        builder.AddSiloBuilderConfigurator<OneSlot>();
+        TestCluster cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    // Every file of the run's folder but timings.json equals the same command run alone.
+    private void AssertSameAsAlone(SweepRun run)
+    {
+        string alone = Path.Combine(_folder, "alone-" + run.Id);
+        string[] args = [.. run.Args[..^1], alone];
+        var (code, _, err) = TestSupport.RunCli(args);
+        Assert.True(code == 0, err);
+        foreach (string file in Directory.GetFiles(alone).Where(f => Path.GetFileName(f) != "timings.json"))
+            Assert.True(File.ReadAllBytes(file).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(run.Folder, Path.GetFileName(file)))), $"{run.Id}: {Path.GetFileName(file)} differs from the command run alone");
+    }
+
+    [Fact]
+    public void A_sweep_file_expands_into_runs_with_stable_ids_and_bad_files_are_named()
+    {
+        string path = Write("s.yaml", "command: fit\noutput: out\noptions: { target: gmm, iterations: 10 }\ncross: { seed: [0, 1, 2], components: [5, 10] }\n");
+        SweepPlan plan = SweepPlan.Load(path);
+        Assert.Equal(6, plan.Runs.Count);
+        Assert.Equal(6, plan.Runs.Select(r => r.Id).Distinct().Count());
+        // The last list varies fastest; options are sorted by name; the id depends on the options only.
+        Assert.Equal(["--components", "5", "--iterations", "10", "--seed", "0", "--target", "gmm"], plan.Runs[0].Args[1..^2]);
+        Assert.Equal("10", plan.Runs[1].Options.First(o => o.Key == "components").Value);
+        string reordered = Write("t.yaml", "output: elsewhere\ncross: { components: [5, 10], seed: [2, 1, 0] }\ncommand: fit\noptions: { iterations: 10, target: gmm }\n");
+        Assert.Equal(plan.Runs.Select(r => r.Id).Order(), SweepPlan.Load(reordered).Runs.Select(r => r.Id).Order());
+        Assert.Equal(Path.Combine(_folder, "out", plan.Runs[0].Id), plan.Runs[0].Folder);
+
+        foreach (var (yaml, message) in new[]
+        {
+            ("output: o\noptions: { seed: 1 }\n", "'command' is missing"),
+            ("command: fit\noutput: o\ncross: { seed: 3 }\n", "cross.seed must be a non-empty list"),
+            ("command: fit\noutput: o\noptions: { seed: 1 }\ncross: { seed: [1, 2] }\n", "option 'seed' is given twice"),
+            ("command: fit\noutput: o\noptions: { overwrite: true }\n", "option 'overwrite' is the sweep's own"),
+            ("command: fit\noutput: o\nseeds: [1]\n", "unknown key 'seeds'"),
+            ("command: [fit]\noutput: o\n", "command must be a single value"),
+            ("command: fit\n  output: o\n: :\n", "not a YAML or JSON sweep file"),
+        })
+        {
+            var e = Assert.Throws<ConfigException>(() => SweepPlan.Load(Write("bad.yaml", yaml)));
+            Assert.Contains(message, e.Message, StringComparison.Ordinal);
+            Assert.Contains("bad.yaml", e.Message, StringComparison.Ordinal);
+        }
+        Assert.Contains("does not exist", Assert.Throws<ConfigException>(() => SweepPlan.Load(Path.Combine(_folder, "none.yaml"))).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Twelve_runs_on_three_silos_complete_once_each_and_match_the_command_alone()
+    {
+        SweepPlan plan = SweepPlan.Load(Write("twelve.yaml",
+            "command: fit\noutput: twelve\noptions: { target: gmm, dimension: 2, components: 3, iterations: 150, kl-samples: 300 }\ncross: { seed: [0, 1, 2, 3, 4, 5], algorithm: [ibw, md] }\n"));
+        Assert.Equal(12, plan.Runs.Count);
+        TestCluster cluster = await Cluster();
+        try
+        {
+            var log = new List<string>();
+            var states = await SweepRunner.Run(cluster.Client, plan, l => { lock (log) log.Add(l); }, poll: TimeSpan.FromMilliseconds(100));
+            Assert.All(states.Values, s => Assert.Equal("done", s.Phase));
+            Assert.True(states.Values.Select(s => s.Silo).Distinct().Count() >= 2, "the runs should spread over the silos");
+            foreach (SweepRun run in plan.Runs)
+            {
+                Assert.Equal(1, SweepStore.Read(plan.Output, run.Id)!.Attempt);
+                Assert.Single(File.ReadAllLines(Path.Combine(plan.Output, "logs", run.Id + ".log")), l => l.StartsWith("--- attempt", StringComparison.Ordinal));
+            }
+            foreach (SweepRun run in plan.Runs.Take(3)) AssertSameAsAlone(run);
+
+            // Running the sweep again runs nothing: every run reports done without a new attempt.
+            var again = await SweepRunner.Run(cluster.Client, plan, _ => { }, poll: TimeSpan.FromMilliseconds(100));
+            Assert.All(again.Values, s => Assert.Equal("done", s.Phase));
+            Assert.All(plan.Runs, r => Assert.Single(File.ReadAllLines(Path.Combine(plan.Output, "logs", r.Id + ".log")), l => l.StartsWith("--- attempt", StringComparison.Ordinal)));
+            var (csv, _) = SweepRunner.Results(plan);
+            Assert.Equal(13, csv.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Runs_on_a_stopped_silo_move_and_resume_from_their_checkpoints_with_the_same_results()
+    {
+        SweepPlan plan = SweepPlan.Load(Write("long.yaml",
+            "command: fit\noutput: long\noptions: { target: gmm, dimension: 2, components: 20, iterations: 60000, kl-samples: 300, checkpoint-every: 500 }\ncross: { seed: [0, 1, 2] }\n"));
+        TestCluster cluster = await Cluster();
+        try
+        {
+            var log = new List<string>();
+            Task<IReadOnlyDictionary<string, RunState>> sweep = SweepRunner.Run(cluster.Client, plan, l => { lock (log) log.Add(l); }, poll: TimeSpan.FromMilliseconds(100));
+            // Wait until a run on a non-primary silo has written a checkpoint, then stop that silo.
+            SiloHandle? victim = null;
+            for (int i = 0; i < 600 && victim is null; i++)
+            {
+                await Task.Delay(100);
+                foreach (SweepRun run in plan.Runs)
+                {
+                    RunState? s = SweepStore.Read(plan.Output, run.Id);
+                    string checkpoints = Path.Combine(plan.Output, "." + run.Id + ".partial", "checkpoints");
+                    if (s is { Phase: "running" } && Directory.Exists(checkpoints) && Directory.EnumerateFiles(checkpoints).Any()
+                        && cluster.SecondarySilos.FirstOrDefault(h => h.SiloAddress.ToParsableString() == s.Silo) is { } handle)
+                    {
+                        victim = handle;
+                        break;
+                    }
+                }
+            }
+            Assert.NotNull(victim);
+            await cluster.StopSiloAsync(victim);
+            var states = await sweep;
+            Assert.All(states.Values, s => Assert.Equal("done", s.Phase));
+            Assert.True(log.Any(l => l.Contains("resumed there from its checkpoints (attempt 2)", StringComparison.Ordinal)), string.Join("\n", log));
+            foreach (SweepRun run in plan.Runs)
+            {
+                string[] attempts = [.. File.ReadAllLines(Path.Combine(plan.Output, "logs", run.Id + ".log")).Where(l => l.StartsWith("--- attempt", StringComparison.Ordinal))];
+                Assert.InRange(attempts.Length, 1, 2);
+                if (attempts.Length == 2) Assert.EndsWith("resuming from its checkpoints: wasserflow", attempts[1][..(attempts[1].IndexOf("wasserflow", StringComparison.Ordinal) + 10)], StringComparison.Ordinal);
+                AssertSameAsAlone(run);
+            }
+        }
+        finally
+        {
+            await cluster.StopAllSilosAsync();
+            await cluster.DisposeAsync();
+        }
+    }
+}
