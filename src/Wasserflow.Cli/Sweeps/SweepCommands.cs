@@ -102,7 +102,8 @@ public static class SweepCommands
             if (parse.GetValue(address) is { } text && !IPAddress.TryParse(text, out ip)) throw new ConfigException($"--address: '{text}' is not an IP address");
             using IHost host = SweepHosting.Silo(slots, cluster, membership, ip, parse.GetValue(port), parse.GetValue(gateway));
             host.StartAsync(cancellation).GetAwaiter().GetResult();
-            output.WriteLine($"silo: cluster '{cluster}', membership {membership}, {slots} runs at a time; Ctrl-C stops it");
+            string me = host.Services.GetRequiredService<Orleans.Runtime.ILocalSiloDetails>().SiloAddress.ToParsableString();
+            output.WriteLine($"silo {me}: cluster '{cluster}', membership {membership}, {slots} runs at a time; Ctrl-C stops it");
             output.Flush();
             try
             {

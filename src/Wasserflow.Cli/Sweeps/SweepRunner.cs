@@ -208,6 +208,8 @@ public static class SweepHosting
     {
         ArgumentNullException.ThrowIfNull(silo);
         silo.ConfigureServices(services => services.AddSingleton(new RunSlots(slots)));
+        // Start and Status answer at once (the work runs beside the grain): a call that takes seconds is a dead silo.
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
         // Dead silos are declared within seconds (the default probes take about 10 s), so moved runs restart promptly.
         silo.Configure<ClusterMembershipOptions>(o =>
         {
@@ -225,6 +227,7 @@ public static class SweepHosting
             {
                 client.Configure<ClusterOptions>(o => { o.ClusterId = cluster; o.ServiceId = ServiceId; });
                 client.UseRedisClustering(membership);
+                client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
             })
             .Build();
 
