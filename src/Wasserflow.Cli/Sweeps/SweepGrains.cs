@@ -69,9 +69,9 @@ public sealed class SweepRunGrain(RunSlots slots, IHostApplicationLifetime lifet
     {
         ArgumentNullException.ThrowIfNull(request);
         if (_work is { IsCompleted: false } || _state.Finished) return Task.FromResult(_state);
-        if (SweepStore.IsFinished(request.Folder))
+        if (SweepStore.IsFinished(request.Root, this.GetPrimaryKeyString(), request.Folder))
         {
-            _state = SweepStore.Read(request.Root, this.GetPrimaryKeyString()) is { Phase: "done" } stored ? stored : new RunState("done", SiloName, null, 0, false);
+            _state = SweepStore.Read(request.Root, this.GetPrimaryKeyString()) is { Finished: true } stored ? stored : new RunState("done", SiloName, null, 0, false);
             return Task.FromResult(_state);
         }
         int attempt = (SweepStore.Read(request.Root, this.GetPrimaryKeyString())?.Attempt ?? 0) + 1;
@@ -124,11 +124,13 @@ public static class SweepStore
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     /// <summary>
-    /// The run finished: its output folder exists (the command publishes it atomically) and no checkpoints wait beside
-    /// it (a cancelled run publishes its result so far but keeps its checkpoints, and --resume continues it).
+    /// The run finished: its output folder exists (the command publishes it atomically) and either no checkpoints wait
+    /// beside it or the sweep recorded it done. A cancelled run publishes its result so far and keeps its checkpoints
+    /// (--resume continues it); the gm-* experiments keep theirs after finishing too, which the done record tells apart.
     /// </summary>
-    public static bool IsFinished(string folder) =>
-        Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any() && !HasCheckpoints(folder);
+    public static bool IsFinished(string root, string id, string folder) =>
+        Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any()
+        && (!HasCheckpoints(folder) || Read(root, id) is { Phase: "done" });
 
     /// <summary>Checkpoints of an unfinished attempt wait in the folder's .name.partial/checkpoints.</summary>
     public static bool HasCheckpoints(string folder)
@@ -172,9 +174,9 @@ public static class SweepStore
         Directory.CreateDirectory(locks);
         Directory.CreateDirectory(logs);
         using FileStream handle = Lock(Path.Combine(locks, id + ".lock"), token);
-        if (IsFinished(request.Folder))
+        if (IsFinished(request.Root, id, request.Folder))
         {
-            var finished = Read(request.Root, id) is { Phase: "done" } s ? s : new RunState("done", silo, null, attempt, false);
+            var finished = Read(request.Root, id) is { Finished: true } s ? s : new RunState("done", silo, null, attempt, false);
             Write(request.Root, id, finished);
             return finished;
         }
@@ -188,7 +190,7 @@ public static class SweepStore
         string[] args = [.. request.Args, resumable ? "--resume" : "--overwrite"];
         int code = Cli.WasserflowCli.Run(args, log, log, interactive: false, token);
         token.ThrowIfCancellationRequested();
-        var end = code == 0 && IsFinished(request.Folder)
+        var end = code == 0 && Directory.Exists(request.Folder)
             ? running with { Phase = "done" }
             : running with { Phase = "failed", Message = $"exit code {code}; see logs/{id}.log" };
         Write(request.Root, id, end);

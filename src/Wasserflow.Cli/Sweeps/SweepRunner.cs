@@ -97,8 +97,8 @@ public static class SweepRunner
         return [.. plan.Runs.Select(r =>
         {
             RunState? s = SweepStore.Read(plan.Output, r.Id);
-            string phase = s?.Phase ?? (SweepStore.IsFinished(r.Folder) ? "done" : "pending");
-            if (phase == "running" && SweepStore.IsFinished(r.Folder)) phase = "done";
+            string phase = s?.Phase ?? (SweepStore.IsFinished(plan.Output, r.Id, r.Folder) ? "done" : "pending");
+            if (phase == "running" && SweepStore.IsFinished(plan.Output, r.Id, r.Folder)) phase = "done";
             string where = s?.Silo is { } silo ? $" on {silo}" : "";
             string attempts = s is { Attempt: > 1 } ? $", {s.Attempt} attempts" : "";
             string message = phase == "failed" && s?.Message is { } m ? $" — {m}" : "";
@@ -118,7 +118,7 @@ public static class SweepRunner
         var columns = new List<string>();
         foreach (SweepRun r in plan.Runs)
         {
-            if (!SweepStore.IsFinished(r.Folder)) continue;
+            if (!SweepStore.IsFinished(plan.Output, r.Id, r.Folder)) continue;
             var prefix = new Dictionary<string, string> { ["id"] = r.Id };
             foreach (var (k, v) in r.Options) prefix[k] = v;
             string json = Path.Combine(r.Folder, "result.json"), table = Path.Combine(r.Folder, "results.csv");
@@ -148,7 +148,7 @@ public static class SweepRunner
         var csv = new StringBuilder(string.Join(',', columns.Select(Reports.ModelSummary.Csv)) + "\n");
         foreach (var row in rows) csv.Append(string.Join(',', columns.Select(c => Reports.ModelSummary.Csv(row.GetValueOrDefault(c, "")))) + "\n");
         string html = Reports.Html.Page("Wasserflow: sweep results",
-            $"<p>{rows.Count} rows from {plan.Runs.Count(r => SweepStore.IsFinished(r.Folder))} finished of {plan.Runs.Count} runs of <code>wasserflow {System.Net.WebUtility.HtmlEncode(string.Join(' ', plan.Command))}</code>, crossed over {System.Net.WebUtility.HtmlEncode(string.Join(", ", optionNames))}.</p>\n"
+            $"<p>{rows.Count} rows from {plan.Runs.Count(r => SweepStore.IsFinished(plan.Output, r.Id, r.Folder))} finished of {plan.Runs.Count} runs of <code>wasserflow {System.Net.WebUtility.HtmlEncode(string.Join(' ', plan.Command))}</code>, crossed over {System.Net.WebUtility.HtmlEncode(string.Join(", ", optionNames))}.</p>\n"
             + Reports.Html.Table(columns, [.. rows.Select(row => columns.Select(c => row.GetValueOrDefault(c, "")).ToArray())]));
         return (csv.ToString(), html);
     }

@@ -159,3 +159,48 @@ public sealed class SweepTests : IDisposable
         }
     }
 }
+
+/// <summary>The sweep commands end to end in process: an embedded silo, status and results, bad input named with exit 2.</summary>
+public sealed class SweepCommandTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "wasserflow-sweepcli-" + Guid.NewGuid().ToString("N"));
+
+    public SweepCommandTests() => Directory.CreateDirectory(_folder);
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public void Sweep_run_status_and_results_on_one_machine()
+    {
+        string file = Path.Combine(_folder, "s.json");
+        File.WriteAllText(file, """{ "command": "fit", "output": "out", "options": { "target": "gmm", "dimension": 2, "components": 2, "iterations": 50, "kl-samples": 200 }, "cross": { "seed": [0, 1, 2] } }""");
+        var (code, output, error) = TestSupport.RunCli("sweep", "run", file, "--parallel", "2");
+        Assert.True(code == 0, error);
+        Assert.Contains("3 done, 0 failed", output, StringComparison.Ordinal);
+        var (statusCode, status, _) = TestSupport.RunCli("sweep", "status", file);
+        Assert.Equal(0, statusCode);
+        Assert.Equal(3, status.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.Contains("  done on ", StringComparison.Ordinal)));
+        Assert.Equal(0, TestSupport.RunCli("sweep", "results", file).Code);
+        string[] rows = File.ReadAllLines(Path.Combine(_folder, "out", "results.csv"));
+        Assert.Equal(4, rows.Length);
+        Assert.StartsWith("id,", rows[0], StringComparison.Ordinal);
+        Assert.Contains(",completed,", rows[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_or_bad_sweep_file_and_a_lone_cluster_flag_exit_2_with_one_line()
+    {
+        var (code, _, error) = TestSupport.RunCli("sweep", "run", Path.Combine(_folder, "none.yaml"));
+        Assert.Equal(2, code);
+        Assert.Contains("does not exist", error, StringComparison.Ordinal);
+        string file = Path.Combine(_folder, "s.yaml");
+        File.WriteAllText(file, "command: fit\noutput: out\n");
+        (code, _, error) = TestSupport.RunCli("sweep", "run", file, "--cluster", "lab");
+        Assert.Equal(2, code);
+        Assert.Contains("--cluster and --membership go together", error, StringComparison.Ordinal);
+        (code, _, error) = TestSupport.RunCli("silo", "--cluster", "lab");
+        Assert.Equal(2, code);
+        Assert.Contains("--membership", error, StringComparison.Ordinal);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+}
