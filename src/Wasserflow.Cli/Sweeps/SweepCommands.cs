@@ -11,8 +11,8 @@ namespace Wasserflow.Sweeps;
 /// <summary>`wasserflow sweep run|status|results FILE` and `wasserflow silo`.</summary>
 public static class SweepCommands
 {
-    private static readonly Option<string?> Cluster = new("--cluster") { Description = "cluster id: run on the silos started with `wasserflow silo --cluster ID` (default: one silo in this process)" };
-    private static readonly Option<string?> Membership = new("--membership") { Description = "the cluster's membership store: a Redis connection string, host:port (required with --cluster)" };
+    private static readonly Option<string?> Cluster = new("--cluster") { Description = "cluster id: run on the silos started with `wasserflow silo --cluster ID` (default none: one silo in this process)" };
+    private static readonly Option<string?> Membership = new("--membership") { Description = "the cluster's membership store, a Redis connection string host:port; required with --cluster (default none)" };
 
     /// <summary>The `sweep` command with its three subcommands.</summary>
     public static Command Sweep(TextWriter output, TextWriter error, CancellationToken cancellation)
@@ -20,7 +20,7 @@ public static class SweepCommands
         var sweep = new Command("sweep", "Run a grid of independent runs (seeds, settings) from a sweep file, on this machine or an Orleans cluster; list their status; gather their results.\n\nExamples:\n"
             + "  wasserflow sweep run seeds.yaml\n  wasserflow sweep run seeds.yaml --cluster lab --membership redis-host:6379\n  wasserflow sweep status seeds.yaml\n  wasserflow sweep results seeds.yaml");
         var file = new Argument<string>("file") { Description = "the sweep file (YAML or JSON): command, output, options, cross" };
-        var parallel = new Option<int?>("--parallel") { Description = "runs at the same time on this machine's silo (default: its cores; ignored with --cluster, where each silo has its own)" };
+        var parallel = new Option<int?>("--parallel") { Description = "runs at the same time on this machine's silo; ignored with --cluster, where each silo has its own (default its cores)" };
 
         var run = new Command("run", "Run every run of the sweep that has not finished (each writes output/<id> exactly as the command alone would; interrupted runs resume from their checkpoints).")
         {
@@ -83,10 +83,10 @@ public static class SweepCommands
     /// <summary>`wasserflow silo`: a worker of a sweep cluster, until Ctrl-C or SIGTERM.</summary>
     public static Command Silo(TextWriter output, CancellationToken cancellation)
     {
-        var parallel = new Option<int?>("--parallel") { Description = "runs at the same time on this silo (default: its cores)" };
-        var address = new Option<string?>("--address") { Description = "the address other nodes reach this silo at (default: loopback, one machine)" };
-        var port = new Option<int>("--port") { Description = "silo-to-silo port (default: a free one)" };
-        var gateway = new Option<int>("--gateway-port") { Description = "port clients submit sweeps to (default: a free one)" };
+        var parallel = new Option<int?>("--parallel") { Description = "runs at the same time on this silo (default its cores)" };
+        var address = new Option<string?>("--address") { Description = "the address other nodes reach this silo at (default loopback: one machine)" };
+        var port = new Option<int>("--port") { Description = "silo-to-silo port (default a free one)" };
+        var gateway = new Option<int>("--gateway-port") { Description = "port clients submit sweeps to (default a free one)" };
         var silo = new Command("silo", "Start a worker of a sweep cluster: membership in Redis under the cluster id; runs sweeps submitted with `wasserflow sweep run --cluster`.\n\nExample:\n"
             + "  wasserflow silo --cluster lab --membership redis-host:6379 --address 10.0.0.5")
         {
