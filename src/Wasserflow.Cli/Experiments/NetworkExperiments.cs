@@ -454,7 +454,7 @@ public static class NetworkExperiments
         double total = 0;
         for (int j = 0; j < k; j++)
         {
-            double x = System.Numerics.Tensors.TensorPrimitives.Dot(mu.AsSpan(j * d, d), p1), y = System.Numerics.Tensors.TensorPrimitives.Dot(mu.AsSpan(j * d, d), p2);
+            double x = LinearAlgebra.Reductions.Dot(mu.AsSpan(j * d, d), p1), y = LinearAlgebra.Reductions.Dot(mu.AsSpan(j * d, d), p2);
             total += Math.Sqrt(x * x + y * y);
         }
         return total / k;
@@ -481,14 +481,14 @@ public static class NetworkExperiments
                 // Eigen-decomposition of the 2×2 covariance [[a, b], [b, cc]].
                 double half = 0.5 * (a + cc), root = Math.Sqrt(0.25 * (a - cc) * (a - cc) + b * b);
                 double angle = 0.5 * Math.Atan2(2 * b, a - cc) * 180 / Math.PI;
-                ellipses.Add((j, opacity, System.Numerics.Tensors.TensorPrimitives.Dot(m, p1), System.Numerics.Tensors.TensorPrimitives.Dot(m, p2),
+                ellipses.Add((j, opacity, LinearAlgebra.Reductions.Dot(m, p1), LinearAlgebra.Reductions.Dot(m, p2),
                     Math.Sqrt(Math.Max(half + root, 0)), Math.Sqrt(Math.Max(half - root, 0)), angle));
             }
             if (t < neurons.Count)
                 for (int j = 0; j < k; j++)
                 {
                     ReadOnlySpan<double> beta = neurons[t].AsSpan(j * d, d);
-                    dots.Add((j, opacity, System.Numerics.Tensors.TensorPrimitives.Dot(beta, p1), System.Numerics.Tensors.TensorPrimitives.Dot(beta, p2)));
+                    dots.Add((j, opacity, LinearAlgebra.Reductions.Dot(beta, p1), LinearAlgebra.Reductions.Dot(beta, p2)));
                 }
         }
         return Plots.Projection($"GM components (ellipses) and FC neurons (dots) on the top-2 PCs, {subtitle}", "PC 1", "PC 2",

@@ -126,9 +126,9 @@ public static class IdxReader
         for (int start = 0; start + itemSize <= values.Length; start += itemSize)
         {
             Span<double> item = values.Slice(start, itemSize);
-            double mean = System.Numerics.Tensors.TensorPrimitives.Sum<double>(item) / itemSize;
+            double mean = LinearAlgebra.Reductions.Sum(item) / itemSize;
             System.Numerics.Tensors.TensorPrimitives.Subtract(item, mean, item);
-            double sd = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(item) / itemSize);
+            double sd = Math.Sqrt(LinearAlgebra.Reductions.SumOfSquares(item) / itemSize);
             if (sd > 0) System.Numerics.Tensors.TensorPrimitives.Multiply(item, 1.0 / sd, item);
             else item.Clear();
         }

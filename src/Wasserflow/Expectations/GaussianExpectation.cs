@@ -76,7 +76,7 @@ public sealed record GaussianExpectation(GaussianExpectationKind Kind, int Sampl
             {
                 Span<double> plus = points.Slice(i * d, d);
                 rng.FillStandardNormal(plus);
-                double radius = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(plus));
+                double radius = Math.Sqrt(LinearAlgebra.Reductions.SumOfSquares(plus));
                 for (int row = 0; row < d; row++) plus[row] = radius * q[row * d + i];
             }
             for (int i = 0; i < d * d; i++) points[d * d + i] = -points[i];

@@ -137,7 +137,7 @@ public sealed class IsotropicMixtureGradientEstimator
         }
         _gradMeans.CopyTo(gradientMeans);
         _gradVariances.CopyTo(gradientVariances);
-        return TensorPrimitives.Sum(_componentObjective) / n;
+        return LinearAlgebra.Reductions.Sum(_componentObjective) / n;
     }
 
     private (int First, int Last) ChunkRange(int chunk) =>
@@ -198,7 +198,7 @@ public sealed class IsotropicMixtureGradientEstimator
             TensorPrimitives.Subtract(g, targetGrad.Slice(s * d, d), g);
             TensorPrimitives.Add(gradMean, g, gradMean);
             // (x − m_i)ᵀ g = √ε_i ξᵀ g
-            spread += sd * TensorPrimitives.Dot(xi.Slice(s * d, d), g);
+            spread += sd * LinearAlgebra.Reductions.Dot(xi.Slice(s * d, d), g);
             objective += logQ[s] - targetLog[s];
         }
         // ∇_{m_i}F = (1/N) E_i[g];  ∇_{ε_i}F = E_i[(x − m_i)ᵀ g] / (2 N ε_i)

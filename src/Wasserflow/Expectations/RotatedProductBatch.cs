@@ -169,7 +169,7 @@ internal sealed class RotatedProductBatch
                 for (int r = 0; r < d; r++)
                     TensorPrimitives.MultiplyAdd(_y.AsSpan(p * d, d), _g[p * d + r] * inverse, RotationGradient.AsSpan(r * d, d), RotationGradient.AsSpan(r * d, d));
         }
-        return -TensorPrimitives.Sum<double>(_logDensities) * inverse;
+        return -LinearAlgebra.Reductions.Sum(_logDensities) * inverse;
     }
 
     /// <summary>The pushed points y = T_θ(x) of the last <see cref="Evaluate"/> (N×d).</summary>

@@ -100,7 +100,7 @@ public sealed class Gaussian
         Span<double> z = d <= 256 ? stackalloc double[d] : new double[d];
         TensorPrimitives.Subtract(x, _mean, z);
         Dense.SolveLower(_factor, d, z, z);
-        return -0.5 * (d * Math.Log(2 * Math.PI) + LogDeterminant + TensorPrimitives.SumOfSquares<double>(z));
+        return -0.5 * (d * Math.Log(2 * Math.PI) + LogDeterminant + LinearAlgebra.Reductions.SumOfSquares(z));
     }
 
     /// <summary>
@@ -150,11 +150,11 @@ public sealed class Gaussian
         {
             for (int i = 0; i < d; i++) column[i] = a._factor[i * d + j];
             Dense.SolveLower(b._factor, d, column, column);
-            trace += TensorPrimitives.SumOfSquares<double>(column);
+            trace += LinearAlgebra.Reductions.SumOfSquares(column);
         }
         TensorPrimitives.Subtract(b._mean, a._mean, column);
         Dense.SolveLower(b._factor, d, column, column);
-        double mahalanobis = TensorPrimitives.SumOfSquares<double>(column);
+        double mahalanobis = LinearAlgebra.Reductions.SumOfSquares(column);
         return 0.5 * (trace + mahalanobis - d + b.LogDeterminant - a.LogDeterminant);
     }
 

@@ -34,7 +34,7 @@ public sealed class GaussianMixture
             weights.CopyTo(_weights);
             foreach (double w in _weights)
                 if (!(w >= 0) || !double.IsFinite(w)) throw new ArgumentException($"weights must be finite and ≥ 0, got {w}.");
-            double sum = TensorPrimitives.Sum<double>(_weights);
+            double sum = LinearAlgebra.Reductions.Sum(_weights);
             if (Math.Abs(sum - 1.0) > 1e-9) throw new ArgumentException($"weights must sum to 1, got {sum}.");
         }
         _means = means.ToArray();
@@ -143,7 +143,7 @@ public sealed class GaussianMixture
         for (int k = 0; k < ComponentCount; k++)
         {
             ReadOnlySpan<double> row = _factors.AsSpan(k * d * d + coordinate * d, coordinate + 1);
-            double v = TensorPrimitives.SumOfSquares<double>(row);
+            double v = LinearAlgebra.Reductions.SumOfSquares(row);
             double diff = value - _means[k * d + coordinate];
             s += _weights[k] * Math.Exp(-0.5 * diff * diff / v) / Math.Sqrt(2 * Math.PI * v);
         }
@@ -216,8 +216,8 @@ internal sealed class FullMixtureKernel
             Span<double> zk = z.Slice(k * d, d);
             ReadOnlySpan<double> inv = _inverseFactors.AsSpan(k * d * d, d * d);
             for (int i = 0; i < d; i++)
-                zk[i] = TensorPrimitives.Dot(inv.Slice(i * d, i + 1), diff[..(i + 1)]);
-            logTerms[k] = _logNormalisers[k] - 0.5 * TensorPrimitives.SumOfSquares<double>(zk);
+                zk[i] = LinearAlgebra.Reductions.Dot(inv.Slice(i * d, i + 1), diff[..(i + 1)]);
+            logTerms[k] = _logNormalisers[k] - 0.5 * LinearAlgebra.Reductions.SumOfSquares(zk);
             if (logTerms[k] > max) max = logTerms[k];
         }
         double sum = 0;

@@ -272,7 +272,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         if (_wfr)
         {
             ReadOnlySpan<double> r = y.AsSpan(k * d + k * d * d, k);
-            double total = TensorPrimitives.SumOfSquares(r);
+            double total = LinearAlgebra.Reductions.SumOfSquares(r);
             for (int j = 0; j < k; j++) weights[j] = r[j] * r[j] / total;
         }
         else weights.Fill(1.0 / k);
@@ -419,7 +419,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
                         a[row * d + col] = 2.0 * gram[w * d + row] - c[row * d + col] - c[col * d + row];
                 }
             }
-            double meanLogPi = TensorPrimitives.Sum<double>(logPi) / p;
+            double meanLogPi = LinearAlgebra.Reductions.Sum(logPi) / p;
             double logDet = 0;
             for (int i = 0; i < d; i++) logDet += Math.Log(r[i * d + i]);
             energy = -(0.5 * d * (1 + Math.Log(2 * Math.PI)) + logDet) - meanLogPi;
@@ -497,8 +497,8 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         double estimate = 0;
         for (int it = 0; it < 50; it++)
         {
-            for (int i = 0; i < d; i++) w[i] = TensorPrimitives.Dot(c.Slice(i * d, d), v);
-            double norm = Math.Sqrt(TensorPrimitives.SumOfSquares<double>(w));
+            for (int i = 0; i < d; i++) w[i] = LinearAlgebra.Reductions.Dot(c.Slice(i * d, d), v);
+            double norm = Math.Sqrt(LinearAlgebra.Reductions.SumOfSquares(w));
             if (!(norm > 0) || !double.IsFinite(norm)) return double.IsFinite(norm) ? 0.0 : double.PositiveInfinity;
             TensorPrimitives.Multiply(w, 1.0 / norm, v);
             if (Math.Abs(norm - estimate) <= 1e-3 * norm) return norm;
@@ -552,7 +552,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         if (_wfr)
         {
             ReadOnlySpan<double> r = y.Slice(k * d + k * d * d, k);
-            double total = TensorPrimitives.SumOfSquares(r);
+            double total = LinearAlgebra.Reductions.SumOfSquares(r);
             for (int j = 0; j < k; j++) state.Weights[j] = r[j] * r[j] / total;
         }
         return Math.Sqrt(change);

@@ -110,7 +110,7 @@ public sealed class BuresWassersteinSgd : IVariationalFlow<GaussianParticleState
             }
         for (int i = 0; i < d; i++)
             for (int j = 0; j <= i; j++)
-                _sigma[i * d + j] = _sigma[j * d + i] = TensorPrimitives.Dot(_mr.AsSpan(i * d, d), _mr.AsSpan(j * d, d));
+                _sigma[i * d + j] = _sigma[j * d + i] = LinearAlgebra.Reductions.Dot(_mr.AsSpan(i * d, d), _mr.AsSpan(j * d, d));
         if (_options.ClipAlpha is { } alpha)
         {
             double cap = 1.0 / alpha;

@@ -127,7 +127,7 @@ internal sealed class PolyhedralStep
         double kappa = 0;
         for (int it = 0; it < 30; it++)
         {
-            double norm = System.Numerics.Tensors.TensorPrimitives.Norm<double>(_work);
+            double norm = LinearAlgebra.Reductions.Norm(_work);
             for (int a = 0; a < n; a++) _work[a] /= norm;
             Dense.SolveLowerTransposed(l, n, _work, _direction);
             MultiplySymmetric(_hessian, _direction, _trial);
@@ -239,6 +239,6 @@ internal sealed class PolyhedralStep
     private static void MultiplySymmetric(ReadOnlySpan<double> matrix, ReadOnlySpan<double> x, Span<double> y)
     {
         int n = x.Length;
-        for (int a = 0; a < n; a++) y[a] = System.Numerics.Tensors.TensorPrimitives.Dot(matrix.Slice(a * n, n), x);
+        for (int a = 0; a < n; a++) y[a] = LinearAlgebra.Reductions.Dot(matrix.Slice(a * n, n), x);
     }
 }

@@ -219,7 +219,7 @@ public sealed class RotationalViFlow : IVariationalFlow<RotationalViState>
         double[] o = s.Rotation;
         for (int r = 0; r < d; r++)
             for (int e = 0; e < d; e++)
-                _work[r * d + e] = TensorPrimitives.Dot(o.AsSpan(r * d, d), g.AsSpan(e * d, d)); // (O Gᵀ)_re
+                _work[r * d + e] = LinearAlgebra.Reductions.Dot(o.AsSpan(r * d, d), g.AsSpan(e * d, d)); // (O Gᵀ)_re
         Dense.Multiply(_work, o, d, _projected);                                                 // O Gᵀ O
         for (int k = 0; k < d * d; k++) o[k] -= _o.RotationStepSize * 0.5 * (g[k] - _projected[k]);
         Dense.OrthogonalFactor(o, d);

@@ -67,7 +67,7 @@ internal static class Dense
         {
             double s = 0.0;
             if (d > 8)
-                s = System.Numerics.Tensors.TensorPrimitives.Dot(l.Slice(i * d, i + 1), z[..(i + 1)]);
+                s = LinearAlgebra.Reductions.Dot(l.Slice(i * d, i + 1), z[..(i + 1)]);
             else
                 for (int k = 0; k <= i; k++)
                     s += l[i * d + k] * z[k];
@@ -198,7 +198,7 @@ internal static class Dense
         for (int i = 0; i < d; i++)
             for (int j = 0; j <= i; j++)
             {
-                double v = System.Numerics.Tensors.TensorPrimitives.Dot(l.Slice(i * d, j + 1), l.Slice(j * d, j + 1));
+                double v = LinearAlgebra.Reductions.Dot(l.Slice(i * d, j + 1), l.Slice(j * d, j + 1));
                 s[i * d + j] = v;
                 s[j * d + i] = v;
             }
@@ -337,7 +337,7 @@ internal static class Dense
         {
             ReadOnlySpan<double> x = a.Slice(r * length, length);
             for (int k = 0; k < m; k++)
-                result[k * rows + r] = System.Numerics.Tensors.TensorPrimitives.Dot(x, b.Slice(k * length, length));
+                result[k * rows + r] = LinearAlgebra.Reductions.Dot(x, b.Slice(k * length, length));
         }
     }
 }

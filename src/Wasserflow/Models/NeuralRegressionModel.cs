@@ -117,21 +117,21 @@ public sealed class NeuralRegressionModel : Model, IPredictiveModel
             }
             // r = (y − f)/σ²; log-likelihood −½ Σ (y − f)²/σ² − (n/2) log(2πσ²).
             TensorPrimitives.Subtract(_y, f, f);
-            double value = -0.5 * TensorPrimitives.SumOfSquares<double>(f) / NoiseVariance - n * (HalfLog2Pi + 0.5 * Math.Log(NoiseVariance));
+            double value = -0.5 * LinearAlgebra.Reductions.SumOfSquares(f) / NoiseVariance - n * (HalfLog2Pi + 0.5 * Math.Log(NoiseVariance));
             TensorPrimitives.Divide(f, NoiseVariance, f);
             double s2 = PriorScale * PriorScale;
-            value += -0.5 * TensorPrimitives.SumOfSquares(theta) / s2 - theta.Length * (Math.Log(PriorScale) + HalfLog2Pi);
+            value += -0.5 * LinearAlgebra.Reductions.SumOfSquares(theta) / s2 - theta.Length * (Math.Log(PriorScale) + HalfLog2Pi);
 
-            gradient[h * p + 2 * h] = TensorPrimitives.Sum<double>(f) - b2 / s2;
+            gradient[h * p + 2 * h] = LinearAlgebra.Reductions.Sum(f) - b2 / s2;
             for (int k = 0; k < h; k++)
             {
                 Span<double> zk = z.Slice(k * n, n);
                 TensorPrimitives.Max(zk, 0.0, scratch);
-                gradient[h * p + h + k] = TensorPrimitives.Dot(scratch, f) - w2[k] / s2;
+                gradient[h * p + h + k] = LinearAlgebra.Reductions.Dot(scratch, f) - w2[k] / s2;
                 // δ_k = r ⊙ [z_k > 0] · w₂ₖ, kept in scratch.
                 for (int i = 0; i < n; i++) scratch[i] = zk[i] > 0 ? f[i] * w2[k] : 0.0;
-                gradient[h * p + k] = TensorPrimitives.Sum<double>(scratch) - b1[k] / s2;
-                for (int j = 0; j < p; j++) gradient[k * p + j] = TensorPrimitives.Dot(_columns.AsSpan(j * n, n), scratch) - w1[k * p + j] / s2;
+                gradient[h * p + k] = LinearAlgebra.Reductions.Sum(scratch) - b1[k] / s2;
+                for (int j = 0; j < p; j++) gradient[k * p + j] = LinearAlgebra.Reductions.Dot(_columns.AsSpan(j * n, n), scratch) - w1[k * p + j] / s2;
             }
             return value;
         }
@@ -148,7 +148,7 @@ public sealed class NeuralRegressionModel : Model, IPredictiveModel
         double f = theta[h * p + 2 * h];
         for (int k = 0; k < h; k++)
         {
-            double z = theta[h * p + k] + TensorPrimitives.Dot(theta.Slice(k * p, p), x);
+            double z = theta[h * p + k] + LinearAlgebra.Reductions.Dot(theta.Slice(k * p, p), x);
             if (z > 0) f += theta[h * p + h + k] * z;
         }
         return f;

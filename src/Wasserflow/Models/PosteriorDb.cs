@@ -314,14 +314,14 @@ public static class PosteriorDb
             r.Clear();
             for (int j = 0; j < p; j++) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(xt.AsSpan(j * n, n), u[j], r, r);
             System.Numerics.Tensors.TensorPrimitives.Subtract(y, r, r);
-            double rss = System.Numerics.Tensors.TensorPrimitives.SumOfSquares<double>(r);
+            double rss = LinearAlgebra.Reductions.SumOfSquares(r);
             double value = extraConstant - n * s - rss / (2 * sigma * sigma) + s - (likelihoodConstant ? n * HalfLog2Pi : 0);
             double inv = 1 / (sigma * sigma);
             for (int j = 0; j < p; j++)
             {
                 var (lp, dlp) = betaPriors[j](u[j]);
                 value += lp;
-                g[j] = System.Numerics.Tensors.TensorPrimitives.Dot(xt.AsSpan(j * n, n), r) * inv + dlp;
+                g[j] = LinearAlgebra.Reductions.Dot(xt.AsSpan(j * n, n), r) * inv + dlp;
             }
             var (ls, dls) = sigmaPrior(sigma);
             value += ls;

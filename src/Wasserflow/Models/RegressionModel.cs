@@ -175,8 +175,8 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
             if (p > 0)
             {
                 Span<double> gb = gradient.Slice(b0, p);
-                for (int j = 0; j < p; j++) gb[j] = TensorPrimitives.Dot(_columns.AsSpan(j * n, n), w) - beta[j] / s2;
-                value += -0.5 * TensorPrimitives.SumOfSquares(beta) / s2 - p * (Math.Log(PriorScale) + HalfLog2Pi);
+                for (int j = 0; j < p; j++) gb[j] = LinearAlgebra.Reductions.Dot(_columns.AsSpan(j * n, n), w) - beta[j] / s2;
+                value += -0.5 * LinearAlgebra.Reductions.SumOfSquares(beta) / s2 - p * (Math.Log(PriorScale) + HalfLog2Pi);
             }
             if (Family == RegressionFamily.Linear && KnownSigma is null)
             {
@@ -236,7 +236,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                 else TensorPrimitives.Multiply(_columns.AsSpan((a - b0) * n, n), curvature, t);
                 for (int b = 0; b <= a; b++)
                 {
-                    double h = -(b < b0 ? TensorPrimitives.Sum<double>(t) : TensorPrimitives.Dot(_columns.AsSpan((b - b0) * n, n), t));
+                    double h = -(b < b0 ? LinearAlgebra.Reductions.Sum(t) : LinearAlgebra.Reductions.Dot(_columns.AsSpan((b - b0) * n, n), t));
                     hessian[a * d + b] = h;
                     hessian[b * d + a] = h;
                 }
@@ -270,18 +270,18 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
             case RegressionFamily.Logistic:
                 // ℓ = y t − softplus(t), softplus(t) = max(t, 0) + log(1 + e^{−|t|}); ∂ℓ/∂t = y − σ(t) with
                 // σ(t) = 1/(1 + e^{−|t|}) for t ≥ 0 and e^{−|t|}/(1 + e^{−|t|}) below: one vectorised exp and log per row.
-                value = TensorPrimitives.Dot(_y, linear);
+                value = LinearAlgebra.Reductions.Dot(_y, linear);
                 TensorPrimitives.Abs(linear, w);
                 TensorPrimitives.Negate(w, w);
                 TensorPrimitives.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
                 value -= LogisticResiduals(_y, linear, w);
                 TensorPrimitives.Log(linear, linear);
-                value -= TensorPrimitives.Sum(linear);
+                value -= LinearAlgebra.Reductions.Sum(linear);
                 break;
             default:
-                value = TensorPrimitives.Dot(_y, linear);
+                value = LinearAlgebra.Reductions.Dot(_y, linear);
                 TensorPrimitives.Exp(linear, linear);
-                value -= TensorPrimitives.Sum(linear);
+                value -= LinearAlgebra.Reductions.Sum(linear);
                 TensorPrimitives.Subtract(_y, linear, w);
                 value -= _logFactorials;
                 break;
@@ -352,14 +352,14 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                 ReadOnlySpan<double> point = points.Slice(c * d, d);
                 Span<double> tc = t.Slice(c * n, n);
                 if (b0 == 1) TensorPrimitives.Add(tc, point[0], tc);
-                logDensities[c] = Likelihood(tc, w.Slice(c * n, n), KnownSigma ?? 1, out _) - 0.5 * TensorPrimitives.SumOfSquares(point) / s2 + prior;
+                logDensities[c] = Likelihood(tc, w.Slice(c * n, n), KnownSigma ?? 1, out _) - 0.5 * LinearAlgebra.Reductions.SumOfSquares(point) / s2 + prior;
             }
             LinearAlgebra.Gemm.Multiply(w, n, 1, count, n, _rows, p, gb); // ∇_β = Xᵀ w_c for every point at once
             for (int c = 0; c < count; c++)
             {
                 ReadOnlySpan<double> point = points.Slice(c * d, d);
                 Span<double> g = gradients.Slice(c * d, d);
-                if (b0 == 1) g[0] = TensorPrimitives.Sum<double>(w.Slice(c * n, n)) - point[0] / s2;
+                if (b0 == 1) g[0] = LinearAlgebra.Reductions.Sum(w.Slice(c * n, n)) - point[0] / s2;
                 for (int j = 0; j < p; j++) g[b0 + j] = gb[c * p + j] - point[b0 + j] / s2;
             }
         }
@@ -386,7 +386,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
             for (int s = 0; s < count; s++)
             {
                 ReadOnlySpan<double> theta = draws.Slice(s * d, d);
-                double t = (Intercept ? theta[0] : 0) + (p > 0 ? TensorPrimitives.Dot(x.AsSpan(i * p, p), theta.Slice(b0, p)) : 0);
+                double t = (Intercept ? theta[0] : 0) + (p > 0 ? LinearAlgebra.Reductions.Dot(x.AsSpan(i * p, p), theta.Slice(b0, p)) : 0);
                 switch (Family)
                 {
                     case RegressionFamily.Linear:

@@ -156,7 +156,7 @@ public sealed class UnitNormLayer(int dimension) : ILayer
         for (int b = 0; b < batch; b++)
         {
             ReadOnlySpan<double> h = _h.AsSpan(b * d, d);
-            double norm = TensorPrimitives.Norm(h);
+            double norm = LinearAlgebra.Reductions.Norm(h);
             _norm[b] = norm;
             TensorPrimitives.Multiply(h, 1.0 / (norm + Epsilon), outputs.Slice(b * d, d));
         }
@@ -175,7 +175,7 @@ public sealed class UnitNormLayer(int dimension) : ILayer
             Span<double> gh = inputGradients.Slice(b * d, d);
             double n = _norm[b], denominator = n + Epsilon;
             TensorPrimitives.Multiply(g, 1.0 / denominator, gh);
-            if (n > 0) TensorPrimitives.MultiplyAdd(h, -TensorPrimitives.Dot(h, g) / (n * denominator * denominator), gh, gh);
+            if (n > 0) TensorPrimitives.MultiplyAdd(h, -LinearAlgebra.Reductions.Dot(h, g) / (n * denominator * denominator), gh, gh);
         }
     }
 }

@@ -112,7 +112,7 @@ public sealed class GaussianMixtureLayer : ILayer
             {
                 int jo = j * l + o;
                 ReadOnlySpan<double> urow = U.AsSpan(jo * d, d);
-                c[jo] = TensorPrimitives.Dot(urow, Mu.AsSpan(j * d, d)) + V[jo];
+                c[jo] = LinearAlgebra.Reductions.Dot(urow, Mu.AsSpan(j * d, d)) + V[jo];
                 TensorPrimitives.Multiply(urow, sigmaSquared.AsSpan(j * d, d), p.AsSpan((k + jo) * d, d));
             }
         Span<double> x = _x.AsSpan(0, batch * d), x2 = _x2.AsSpan(0, batch * d);
@@ -163,8 +163,8 @@ public sealed class GaussianMixtureLayer : ILayer
             for (int j = 0; j < k; j++)
             {
                 int bj = b * k + j;
-                double gA = kappa * TensorPrimitives.Dot(gh, c.AsSpan(j * l, l));
-                double gF = kappa * TensorPrimitives.Dot(gh, mz.Slice(k + j * l, l));
+                double gA = kappa * LinearAlgebra.Reductions.Dot(gh, c.AsSpan(j * l, l));
+                double gF = kappa * LinearAlgebra.Reductions.Dot(gh, mz.Slice(k + j * l, l));
                 double m = mz[j], s = _s[bj], p0 = _p0[bj], f = _f[bj], a = _a[bj];
                 gb[j] = gA * f + gF * p0;                                                           // ∂ℓ/∂m
                 gq[bj] = _q[bj] > Floor * Floor ? 0.5 * p0 * (gA - gF * m / (s * s)) : 0.0;       // ∂ℓ/∂q

@@ -66,7 +66,7 @@ public sealed class GaussianRegressionMixture
         for (int k = 0; k < Components; k++)
             for (int i = 0; i < n; i++)
                 for (int j = 0; j < n; j++)
-                    sigma[k * n * n + i * n + j] = TensorPrimitives.Dot(Factors.AsSpan(k * n * n + i * n, n), Factors.AsSpan(k * n * n + j * n, n));
+                    sigma[k * n * n + i * n + j] = LinearAlgebra.Reductions.Dot(Factors.AsSpan(k * n * n + i * n, n), Factors.AsSpan(k * n * n + j * n, n));
         return sigma;
     }
 
@@ -127,9 +127,9 @@ public sealed class GaussianRegressionMixture
         int d = x.Length, n = d + 1;
         // c = Σ (0, x) = Cov(θ, Y).
         var c = new double[n];
-        for (int i = 0; i < n; i++) c[i] = TensorPrimitives.Dot(sigma.Slice(i * n + 1, d), x);
-        double m = TensorPrimitives.Dot(mu[1..], x);
-        double q = Math.Max(TensorPrimitives.Dot(c.AsSpan(1), x), Floor);
+        for (int i = 0; i < n; i++) c[i] = LinearAlgebra.Reductions.Dot(sigma.Slice(i * n + 1, d), x);
+        double m = LinearAlgebra.Reductions.Dot(mu[1..], x);
+        double q = Math.Max(LinearAlgebra.Reductions.Dot(c.AsSpan(1), x), Floor);
         double s = Math.Sqrt(q), t = m / s;
         double f = 0.5 * SpecialFunctions.Erfc(-t / Math.Sqrt(2)), phi = InvSqrt2Pi * Math.Exp(-0.5 * t * t), p0 = phi / s;
         double a = Math.Max(m * f + s * phi, 0.0), kappa = m * p0 / q;

@@ -52,7 +52,7 @@ public static class MeanFieldNetwork
         for (int o = 0; o < l; o++)
         {
             int row = (component * l + o) * d;
-            readout.Weight[o * m + neuron] = System.Numerics.Tensors.TensorPrimitives.Dot(layer.U.AsSpan(row, d), beta) + layer.V[component * l + o];
+            readout.Weight[o * m + neuron] = LinearAlgebra.Reductions.Dot(layer.U.AsSpan(row, d), beta) + layer.V[component * l + o];
         }
     }
 }

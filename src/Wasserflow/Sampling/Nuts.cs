@@ -333,7 +333,7 @@ internal sealed class NutsChainSampler
             z.V = double.PositiveInfinity;
             return;
         }
-        z.V = double.IsFinite(logDensity) && double.IsFinite(TensorPrimitives.Sum(z.G)) ? -logDensity : double.PositiveInfinity;
+        z.V = double.IsFinite(logDensity) && double.IsFinite(LinearAlgebra.Reductions.Sum(z.G)) ? -logDensity : double.PositiveInfinity;
     }
 
     private void SampleMomentum(Point z)
@@ -355,7 +355,7 @@ internal sealed class NutsChainSampler
             TensorPrimitives.Multiply(p, _inverseMetric, result);
             return;
         }
-        for (int i = 0; i < _d; i++) result[i] = TensorPrimitives.Dot(_inverseMetric.AsSpan(i * _d, _d), p);
+        for (int i = 0; i < _d; i++) result[i] = LinearAlgebra.Reductions.Dot(_inverseMetric.AsSpan(i * _d, _d), p);
     }
 
     private double Hamiltonian(Point z)
@@ -366,7 +366,7 @@ internal sealed class NutsChainSampler
         {
             Span<double> sharp = _extended;
             Sharp(z.P, sharp);
-            kinetic = 0.5 * TensorPrimitives.Dot(z.P, sharp);
+            kinetic = 0.5 * LinearAlgebra.Reductions.Dot(z.P, sharp);
         }
         else
         {
@@ -477,7 +477,7 @@ internal sealed class NutsChainSampler
     }
 
     private static bool Criterion(ReadOnlySpan<double> pSharpMinus, ReadOnlySpan<double> pSharpPlus, ReadOnlySpan<double> rho) =>
-        TensorPrimitives.Dot(pSharpPlus, rho) > 0 && TensorPrimitives.Dot(pSharpMinus, rho) > 0;
+        LinearAlgebra.Reductions.Dot(pSharpPlus, rho) > 0 && LinearAlgebra.Reductions.Dot(pSharpMinus, rho) > 0;
 
     // Stan's build_tree: extends the trajectory from its end `z` by 2^depth leapfrog steps in direction `sign`.
     private bool BuildTree(int depth, Point z, Point propose, double[] pSharpBeg, double[] pSharpEnd, double[] rho, double[] pBeg, double[] pEnd,

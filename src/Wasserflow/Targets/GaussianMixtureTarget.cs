@@ -122,7 +122,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             case CovarianceKind.Diagonal: return _covariance[k * d + coordinate];
             default:
                 ReadOnlySpan<double> row = _covariance.AsSpan(k * d * d + coordinate * d, coordinate + 1);
-                return TensorPrimitives.SumOfSquares(row);
+                return LinearAlgebra.Reductions.SumOfSquares(row);
         }
     }
 
@@ -305,8 +305,8 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             Span<double> row = q.Slice(i * d, d);
             for (int pass = 0; pass < 2; pass++)
                 for (int j = 0; j < i; j++)
-                    TensorPrimitives.MultiplyAdd(q.Slice(j * d, d), -TensorPrimitives.Dot(row, q.Slice(j * d, d)), row, row);
-            TensorPrimitives.Divide(row, TensorPrimitives.Norm(row), row);
+                    TensorPrimitives.MultiplyAdd(q.Slice(j * d, d), -LinearAlgebra.Reductions.Dot(row, q.Slice(j * d, d)), row, row);
+            TensorPrimitives.Divide(row, LinearAlgebra.Reductions.Norm(row), row);
         }
     }
 
@@ -482,7 +482,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             for (int i = 0; i < d; i++)
             {
                 block.Slice(i * d, d).CopyTo(columns.AsSpan(i * kCount * d + k * d, d));
-                means[k * d + i] = TensorPrimitives.Dot(block.Slice(i * d, d), ComponentMean(k));
+                means[k * d + i] = LinearAlgebra.Reductions.Dot(block.Slice(i * d, d), ComponentMean(k));
             }
         }
         // Publish the means first: a thread that sees the columns also sees the means.
@@ -620,7 +620,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             case CovarianceKind.Isotropic:
                 {
                     double precision = 1.0 / _covariance[k];
-                    double q = TensorPrimitives.SumOfSquares(z) * precision;
+                    double q = LinearAlgebra.Reductions.SumOfSquares(z) * precision;
                     if (gradient) TensorPrimitives.Multiply(z, precision, z);
                     return q;
                 }
@@ -638,7 +638,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
                 {
                     ReadOnlySpan<double> l = _covariance.AsSpan(k * d * d, d * d);
                     Dense.SolveLower(l, d, z, z);
-                    double q = TensorPrimitives.SumOfSquares(z);
+                    double q = LinearAlgebra.Reductions.SumOfSquares(z);
                     if (gradient) Dense.SolveLowerTransposed(l, d, z, z);
                     return q;
                 }

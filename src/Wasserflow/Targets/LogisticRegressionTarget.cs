@@ -70,7 +70,7 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
         if (!Dense.TryCholesky(l, d)) throw new ArgumentException("the covariance Σ* is not positive definite.");
         var direction = new double[d];
         rng.FillStandardNormal(direction);
-        double norm = Math.Sqrt(TensorPrimitives.SumOfSquares<double>(direction));
+        double norm = Math.Sqrt(LinearAlgebra.Reductions.SumOfSquares(direction));
         var mStar = new double[d];
         TensorPrimitives.Multiply(direction, 0.5 * separation / norm, mStar);
         var x = new double[points * d];
@@ -113,10 +113,10 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
     {
         CheckDimension(z);
         int d = Dimension;
-        double logPi = -0.5 * PriorPrecision * TensorPrimitives.SumOfSquares(z);
+        double logPi = -0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(z);
         for (int i = 0; i < PointCount; i++)
         {
-            double t = TensorPrimitives.Dot(_x.AsSpan(i * d, d), z);
+            double t = LinearAlgebra.Reductions.Dot(_x.AsSpan(i * d, d), z);
             logPi += _y[i] * t - Softplus(t);
         }
         return logPi;
@@ -128,11 +128,11 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
         CheckDimension(z);
         int d = Dimension;
         TensorPrimitives.Multiply(z, -PriorPrecision, gradient);
-        double logPi = -0.5 * PriorPrecision * TensorPrimitives.SumOfSquares(z);
+        double logPi = -0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(z);
         for (int i = 0; i < PointCount; i++)
         {
             ReadOnlySpan<double> xi = _x.AsSpan(i * d, d);
-            double t = TensorPrimitives.Dot(xi, z);
+            double t = LinearAlgebra.Reductions.Dot(xi, z);
             logPi += _y[i] * t - Softplus(t);
             TensorPrimitives.MultiplyAdd(xi, _y[i] - Sigmoid(t), gradient, gradient);
         }
@@ -179,8 +179,8 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
                     TensorPrimitives.Exp(e, e);
                     TensorPrimitives.Add(e, 1.0, w);
                     TensorPrimitives.Log(w, e);
-                    double logPi = TensorPrimitives.Dot(_y, t) - 0.5 * (TensorPrimitives.Sum(t) + TensorPrimitives.SumOfMagnitudes(t))
-                        - TensorPrimitives.Sum<double>(e) - 0.5 * PriorPrecision * TensorPrimitives.SumOfSquares(z);
+                    double logPi = LinearAlgebra.Reductions.Dot(_y, t) - 0.5 * (LinearAlgebra.Reductions.Sum(t) + LinearAlgebra.Reductions.SumOfMagnitudes(t))
+                        - LinearAlgebra.Reductions.Sum(e) - 0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(z);
                     TensorPrimitives.Reciprocal(w, w);
                     TensorPrimitives.Subtract(w, 0.5, w);
                     TensorPrimitives.CopySign(w, t, w);
@@ -244,7 +244,7 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
         for (int i = 0; i < PointCount; i++)
         {
             ReadOnlySpan<double> xi = _x.AsSpan(i * d, d);
-            double s = Sigmoid(TensorPrimitives.Dot(xi, z));
+            double s = Sigmoid(LinearAlgebra.Reductions.Dot(xi, z));
             double c = -s * (1 - s);
             for (int a = 0; a < d; a++)
                 TensorPrimitives.MultiplyAdd(xi, c * xi[a], hessian.Slice(a * d, d), hessian.Slice(a * d, d));
@@ -296,14 +296,14 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
                 TensorPrimitives.MultiplyAdd(step, t, z, trial);
                 if (LogDensity(trial) >= logPi) break;
             }
-            double stepNorm = t * Math.Sqrt(TensorPrimitives.SumOfSquares<double>(step));
+            double stepNorm = t * Math.Sqrt(LinearAlgebra.Reductions.SumOfSquares(step));
             trial.CopyTo(z, 0);
             logPi = LogDensityGradientAndHessian(z, g, h);
             // Newton converges quadratically to a finite maximiser; on separable data its steps keep their length
             // while ‖z‖ grows without bound.
-            if (stepNorm <= 1e-9 * (1 + Math.Sqrt(TensorPrimitives.SumOfSquares<double>(z)))) return true;
+            if (stepNorm <= 1e-9 * (1 + Math.Sqrt(LinearAlgebra.Reductions.SumOfSquares(z)))) return true;
         }
-        double zNorm = Math.Sqrt(TensorPrimitives.SumOfSquares<double>(z));
+        double zNorm = Math.Sqrt(LinearAlgebra.Reductions.SumOfSquares(z));
         reason = $"target '{Name}': with a flat prior the posterior is improper (the data are linearly separable: the "
             + $"log-likelihood keeps increasing as ‖z‖ grows, ‖z‖ = {zNorm:G3} after {maxIterations} Newton steps); "
             + "use a prior (prior precision > 0) or non-separable data";

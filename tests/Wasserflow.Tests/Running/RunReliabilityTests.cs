@@ -76,11 +76,19 @@ public sealed class RunReliabilityTests : IDisposable
     }
 
     [Fact]
-    public void The_same_mixture_with_a_small_step_completes_without_warnings()
+    public void One_gaussian_at_a_small_step_completes_without_warnings_from_every_ball_start()
     {
-        var r = BallRun(5, 0.01, 200);
-        Assert.Equal("completed", r.StatusText);
-        Assert.Empty(r.Warnings);
+        // The warning must not fire on healthy runs. Five particles are not one: from the same balls at h = 0.01 they
+        // blow up on 5 of 8 starts (4 of 8 at h = 0.005, 1 of 8 at h = 0.002; measured), so which start passes depends
+        // on round-off — an earlier version of this test passed one start by luck. One Gaussian at h = 0.01 completes
+        // without a warning from all 8.
+        for (ulong seed = 1; seed <= 8; seed++)
+        {
+            var flow = new BuresWassersteinFlow(CorrelatedLogistic(), 1, new BuresWassersteinFlowOptions(0.01));
+            var r = VariationalRunner.Run(flow, GaussianParticleState.BallStart(new Xoshiro256StarStar(seed), 1, 30, 1.0, 1.0, 2), new RunOptions(200, 50));
+            Assert.True(r.StatusText == "completed", $"start {seed}: {string.Join(" | ", r.Warnings)}");
+            Assert.Empty(r.Warnings);
+        }
     }
 
     [Fact]

@@ -223,7 +223,9 @@ public class NutsPosteriorDbTests
     public void Every_mean_and_sd_agrees_with_the_reference_within_4_combined_mcse(string posterior)
     {
         Wasserflow.Models.UnconstrainedPosterior model = Wasserflow.Models.PosteriorDb.Load(posterior, Folder);
-        NutsResult result = Nuts.Sample(model, new NutsOptions { Seed = 11, Threads = 2 });
+        // 2,000 draws per chain: with Stan's 1,000, R̂ of sblri's σ (bulk ESS ≈ 700) exceeded 1.01 on 2 of 10 seeds
+        // (1.0124, 1.0102; measured), a false alarm of the bound's own noise; with 2,000 the largest of 8 seeds is 1.0041.
+        NutsResult result = Nuts.Sample(model, new NutsOptions { Seed = 11, Threads = 2, Draws = 2000 });
         int k = model.ReportedNames.Count, n = result.Options.Draws;
         var reported = new double[4 * n * k];
         for (int c = 0; c < 4; c++) model.ReportDraws(result.Chains[c].Draws, n, reported.AsSpan(c * n * k, n * k));
