@@ -273,7 +273,7 @@ internal static class MixtureKernel
         ref double p0 = ref MemoryMarshal.GetReference(precisions);
         ref double l0 = ref MemoryMarshal.GetReference(logNormalisers);
         ref double r0 = ref MemoryMarshal.GetReference(row);
-        if (Vector256.IsHardwareAccelerated)
+        if (LinearAlgebra.VectorKernels.FixedLanes)
         {
             Vector256<double> minusHalf = Vector256.Create(-0.5);
             for (; j + 3 < n; j += 4)

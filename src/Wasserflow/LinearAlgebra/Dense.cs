@@ -296,7 +296,7 @@ internal static class Dense
     /// </summary>
     public static void RowDots(ReadOnlySpan<double> a, int rows, int length, ReadOnlySpan<double> b, int m, Span<double> result)
     {
-        int vectorEnd = System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && m == 4 ? length - length % 4 : 0;
+        int vectorEnd = VectorKernels.FixedLanes && m == 4 ? length - length % 4 : 0;
         int r = 0;
         if (vectorEnd > 0)
         {

@@ -24,7 +24,7 @@ internal static class Gemm
         if (a.Length < m * k || b.Length < n * k || c.Length < m * n) throw new ArgumentException("matrix buffers are smaller than their shapes.");
         ref double a0 = ref MemoryMarshal.GetReference(a);
         ref double b0 = ref MemoryMarshal.GetReference(b);
-        int vectorEnd = Vector256.IsHardwareAccelerated ? k - k % 4 : 0;
+        int vectorEnd = VectorKernels.FixedLanes ? k - k % 4 : 0;
         // Four rows of B at a time (they stay in L1) against every block of four rows of A (from L2), so B streams
         // through the cache once.
         int blockedRows = m - m % 4, blockedColumns = n - n % 4;
@@ -54,8 +54,8 @@ internal static class Gemm
         ref double a0 = ref MemoryMarshal.GetReference(a);
         ref double b0 = ref MemoryMarshal.GetReference(b);
         ref double c0 = ref MemoryMarshal.GetReference(c);
-        int wideEnd = Vector256.IsHardwareAccelerated ? n - n % 12 : 0;
-        int vectorEnd = Vector256.IsHardwareAccelerated ? n - n % 4 : 0;
+        int wideEnd = VectorKernels.FixedLanes ? n - n % 12 : 0;
+        int vectorEnd = VectorKernels.FixedLanes ? n - n % 4 : 0;
         int i = 0;
         for (; i + 3 < m; i += 4)
         {

@@ -13,6 +13,14 @@ namespace Wasserflow.LinearAlgebra;
 /// </summary>
 internal static class VectorKernels
 {
+    /// <summary>
+    /// Always true: the kernels take their Vector256 paths on every machine. Where Vector256 is not accelerated
+    /// (no AVX2) .NET runs those operations in software lane by lane with the same IEEE results (fused multiply-adds
+    /// included), so a seed gives the same bits there too, more slowly, instead of switching to scalar loops that sum
+    /// in another order.
+    /// </summary>
+    public const bool FixedLanes = true;
+
     /// <summary>Σ_i w_i (x_i − m_i)².</summary>
     public static double WeightedSquaredDistance(ReadOnlySpan<double> x, ReadOnlySpan<double> m, ReadOnlySpan<double> w)
     {
@@ -23,7 +31,7 @@ internal static class VectorKernels
         ref double w0 = ref MemoryMarshal.GetReference(w);
         double s = 0;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 4)
+        if (FixedLanes && n >= 4)
         {
             Vector256<double> acc = Vector256<double>.Zero;
             for (; i + 3 < n; i += 4)
@@ -50,7 +58,7 @@ internal static class VectorKernels
         ref double m0 = ref MemoryMarshal.GetReference(m);
         double s = 0;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 4)
+        if (FixedLanes && n >= 4)
         {
             Vector256<double> acc = Vector256<double>.Zero;
             for (; i + 3 < n; i += 4)
@@ -80,7 +88,7 @@ internal static class VectorKernels
         ref double u0 = ref MemoryMarshal.GetReference(u);
         double s = 0;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 4)
+        if (FixedLanes && n >= 4)
         {
             Vector256<double> acc = Vector256<double>.Zero;
             for (; i + 3 < n; i += 4)
@@ -110,7 +118,7 @@ internal static class VectorKernels
         ref double m0 = ref MemoryMarshal.GetReference(m);
         ref double x0 = ref MemoryMarshal.GetReference(x);
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (FixedLanes)
         {
             Vector256<double> av = Vector256.Create(a);
             for (; i + 3 < n; i += 4)
@@ -131,7 +139,7 @@ internal static class VectorKernels
         ref double g0 = ref MemoryMarshal.GetReference(g);
         ref double u0 = ref MemoryMarshal.GetReference(u);
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (FixedLanes)
         {
             Vector256<double> av = Vector256.Create(a);
             for (; i + 3 < n; i += 4)
@@ -194,7 +202,7 @@ internal static class VectorKernels
     {
         int n = v.Length, i = 0;
         double max = double.NegativeInfinity;
-        if (Vector256.IsHardwareAccelerated && n >= 4)
+        if (FixedLanes && n >= 4)
         {
             ref double v0 = ref MemoryMarshal.GetReference(v);
             Vector256<double> acc = Vector256.LoadUnsafe(ref v0);
@@ -212,7 +220,7 @@ internal static class VectorKernels
         int n = a.Length, i = 0;
         if (b.Length < n) throw new ArgumentException("vectors differ in length.");
         double s = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 4)
+        if (FixedLanes && n >= 4)
         {
             ref double a0 = ref MemoryMarshal.GetReference(a);
             ref double b0 = ref MemoryMarshal.GetReference(b);
@@ -229,7 +237,7 @@ internal static class VectorKernels
     {
         int n = v.Length, i = 0;
         double s = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 4)
+        if (FixedLanes && n >= 4)
         {
             ref double v0 = ref MemoryMarshal.GetReference(v);
             Vector256<double> acc = Vector256<double>.Zero;
@@ -245,7 +253,7 @@ internal static class VectorKernels
     {
         int n = v.Length, i = 0;
         double s = 0;
-        if (Vector256.IsHardwareAccelerated && n >= 4)
+        if (FixedLanes && n >= 4)
         {
             ref double v0 = ref MemoryMarshal.GetReference(v);
             Vector256<double> acc = Vector256<double>.Zero, t = Vector256.Create(threshold);
@@ -270,7 +278,7 @@ internal static class VectorKernels
     public static void AddAndClamp(Span<double> v, double a, double floor)
     {
         int n = v.Length, i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (FixedLanes)
         {
             ref double v0 = ref MemoryMarshal.GetReference(v);
             Vector256<double> av = Vector256.Create(a), fv = Vector256.Create(floor);
@@ -283,7 +291,7 @@ internal static class VectorKernels
     public static void Scale(Span<double> v, double a)
     {
         int n = v.Length, i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (FixedLanes)
         {
             ref double v0 = ref MemoryMarshal.GetReference(v);
             Vector256<double> av = Vector256.Create(a);

@@ -295,7 +295,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
     {
         int n = linear.Length, i = 0;
         double positive = 0;
-        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && n >= 4)
+        if (LinearAlgebra.VectorKernels.FixedLanes && n >= 4)
         {
             var one = System.Runtime.Intrinsics.Vector256.Create(1.0);
             var sum = System.Runtime.Intrinsics.Vector256<double>.Zero;

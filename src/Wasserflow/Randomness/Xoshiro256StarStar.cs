@@ -180,7 +180,7 @@ public sealed class Xoshiro256StarStar
     internal static void SinCosTwoPi(ReadOnlySpan<double> u, Span<double> sin, Span<double> cos)
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (LinearAlgebra.VectorKernels.FixedLanes)
         {
             for (; i + 4 <= u.Length; i += 4)
             {
