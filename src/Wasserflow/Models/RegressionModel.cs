@@ -273,6 +273,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                 value = LinearAlgebra.Reductions.Dot(_y, linear);
                 TensorPrimitives.Abs(linear, w);
                 TensorPrimitives.Negate(w, w);
+                TensorPrimitives.Max(w, LinearAlgebra.VectorKernels.ExpFloor, w); // above exp's underflow, whose vector handling depends on alignment
                 TensorPrimitives.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
                 value -= LogisticResiduals(_y, linear, w);
                 TensorPrimitives.Log(linear, linear);
