@@ -156,14 +156,8 @@ public static class ImageBnnExperiment
         int[] order = new int[n];
         for (int epoch = 1; epoch <= s.Epochs; epoch++)
         {
-            for (int i = 0; i < n; i++) order[i] = i;
             // Every method sees the same minibatches in the same order.
-            var shuffle = new Xoshiro256StarStar(Xoshiro256StarStar.Mix(s.Seed, (ulong)(2_000_000 + epoch)));
-            for (int i = n - 1; i > 0; i--)
-            {
-                int j = shuffle.NextInt(i + 1);
-                (order[i], order[j]) = (order[j], order[i]);
-            }
+            new Xoshiro256StarStar(Xoshiro256StarStar.Mix(s.Seed, (ulong)(2_000_000 + epoch))).Permutation(order);
             var clock = Stopwatch.StartNew();
             double objective = 0;
             int steps = 0;

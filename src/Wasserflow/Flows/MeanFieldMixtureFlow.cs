@@ -42,7 +42,7 @@ public sealed class MeanFieldMixtureFlow
 {
     private const int Chunk = 512;
     private readonly IsotropicMixtureUpdateRule _rule;
-    private readonly double[] _means, _variances, _points, _gradients, _values, _logQ, _gradMeans, _gradVariances, _newMean;
+    private readonly double[] _means, _variances, _points, _gradients, _values, _logQ, _gradMeans, _gradVariances, _newMeans;
     private readonly double[] _newVariances;
     private readonly byte[] _offsets;
     private readonly Action<int> _workerBody;
@@ -77,7 +77,7 @@ public sealed class MeanFieldMixtureFlow
         _logQ = new double[n];
         _gradMeans = new double[n * Dimension];
         _gradVariances = new double[n];
-        _newMean = new double[Dimension];
+        _newMeans = new double[n * Dimension];
         _newVariances = new double[n];
         _workerBody = w =>
         {
@@ -113,11 +113,13 @@ public sealed class MeanFieldMixtureFlow
     {
         ArgumentNullException.ThrowIfNull(rng);
         if (z.Length != Dimension) throw new ArgumentException($"z must have length {Dimension}.", nameof(z));
+        Span<double> sd = stackalloc double[Components];
+        for (int i = 0; i < Components; i++) sd[i] = Math.Sqrt(_variances[i]);
         rng.FillStandardNormal(z);
         for (int j = 0; j < z.Length; j++)
         {
             int i = rng.NextInt(Components);
-            z[j] = _means[i * Dimension + j] + Math.Sqrt(_variances[i]) * z[j];
+            z[j] = _means[i * Dimension + j] + sd[i] * z[j];
         }
     }
 
@@ -133,25 +135,17 @@ public sealed class MeanFieldMixtureFlow
     {
         Estimate(potential, rng);
         int n = Components, d = Dimension;
-        // Check every component's update before committing any.
-        Span<double> newVariances = _newVariances;
-        for (int pass = 0; pass < 2; pass++)
-            for (int i = 0; i < n; i++)
-            {
-                Span<double> mean = _means.AsSpan(i * d, d);
-                double variance = _rule.Update(mean, _variances[i], _gradMeans.AsSpan(i * d, d), _gradVariances[i], stepSize, n, _newMean);
-                if (pass == 0)
-                {
-                    if (!(variance > 0) || !double.IsFinite(variance) || !TensorPrimitives.IsFiniteAll<double>(_newMean))
-                        throw new InvalidOperationException($"{_rule.Name}: component {i} left the valid set (variance {variance}); take a smaller step size.");
-                    newVariances[i] = variance;
-                }
-                else
-                {
-                    _newMean.CopyTo(mean);
-                    _variances[i] = newVariances[i];
-                }
-            }
+        // Every component's update into the buffers first, checked, then committed: a failure moves nothing.
+        for (int i = 0; i < n; i++)
+        {
+            Span<double> newMean = _newMeans.AsSpan(i * d, d);
+            double variance = _rule.Update(_means.AsSpan(i * d, d), _variances[i], _gradMeans.AsSpan(i * d, d), _gradVariances[i], stepSize, n, newMean);
+            if (!(variance > 0) || !double.IsFinite(variance) || !TensorPrimitives.IsFiniteAll<double>(newMean))
+                throw new InvalidOperationException($"{_rule.Name}: component {i} left the valid set (variance {variance}); take a smaller step size.");
+            _newVariances[i] = variance;
+        }
+        _newMeans.CopyTo(_means, 0);
+        _newVariances.CopyTo(_variances, 0);
         double total = 0;
         for (int s = 0; s < n; s++) total += _values[s] + _logQ[s];
         return total / n;
@@ -219,11 +213,13 @@ public sealed class MeanFieldMixtureFlow
         Xoshiro256StarStar stream = _streams[s];
         stream.Reseed(key, (ulong)s);
         stream.FillStandardNormal(z);
+        Span<double> sd = stackalloc double[n];
+        for (int i = 0; i < n; i++) sd[i] = Math.Sqrt(_variances[i]);
         for (int j = 0; j < d; j++)
         {
             int i = s + _offsets[j];
             if (i >= n) i -= n;
-            z[j] = _means[i * d + j] + Math.Sqrt(_variances[i]) * z[j];
+            z[j] = _means[i * d + j] + sd[i] * z[j];
         }
         double u = potential.Evaluate(worker, z, g);
         if (!double.IsFinite(u) || !TensorPrimitives.IsFiniteAll<double>(g))

@@ -10,7 +10,8 @@ namespace Wasserflow.LinearAlgebra;
 /// their last bits follow the CPU. Here there are always 16 partial sums — lane l of block k accumulates elements
 /// 16k + l — combined as ((s₀..₃ + s₄..₇) + (s₈..₁₁ + s₁₂..₁₅)) lane-wise, then (c₀ + c₂) + (c₁ + c₃), then the
 /// remainder of fewer than 4 elements in order. Four Vector256 accumulators compute exactly that with fused
-/// multiply-adds; without Vector256 the same arithmetic runs lane by lane (Math.FusedMultiplyAdd is exact everywhere).
+/// multiply-adds, on every machine (<see cref="VectorKernels.FixedLanes"/>: without AVX2 .NET runs them in software
+/// with the same IEEE results).
 /// </summary>
 public static class Reductions
 {
@@ -39,7 +40,7 @@ public static class Reductions
         double result = 0;
         if (n >= 4)
         {
-            result = Vector256.IsHardwareAccelerated ? Vectorised(a, b, product, magnitude, out i) : Lanes(a, b, product, magnitude, out i);
+            result = Vectorised(a, b, product, magnitude, out i);
         }
         for (; i < n; i++) result += product ? a[i] * b[i] : magnitude ? Math.Abs(a[i]) : a[i];
         return result;
@@ -70,23 +71,4 @@ public static class Reductions
         end = i;
         return Gemm.HorizontalSum((s0 + s1) + (s2 + s3));
     }
-
-    // The same arithmetic as Vectorised, lane by lane.
-    private static double Lanes(ReadOnlySpan<double> a, ReadOnlySpan<double> b, bool product, bool magnitude, out int end)
-    {
-        Span<double> s = stackalloc double[16];
-        s.Clear();
-        int n = a.Length, i = 0;
-        for (; i + 15 < n; i += 16)
-            for (int l = 0; l < 16; l++) s[l] = Lane(s[l], a[i + l], b[i + l], product, magnitude);
-        for (; i + 3 < n; i += 4)
-            for (int l = 0; l < 4; l++) s[l] = Lane(s[l], a[i + l], b[i + l], product, magnitude);
-        end = i;
-        Span<double> c = stackalloc double[4];
-        for (int l = 0; l < 4; l++) c[l] = (s[l] + s[4 + l]) + (s[8 + l] + s[12 + l]);
-        return (c[0] + c[2]) + (c[1] + c[3]);
-    }
-
-    private static double Lane(double acc, double a, double b, bool product, bool magnitude) =>
-        product ? Math.FusedMultiplyAdd(a, b, acc) : acc + (magnitude ? Math.Abs(a) : a);
 }

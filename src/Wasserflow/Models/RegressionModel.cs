@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using static Wasserflow.Models.SpecialFunctions;
 
 namespace Wasserflow.Models;
@@ -298,17 +299,17 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
         double positive = 0;
         if (LinearAlgebra.VectorKernels.FixedLanes && n >= 4)
         {
-            var one = System.Runtime.Intrinsics.Vector256.Create(1.0);
-            var sum = System.Runtime.Intrinsics.Vector256<double>.Zero;
+            var one = Vector256.Create(1.0);
+            var sum = Vector256<double>.Zero;
             for (; i + 3 < n; i += 4)
             {
-                var e = System.Runtime.Intrinsics.Vector256.Create(w.Slice(i, 4));
-                var t = System.Runtime.Intrinsics.Vector256.Create(linear.Slice(i, 4));
+                var e = Vector256.Create(w.Slice(i, 4));
+                var t = Vector256.Create(linear.Slice(i, 4));
                 var denominator = one + e;
-                sum += System.Runtime.Intrinsics.Vector256.Max(t, System.Runtime.Intrinsics.Vector256<double>.Zero);
-                var numerator = System.Runtime.Intrinsics.Vector256.ConditionalSelect(System.Runtime.Intrinsics.Vector256.GreaterThanOrEqual(t, System.Runtime.Intrinsics.Vector256<double>.Zero), one, e);
-                System.Runtime.Intrinsics.Vector256.StoreUnsafe(System.Runtime.Intrinsics.Vector256.Create(y.Slice(i, 4)) - numerator / denominator, ref w[i]);
-                System.Runtime.Intrinsics.Vector256.StoreUnsafe(denominator, ref linear[i]);
+                sum += Vector256.Max(t, Vector256<double>.Zero);
+                var numerator = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(t, Vector256<double>.Zero), one, e);
+                Vector256.StoreUnsafe(Vector256.Create(y.Slice(i, 4)) - numerator / denominator, ref w[i]);
+                Vector256.StoreUnsafe(denominator, ref linear[i]);
             }
             positive = LinearAlgebra.Gemm.HorizontalSum(sum);
         }

@@ -102,12 +102,7 @@ public sealed class ClassifierTrainer
     {
         int n = _train.Count, d = _train.Dimension, batchSize = Options.BatchSize, epoch = CompletedEpochs + 1;
         int batches = (n + batchSize - 1) / batchSize;
-        for (int i = 0; i < n; i++) _order[i] = i;
-        for (int i = n - 1; i > 0; i--)
-        {
-            int j = _shuffle.NextInt(i + 1);
-            (_order[i], _order[j]) = (_order[j], _order[i]);
-        }
+        _shuffle.Permutation(_order.AsSpan(0, n));
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         long lastReport = 0;

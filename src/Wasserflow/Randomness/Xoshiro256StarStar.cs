@@ -118,6 +118,17 @@ public sealed class Xoshiro256StarStar
         }
     }
 
+    /// <summary>Fills <paramref name="order"/> with a uniformly random permutation of 0 … n − 1 (Fisher–Yates from the end, one <see cref="NextInt"/> per position).</summary>
+    public void Permutation(Span<int> order)
+    {
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        for (int i = order.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (order[i], order[j]) = (order[j], order[i]);
+        }
+    }
+
     /// <summary>One standard normal draw (Box–Muller, cosine branch).</summary>
     public double NextStandardNormal()
     {
