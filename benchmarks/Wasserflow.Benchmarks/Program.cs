@@ -13,9 +13,9 @@ internal static class Program
     // in nanoseconds: `compare` prints a rerun beside them.
     private static readonly Dictionary<string, double> Documented = new()
     {
-        ["IbwStepBenchmarks.IbwIteration[Dimension=2, Components=20]"] = 27_700,
-        ["IbwStepBenchmarks.IbwIteration[Dimension=20, Components=20]"] = 114_000,
-        ["IbwStepBenchmarks.IbwIteration[Dimension=100, Components=15]"] = 162_000,
+        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 2, 20)]"] = 27_700,
+        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 20, 20)]"] = 114_000,
+        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 100, 15)]"] = 162_000,
         ["ModelBenchmarks.LogisticBreastCancerShape"] = 4_650,
         ["ModelBenchmarks.LogisticWhitened"] = 6_390,
         ["ModelFitBenchmarks.BreastCancerShapeGaussianVi100Steps"] = 159_400_000,

@@ -51,7 +51,7 @@ public sealed class StochasticAdvi
         int d = _mean.Length;
         if (potential.Dimension != d) throw new ArgumentException($"the potential has dimension {potential.Dimension}, q {d}.", nameof(potential));
         rng.FillStandardNormal(_xi);
-        TensorPrimitives.Exp(_logScale, _z);
+        LinearAlgebra.VectorMath.Exp(_logScale, _z);
         TensorPrimitives.MultiplyAdd(_z, _xi, _mean, _z);
         double u = potential.Evaluate(0, _z, _g);
         if (!double.IsFinite(u) || !TensorPrimitives.IsFiniteAll<double>(_g))

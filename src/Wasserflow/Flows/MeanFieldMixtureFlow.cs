@@ -253,10 +253,7 @@ public sealed class MeanFieldMixtureFlow
             {
                 Span<double> a = scratch.AsSpan((n + i) * Chunk, len);
                 TensorPrimitives.Subtract(a, max, a);
-                // Clamped above exp's underflow: the vectorised exp handles a vector with an underflowing lane apart, so
-                // the neighbours' last bits would depend on where the vector boundaries fall.
-                TensorPrimitives.Max(a, VectorKernels.ExpFloor, a);
-                TensorPrimitives.Exp(a, a);
+                VectorMath.Exp(a, a);
                 TensorPrimitives.Add(sum, a, sum);
             }
             Span<double> gc = g.Slice(start, len);
@@ -268,7 +265,7 @@ public sealed class MeanFieldMixtureFlow
                 TensorPrimitives.Multiply(a, t, a);
                 TensorPrimitives.MultiplyAdd(a, -1.0 / _variances[i], gc, gc);
             }
-            TensorPrimitives.Log(sum, sum);
+            VectorMath.Log(sum, sum);
             logQ += VectorKernels.Sum(max) + VectorKernels.Sum(sum) + len * constant;
         }
         return logQ;

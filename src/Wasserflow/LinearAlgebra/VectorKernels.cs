@@ -149,9 +149,9 @@ internal static class VectorKernels
     }
 
     // Terms more than 700 below their row's maximum are raised to −700 before the exponential: exp(−700) ≈ 1e−304
-    // is as invisible next to the maximum's 1 as the true value, and below about −708 the vectorised exp falls back to
-    // the scalar library routine's slow underflow path for the whole vector (measured 3–4× slower when 20% of the
-    // terms are that small, as they are whenever components are far apart).
+    // is as invisible next to the maximum's 1 as the true value, and the flush below turns them into exact zeros that
+    // callers skip. (The floor was introduced when the exponential was TensorPrimitives.Exp, whose vectors with an
+    // underflowing lane took the C library's slow path; VectorMath.Exp has no such path.)
     public const double ExpFloor = -700;
 
     // exp(−699): weights below it (those raised to the floor, and the few just above it) become exact zeros after the
@@ -166,16 +166,16 @@ internal static class VectorKernels
 
     /// <summary>
     /// Turns each row of an m×n block of log terms into its softmax in place and writes the row's log-sum-exp.
-    /// The exponentials are taken in one vectorised call over the whole block, padded to at least one vector so that
-    /// every element goes through the same code path (a short span would take a scalar path that rounds differently).
+    /// The exponentials are taken in one vectorised call over the whole block (<see cref="VectorMath.Exp(ReadOnlySpan{double}, Span{double})"/>:
+    /// the same bits for every element wherever it sits).
     /// </summary>
-    /// <param name="terms">m·n log terms, row-major, followed by at least 4 spare slots.</param>
+    /// <param name="terms">m·n log terms, row-major.</param>
     /// <param name="m">Rows.</param>
     /// <param name="n">Terms per row.</param>
     /// <param name="logSumExp">m outputs.</param>
     public static void SoftmaxRows(Span<double> terms, int m, int n, Span<double> logSumExp)
     {
-        if (terms.Length < m * n + 4 || logSumExp.Length < m) throw new ArgumentException("buffers are smaller than their shapes.");
+        if (terms.Length < m * n || logSumExp.Length < m) throw new ArgumentException("buffers are smaller than their shapes.");
         for (int r = 0; r < m; r++)
         {
             Span<double> row = terms.Slice(r * n, n);
@@ -186,8 +186,7 @@ internal static class VectorKernels
             logSumExp[r] = shift;
         }
         int length = m * n;
-        terms.Slice(length, 4).Clear();
-        TensorPrimitives.Exp(terms[..Math.Max(length, 4)], terms[..Math.Max(length, 4)]);
+        VectorMath.Exp(terms[..length], terms[..length]);
         for (int r = 0; r < m; r++)
         {
             Span<double> row = terms.Slice(r * n, n);

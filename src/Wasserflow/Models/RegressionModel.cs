@@ -219,13 +219,13 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                     ReadOnlySpan<double> theta = points.Slice(c * d, d);
                     t.Fill(Intercept ? theta[0] : 0);
                     for (int j = 0; j < p; j++) TensorPrimitives.MultiplyAdd(_columns.AsSpan(j * n, n), theta[b0 + j], t, t);
-                    if (Family == RegressionFamily.Poisson) TensorPrimitives.Exp(t, t);
+                    if (Family == RegressionFamily.Poisson) LinearAlgebra.VectorMath.Exp(t, t);
                     else
                     {
                         // σ(t)(1 − σ(t)) = e/(1 + e)² with e = e^{−|t|}: no overflow either way.
                         TensorPrimitives.Abs(t, t);
                         TensorPrimitives.Negate(t, t);
-                        TensorPrimitives.Exp(t, t);
+                        LinearAlgebra.VectorMath.Exp(t, t);
                         for (int i = 0; i < n; i++) t[i] = t[i] / ((1 + t[i]) * (1 + t[i]));
                     }
                     TensorPrimitives.MultiplyAdd(t, 1.0 / count, curvature, curvature);
@@ -274,15 +274,14 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
                 value = LinearAlgebra.Reductions.Dot(_y, linear);
                 TensorPrimitives.Abs(linear, w);
                 TensorPrimitives.Negate(w, w);
-                TensorPrimitives.Max(w, LinearAlgebra.VectorKernels.ExpFloor, w); // above exp's underflow, whose vector handling depends on alignment
-                TensorPrimitives.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
+                LinearAlgebra.VectorMath.Exp(w, w); // e = e^{−|t|} ∈ (0, 1]
                 value -= LogisticResiduals(_y, linear, w);
-                TensorPrimitives.Log(linear, linear);
+                LinearAlgebra.VectorMath.Log(linear, linear);
                 value -= LinearAlgebra.Reductions.Sum(linear);
                 break;
             default:
                 value = LinearAlgebra.Reductions.Dot(_y, linear);
-                TensorPrimitives.Exp(linear, linear);
+                LinearAlgebra.VectorMath.Exp(linear, linear);
                 value -= LinearAlgebra.Reductions.Sum(linear);
                 TensorPrimitives.Subtract(_y, linear, w);
                 value -= _logFactorials;

@@ -164,7 +164,7 @@ public sealed class Xoshiro256StarStar
                 r[i] = 1.0 - NextDouble(); // (0, 1]: the log is finite
                 u[i] = NextDouble();
             }
-            System.Numerics.Tensors.TensorPrimitives.Log(r, r);
+            LinearAlgebra.VectorMath.Log(r, r);
             System.Numerics.Tensors.TensorPrimitives.Multiply(r, -2.0, r);
             System.Numerics.Tensors.TensorPrimitives.Sqrt(r, r);
             SinCosTwoPi(u, s, c);

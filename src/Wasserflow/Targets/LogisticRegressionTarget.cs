@@ -176,12 +176,9 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
                     // σ(t) = r for t ≥ 0, 1 − r otherwise, i.e. σ = ½ + copysign(r − ½, t). All vectorised over the n points.
                     TensorPrimitives.Abs(t, e);
                     TensorPrimitives.Negate(e, e);
-                    // Above exp's underflow (docs/benchmarks.md: a vector holding an underflowing lane changes its
-                    // neighbours' last bits with the array's alignment); e^{−700} ≈ 1e−304 vanishes beside 1 all the same.
-                    TensorPrimitives.Max(e, LinearAlgebra.VectorKernels.ExpFloor, e);
-                    TensorPrimitives.Exp(e, e);
+                    LinearAlgebra.VectorMath.Exp(e, e);
                     TensorPrimitives.Add(e, 1.0, w);
-                    TensorPrimitives.Log(w, e);
+                    LinearAlgebra.VectorMath.Log(w, e);
                     double logPi = LinearAlgebra.Reductions.Dot(_y, t) - 0.5 * (LinearAlgebra.Reductions.Sum(t) + LinearAlgebra.Reductions.SumOfMagnitudes(t))
                         - LinearAlgebra.Reductions.Sum(e) - 0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(z);
                     TensorPrimitives.Reciprocal(w, w);

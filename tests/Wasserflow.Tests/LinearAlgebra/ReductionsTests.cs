@@ -6,8 +6,8 @@ namespace Wasserflow.Tests.LinearAlgebra;
 
 /// <summary>
 /// The fixed-order reductions: bit for bit the documented order (16 lanes of fused multiply-adds, a fixed combination,
-/// the tail in order) at every length, close to exact sums, and a fit's files identical with and without AVX-512 in
-/// fresh processes.
+/// the tail in order) at every length, close to exact sums, and the demo's and a fit's files identical with AVX-512,
+/// with AVX2 only and without AVX2, in fresh processes.
 /// </summary>
 public sealed class ReductionsTests
 {
@@ -56,36 +56,41 @@ public sealed class ReductionsTests
     }
 
     [Fact]
-    public void A_fit_gives_the_same_files_with_and_without_avx512_in_fresh_processes()
+    public void The_demo_and_an_rk4_logistic_fit_give_the_same_files_with_avx512_avx2_and_without_avx2_in_fresh_processes()
     {
-        // On a machine without AVX-512 both runs use AVX2 and the check is trivially true; on one with it (this
-        // project's), the second run takes the AVX2 paths an AVX2-only machine takes.
+        // On this project's machine (AVX-512) the three runs take the AVX-512, AVX2 and non-AVX2 paths .NET has; on a
+        // machine without AVX-512 the first two coincide. Every file but the timings must be byte-identical.
         string cli = Path.Combine(AppContext.BaseDirectory, "Wasserflow.Cli.dll");
         string root = Path.Combine(Path.GetTempPath(), "wasserflow-isa-" + Guid.NewGuid().ToString("N"));
+        (string Name, string? Variable)[] settings = [("default", null), ("no-avx512", "DOTNET_EnableAVX512"), ("no-avx2", "DOTNET_EnableAVX2")];
         try
         {
             string[][] commands =
             [
                 ["fit", "--target", "logistic", "-d", "30", "--points", "150", "--prior-precision", "0.01", "-a", "bw", "-n", "1", "--step-size", "0.1", "--iterations", "100"],
-                ["fit", "--target", "gmm", "--dimension", "2", "-n", "5", "--iterations", "300", "--kl-samples", "1000"],
+                ["demo", "--iterations", "2000", "--target-seeds", "1"],
             ];
             for (int c = 0; c < commands.Length; c++)
             {
-                string[] folders = [Path.Combine(root, $"{c}-default"), Path.Combine(root, $"{c}-avx2")];
-                for (int k = 0; k < 2; k++)
+                string Folder(int k) => Path.Combine(root, $"{c}-{settings[k].Name}");
+                for (int k = 0; k < settings.Length; k++)
                 {
                     var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-                    foreach (string arg in (string[])[cli, .. commands[c], "-o", folders[k]]) start.ArgumentList.Add(arg);
-                    if (k == 1) start.Environment["DOTNET_EnableAVX512"] = "0";
+                    foreach (string arg in (string[])[cli, .. commands[c], "-o", Folder(k)]) start.ArgumentList.Add(arg);
+                    if (settings[k].Variable is string variable) start.Environment[variable] = "0";
                     using Process p = Process.Start(start)!;
                     string err = p.StandardError.ReadToEnd();
                     p.StandardOutput.ReadToEnd();
                     p.WaitForExit();
                     Assert.True(p.ExitCode == 0, err);
                 }
-                foreach (string file in Directory.GetFiles(folders[0]).Where(f => !Path.GetFileName(f).StartsWith("timings", StringComparison.Ordinal)))
-                    Assert.True(File.ReadAllBytes(file).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(folders[1], Path.GetFileName(file)))),
-                        $"{string.Join(' ', commands[c])}: {Path.GetFileName(file)} differs without AVX-512");
+                string[] files = [.. Directory.GetFiles(Folder(0), "*", SearchOption.AllDirectories)
+                    .Where(f => !Path.GetFileName(f).StartsWith("timings", StringComparison.Ordinal))];
+                Assert.NotEmpty(files);
+                foreach (string file in files)
+                    for (int k = 1; k < settings.Length; k++)
+                        Assert.True(File.ReadAllBytes(file).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(Folder(k), Path.GetRelativePath(Folder(0), file)))),
+                            $"{string.Join(' ', commands[c])}: {Path.GetRelativePath(Folder(0), file)} differs with {settings[k].Variable}=0");
             }
         }
         finally

@@ -95,7 +95,7 @@ public class Xoshiro256StarStarTests
                 r[i] = 1.0 - reference.NextDouble();
                 u[i] = reference.NextDouble();
             }
-            System.Numerics.Tensors.TensorPrimitives.Log(r, r);
+            Wasserflow.LinearAlgebra.VectorMath.Log(r, r);
             Xoshiro256StarStar.SinCosTwoPi(u, s, c);
             for (int i = 0; i < count; i++)
             {

@@ -42,22 +42,34 @@ public sealed class RunReliabilityTests : IDisposable
         return new LogisticRegressionTarget(x, y, 0.01);
     }
 
-    private static RunResult<GaussianParticleState> BallRun(int particles, double step, int iterations = 1000)
-    {
-        var flow = new BuresWassersteinFlow(CorrelatedLogistic(), particles, new BuresWassersteinFlowOptions(step));
-        var start = GaussianParticleState.BallStart(new Xoshiro256StarStar(1), particles, 30, 1.0, 1.0, 2);
-        return VariationalRunner.Run(flow, start, new RunOptions(iterations, 50));
-    }
-
     [Fact]
-    public void A_mixture_from_a_ball_that_blows_up_warns_instead_of_reporting_completed()
+    public void Mixtures_from_a_ball_that_blow_up_warn_and_those_that_settle_do_not()
     {
-        // K = 5 particles from a ball, h = 0.05: the KL estimate falls, then spikes to thousands and ends far worse,
-        // with one particle's standard deviation hundreds of times its start; the run finishes, but must say so.
-        var r = BallRun(5, 0.05, 200);
-        Assert.Equal(RunStatus.Completed, r.Status);
-        Assert.Equal("completed with warnings", r.StatusText);
-        Assert.Contains(r.Warnings, w => w.StartsWith("the KL estimate jumped", StringComparison.Ordinal));
+        // K = 5 particles from a ball, h = 0.1: most starts blow up (the KL estimate falls, then spikes to hundreds or
+        // billions; measured on 6 of 8 starts), some settle. Which ones depends on round-off, so the test judges each run
+        // by its own trace: a run that ends far above its best point must finish "completed with warnings" saying so,
+        // and a run whose trace never rises must report no warning. At least two of the four starts blow up.
+        int blownUp = 0;
+        for (ulong seed = 1; seed <= 4; seed++)
+        {
+            var flow = new BuresWassersteinFlow(CorrelatedLogistic(), 5, new BuresWassersteinFlowOptions(0.1));
+            var r = VariationalRunner.Run(flow, GaussianParticleState.BallStart(new Xoshiro256StarStar(seed), 5, 30, 1.0, 1.0, 2), new RunOptions(200, 50));
+            Assert.Equal(RunStatus.Completed, r.Status);
+            double best = r.Trace.Min(p => p.Kl), last = r.Trace[^1].Kl;
+            if (last > best + 50)
+            {
+                blownUp++;
+                Assert.Equal("completed with warnings", r.StatusText);
+                Assert.Contains(r.Warnings, w => w.StartsWith("the KL estimate jumped", StringComparison.Ordinal));
+                Assert.Contains(r.Warnings, w => w.StartsWith("the final KL estimate", StringComparison.Ordinal));
+            }
+            else if (r.Trace.Zip(r.Trace.Skip(1)).All(pair => pair.Second.Kl <= pair.First.Kl))
+            {
+                Assert.Equal("completed", r.StatusText);
+                Assert.Empty(r.Warnings);
+            }
+        }
+        Assert.True(blownUp >= 2, $"{blownUp} of 4 starts blew up");
     }
 
     [Fact]

@@ -152,8 +152,9 @@ public class NutsTests
             return McmcDiagnostics.EssBulk(slow, 2) / r.Chains.Sum(c => c.Leapfrogs.Sum());
         }
         Assert.True(EssPerGradient(dense) > 5 * EssPerGradient(diagonal), $"ESS per gradient: dense {EssPerGradient(dense)} vs diagonal {EssPerGradient(diagonal)}");
-        // The adapted inverse metric is the covariance: Σ₀₁ = 0.95 within sampling error of 1,000 warmup-window draws.
-        Assert.InRange(dense.Chains[0].InverseMetric[1], 0.8, 1.1);
+        // The adapted inverse metric is the covariance: Σ₀₁ = 0.95 within sampling error of the last warmup window's
+        // 500 correlated draws. Over 30 seeds that estimate measured mean 0.958, sd 0.084 (seed 2: 1.170): within 4 sd.
+        Assert.InRange(dense.Chains[0].InverseMetric[1], 0.95 - 4 * 0.084, 0.95 + 4 * 0.084);
         for (int j = 0; j < d; j++)
         {
             McmcParameterSummary s = McmcDiagnostics.Summarise("x", dense.Coordinate(j), 2);
