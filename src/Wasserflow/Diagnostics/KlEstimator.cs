@@ -39,12 +39,11 @@ public static class KlEstimator
         var pool = ArrayPool<double>.Shared;
         double[] points = pool.Rent(block * d), logQ = pool.Rent(block), logPi = pool.Rent(block), rows = pool.Rent(block);
         double[] gradients = pool.Rent(batched ? block * d : 1), work = pool.Rent(block * n + 4);
-        double[] constants = pool.Rent(2 * n + n * d);
+        double[] constants = pool.Rent(2 * n);
         try
         {
-            Span<double> logNormalisers = constants.AsSpan(0, n), precisions = constants.AsSpan(n, n), transposed = constants.AsSpan(2 * n, n * d);
+            Span<double> logNormalisers = constants.AsSpan(0, n), precisions = constants.AsSpan(n, n);
             MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
-            MixtureKernel.Transpose(q.Means, n, d, transposed);
             double mean = 0, variance = 0;
             for (int j = 0; j < n; j++)
             {
@@ -59,7 +58,7 @@ public static class KlEstimator
                         rng.FillStandardNormal(x);
                         TensorPrimitives.MultiplyAdd(x, sd, q.ComponentMean(j), x);
                     }
-                    MixtureKernel.LogDensityAndScoreBatch(q.Means, transposed, logNormalisers, precisions, d, points.AsSpan(0, count * d), count,
+                    MixtureKernel.LogDensityAndScoreBatch(q.Means, logNormalisers, precisions, d, points.AsSpan(0, count * d), count,
                         logQ, Span<double>.Empty, work, rows);
                     if (batched)
                         TargetEvaluator.LogDensityAndGradient(target, points.AsSpan(0, count * d), count, logPi, gradients);

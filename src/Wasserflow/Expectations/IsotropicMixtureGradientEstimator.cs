@@ -33,7 +33,6 @@ public sealed class IsotropicMixtureGradientEstimator
     private readonly ParallelOptions _parallelOptions;
     private readonly int _chunks;
     private readonly double[] _means;
-    private readonly double[] _meansTransposed;
     private readonly double[] _variances;
     private readonly double[] _logNormalisers;
     private readonly double[] _precisions;
@@ -68,7 +67,6 @@ public sealed class IsotropicMixtureGradientEstimator
         _logQ = new double[total];
         _componentObjective = new double[components];
         _means = new double[components * d];
-        _meansTransposed = new double[components * d];
         _variances = new double[components];
         _logNormalisers = new double[components];
         _precisions = new double[components];
@@ -119,7 +117,6 @@ public sealed class IsotropicMixtureGradientEstimator
         means.CopyTo(_means);
         variances.CopyTo(_variances);
         MixtureKernel.Prepare(_variances, d, _logNormalisers, _precisions);
-        MixtureKernel.Transpose(_means, n, d, _meansTransposed);
         // Draw every component's points, evaluate the target on all N·B of them at once (a batched target sees one
         // large batch), then form each component's residuals and gradients.
         int total = n * SamplesPerComponent;
@@ -155,7 +152,7 @@ public sealed class IsotropicMixtureGradientEstimator
     {
         (int first, int last) = ChunkRange(chunk);
         int b = SamplesPerComponent, d = _target.Dimension, count = (last - first) * b;
-        MixtureKernel.LogDensityAndScoreBatch(_means, _meansTransposed, _logNormalisers, _precisions, d, _points.AsSpan(first * b * d, count * d), count,
+        MixtureKernel.LogDensityAndScoreBatch(_means, _logNormalisers, _precisions, d, _points.AsSpan(first * b * d, count * d), count,
             _logQ.AsSpan(first * b, count), _residual.AsSpan(first * b * d, count * d), _scratch[chunk], _rowScratch[chunk]);
         for (int i = first; i < last; i++) Score(i);
     }
@@ -171,8 +168,13 @@ public sealed class IsotropicMixtureGradientEstimator
         generator.FillStandardNormal(xi);
         double sd = Math.Sqrt(_variances[i]);
         ReadOnlySpan<double> mean = _means.AsSpan(i * d, d);
-        for (int s = 0; s < b; s++)
-            TensorPrimitives.MultiplyAdd(xi.Slice(s * d, d), sd, mean, points.Slice(s * d, d));
+        if (d >= 16)
+            for (int s = 0; s < b; s++)
+                TensorPrimitives.MultiplyAdd(xi.Slice(s * d, d), sd, mean, points.Slice(s * d, d));
+        else
+            // Short rows: the same (ξ·√ε) + m without a call per draw.
+            for (int s = 0; s < b; s++)
+                for (int j = 0; j < d; j++) points[s * d + j] = xi[s * d + j] * sd + mean[j];
     }
 
     // Component i's residuals g = ∇log q − ∇log pi at its points (∇log q already in place), and its gradient estimates.
@@ -192,11 +194,12 @@ public sealed class IsotropicMixtureGradientEstimator
         Span<double> gradMean = _gradMeans.AsSpan(i * d, d);
         gradMean.Clear();
         double spread = 0, objective = 0;
+        TensorPrimitives.Subtract(residual, targetGrad, residual);
         for (int s = 0; s < b; s++)
         {
             Span<double> g = residual.Slice(s * d, d);
-            TensorPrimitives.Subtract(g, targetGrad.Slice(s * d, d), g);
-            TensorPrimitives.Add(gradMean, g, gradMean);
+            if (d >= 16) TensorPrimitives.Add(gradMean, g, gradMean);
+            else for (int j = 0; j < d; j++) gradMean[j] += g[j];
             // (x − m_i)ᵀ g = √ε_i ξᵀ g
             spread += sd * LinearAlgebra.Reductions.Dot(xi.Slice(s * d, d), g);
             objective += logQ[s] - targetLog[s];

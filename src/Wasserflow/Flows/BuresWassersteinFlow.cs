@@ -103,6 +103,8 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     private readonly double[] _kernelScratch, _power, _gram;
     private readonly FullMixtureKernel _kernel;
     private readonly ITargetWithMeanHessian? _meanHessian;
+    private readonly ILinearPredictorTarget? _linear;
+    private readonly double[] _directions = [], _predictors = [], _linearScratch = [], _pulled = [];
     private readonly double[] _hessian = [];
     private readonly double[] _weightsBuffer;
     private readonly Xoshiro256StarStar _rngBackup = new(0);
@@ -157,6 +159,15 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _kernelScratch = new double[k * FullMixtureKernel.ScratchLength(k, d)];
         _power = new double[k * 2 * d];
         _gram = new double[k * 4 * d];
+        if (_gaussianForm && _cubature && _meanHessian is null && target is ILinearPredictorTarget linear && d >= LinearPredictorMinimumDimension)
+        {
+            _linear = linear;
+            int n = linear.PredictorCount;
+            _directions = new double[(d + 1) * d];
+            _predictors = new double[(d + 2) * n];
+            _linearScratch = new double[4 * n];
+            _pulled = new double[(d + 1) * d];
+        }
     }
 
     /// <inheritdoc/>
@@ -355,57 +366,64 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         Span<double> c = _c.AsSpan(j * d * d, d * d);
         Span<double> scratch = _kernelScratch.AsSpan(j * FullMixtureKernel.ScratchLength(k, d), FullMixtureKernel.ScratchLength(k, d));
 
-        if (_cubature)
+        Span<double> mdot = dy.AsSpan(j * d, d);
+        bool linear = _linear is not null && LinearPredictorField(m, r, inv, logPi, c, mdot);
+        if (!linear)
         {
-            // x_{±i} = m ± √d R e_i: columns of R, O(P·d) instead of O(P·d²).
-            double root = Math.Sqrt(d);
-            for (int i = 0; i < d; i++)
+            if (_cubature)
             {
-                Span<double> plus = points.Slice(i * d, d), minus = points.Slice((d + i) * d, d);
-                for (int row = 0; row < d; row++)
+                // x_{±i} = m ± √d R e_i: columns of R, O(P·d) instead of O(P·d²).
+                double root = Math.Sqrt(d);
+                for (int i = 0; i < d; i++)
                 {
-                    double rc = row >= i ? root * r[row * d + i] : 0.0;
-                    plus[row] = m[row] + rc;
-                    minus[row] = m[row] - rc;
+                    Span<double> plus = points.Slice(i * d, d), minus = points.Slice((d + i) * d, d);
+                    for (int row = 0; row < d; row++)
+                    {
+                        double rc = row >= i ? root * r[row * d + i] : 0.0;
+                        plus[row] = m[row] + rc;
+                        minus[row] = m[row] - rc;
+                    }
                 }
             }
-        }
-        else
-        {
-            for (int n = 0; n < p; n++)
+            else
             {
-                Span<double> x = points.Slice(n * d, d);
-                Dense.MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
-                TensorPrimitives.Add(x, m, x);
+                for (int n = 0; n < p; n++)
+                {
+                    Span<double> x = points.Slice(n * d, d);
+                    Dense.MultiplyLower(r, d, _xi.AsSpan(n * d, d), x);
+                    TensorPrimitives.Add(x, m, x);
+                }
+            }
+            if (k == 1 && _options.MaxDegreeOfParallelism > 1)
+                TargetEvaluator.LogDensityAndGradient(_target, _points, 0, p, _logPi, 0, _gradients, _options.MaxDegreeOfParallelism);
+            else
+                TargetEvaluator.LogDensityAndGradient(_target, points, p, logPi, grads);
+
+            if (_meanHessian is not null) HessianForm(points, r, inv, c);
+            else
+            {
+                // v_n = R⁻¹ ∇log pi(x_n);  C = −(1/P) Σ v_n ξ_nᵀ.
+                // Four points at a time through the register-blocked kernel (it ignores R⁻¹'s zero upper triangle: twice the
+                // multiply-adds of a triangular product, but vectorised and blocked).
+                int blocked = p - p % 4;
+                for (int n = 0; n < blocked; n += 4)
+                    Dense.RowDots(inv, d, d, grads.Slice(n * d, 4 * d), 4, v.Slice(n * d, 4 * d));
+                for (int n = blocked; n < p; n++) Dense.MultiplyLower(inv, d, grads.Slice(n * d, d), v.Slice(n * d, d));
+                OuterSum(v, p, d, -1.0 / p, c);
             }
         }
-        if (k == 1 && _options.MaxDegreeOfParallelism > 1)
-            TargetEvaluator.LogDensityAndGradient(_target, _points, 0, p, _logPi, 0, _gradients, _options.MaxDegreeOfParallelism);
-        else
-            TargetEvaluator.LogDensityAndGradient(_target, points, p, logPi, grads);
 
-        if (_meanHessian is not null) HessianForm(points, r, inv, c);
-        else
-        {
-            // v_n = R⁻¹ ∇log pi(x_n);  C = −(1/P) Σ v_n ξ_nᵀ.
-            // Four points at a time through the register-blocked kernel (it ignores R⁻¹'s zero upper triangle: twice the
-            // multiply-adds of a triangular product, but vectorised and blocked).
-            int blocked = p - p % 4;
-            for (int n = 0; n < blocked; n += 4)
-                Dense.RowDots(inv, d, d, grads.Slice(n * d, 4 * d), 4, v.Slice(n * d, 4 * d));
-            for (int n = blocked; n < p; n++) Dense.MultiplyLower(inv, d, grads.Slice(n * d, d), v.Slice(n * d, d));
-            OuterSum(v, p, d, -1.0 / p, c);
-        }
-
-        Span<double> mdot = dy.AsSpan(j * d, d);
         Span<double> rdot = dy.AsSpan(k * d + j * d * d, d * d);
         double energy = 0;
         if (_gaussianForm)
         {
             // ṁ = E∇log pi;  R⁻¹Σ̇R⁻ᵀ = 2R⁻¹R⁻ᵀ − C − Cᵀ.
-            mdot.Clear();
-            for (int n = 0; n < p; n++) TensorPrimitives.Add(mdot, grads.Slice(n * d, d), mdot);
-            TensorPrimitives.Multiply(mdot, 1.0 / p, mdot);
+            if (!linear)
+            {
+                mdot.Clear();
+                for (int n = 0; n < p; n++) TensorPrimitives.Add(mdot, grads.Slice(n * d, d), mdot);
+                TensorPrimitives.Multiply(mdot, 1.0 / p, mdot);
+            }
             // (R⁻¹R⁻ᵀ)_{row,col} = inv_row · inv_col, four columns at a time through the blocked kernel.
             Span<double> gram = _gram.AsSpan(j * 4 * d, 4 * d);
             for (int col0 = 0; col0 < d; col0 += 4)
@@ -459,6 +477,73 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
                 if (rl != 0.0) TensorPrimitives.MultiplyAdd(a.Slice(l * d, l + 1), rl, target[..(l + 1)], target[..(l + 1)]);
             }
         }
+    }
+
+    // Below this dimension the linear-predictor path's per-point calls cost more than the products it saves (measured:
+    // logistic d = 10, n = 50, no faster; d = 20 and 50, 1.2× faster per RK4 step; d = 100, 1.35×).
+    private const int LinearPredictorMinimumDimension = 16;
+
+    // The Gaussian form's cubature expectations on a linear-predictor target (one Gaussian, P = 2d points
+    // x_{±i} = m ± c_i, c_i = √d R e_i): the predictors of all 2d points from X m and X c_i (one product with d + 1
+    // directions instead of 2d), the likelihood at each point, then E∇log pi = Xᵀ(Σ w)/P − λm and, for
+    // C = −(1/P) Σ R⁻¹∇log pi(x_n) ξ_nᵀ, the differences ∇log pi(x_{+i}) − ∇log pi(x_{−i}) = Xᵀ(w_{+i} − w_{−i}) − 2λc_i
+    // from a second product with d + 1 weight vectors: about half the multiply-adds of the point-by-point path, and a
+    // d×d R⁻¹ product per direction pair instead of per point. Writes log pi at the 2d points (same order as the general
+    // path), C and ṁ. Returns false, leaving the general path to run (and report), when a value is not finite.
+    private bool LinearPredictorField(ReadOnlySpan<double> m, ReadOnlySpan<double> r, ReadOnlySpan<double> inv, Span<double> logPi,
+        Span<double> c, Span<double> mdot)
+    {
+        ILinearPredictorTarget target = _linear!;
+        int d = _d, n = target.PredictorCount, p = _p;
+        double root = Math.Sqrt(d), lambda = target.PriorPrecision;
+        Span<double> directions = _directions, predictors = _predictors, scratch = _linearScratch, pulled = _pulled;
+        m.CopyTo(directions);
+        for (int i = 0; i < d; i++)
+        {
+            Span<double> ci = directions.Slice((i + 1) * d, d);
+            for (int row = 0; row < d; row++) ci[row] = row >= i ? root * r[row * d + i] : 0.0;
+        }
+        target.Predictors(directions, d + 1, predictors[..((d + 1) * n)]);
+        // Row 0 (X m) is needed by every i; row i + 1 (X c_i) turns into w_{+i} − w_{−i}, row d + 1 collects Σ w.
+        ReadOnlySpan<double> center = predictors[..n];
+        Span<double> sum = predictors.Slice((d + 1) * n, n);
+        Span<double> tPlus = scratch[..n], tMinus = scratch.Slice(n, n), wPlus = scratch.Slice(2 * n, n), wMinus = scratch.Slice(3 * n, n);
+        Span<double> x = pulled[..d];
+        sum.Clear();
+        for (int i = 0; i < d; i++)
+        {
+            Span<double> row = predictors.Slice((i + 1) * n, n);
+            ReadOnlySpan<double> ci = directions.Slice((i + 1) * d, d);
+            TensorPrimitives.Add(center, row, tPlus);
+            TensorPrimitives.Subtract(center, row, tMinus);
+            double valuePlus = target.Likelihood(tPlus, wPlus), valueMinus = target.Likelihood(tMinus, wMinus);
+            if (!double.IsFinite(valuePlus) || !double.IsFinite(valueMinus) || !TensorPrimitives.IsFiniteAll<double>(wPlus) || !TensorPrimitives.IsFiniteAll<double>(wMinus))
+                return false;
+            TensorPrimitives.Add(m, ci, x);
+            logPi[i] = valuePlus - 0.5 * lambda * LinearAlgebra.Reductions.SumOfSquares(x);
+            TensorPrimitives.Subtract(m, ci, x);
+            logPi[d + i] = valueMinus - 0.5 * lambda * LinearAlgebra.Reductions.SumOfSquares(x);
+            TensorPrimitives.Subtract(wPlus, wMinus, row);
+            TensorPrimitives.Add(sum, wPlus, sum);
+            TensorPrimitives.Add(sum, wMinus, sum);
+        }
+        target.PullBack(predictors.Slice(n, (d + 1) * n), d + 1, pulled);
+        // ṁ = E∇log pi = Xᵀ(Σ w)/P − λm (the points' mean is m).
+        ReadOnlySpan<double> pulledSum = pulled.Slice(d * d, d);
+        for (int row = 0; row < d; row++) mdot[row] = pulledSum[row] / p - lambda * m[row];
+        // G_i = ∇log pi(x_{+i}) − ∇log pi(x_{−i}) = Xᵀ(w_{+i} − w_{−i}) − 2λc_i, then V_i = R⁻¹G_i, four at a time.
+        Span<double> g = pulled[..(d * d)];
+        if (lambda != 0)
+            for (int i = 0; i < d; i++) TensorPrimitives.MultiplyAdd(directions.Slice((i + 1) * d, d), -2 * lambda, g.Slice(i * d, d), g.Slice(i * d, d));
+        Span<double> v = _v.AsSpan(0, d * d);
+        int blocked = d - d % 4;
+        for (int i = 0; i < blocked; i += 4) Dense.RowDots(inv, d, d, g.Slice(i * d, 4 * d), 4, v.Slice(i * d, 4 * d));
+        for (int i = blocked; i < d; i++) Dense.MultiplyLower(inv, d, g.Slice(i * d, d), v.Slice(i * d, d));
+        // C = −(1/P) Σ_n v_n ξ_nᵀ with ξ_{±i} = ±√d e_i: column i is −(√d/P) V_i (as OuterSum forms it).
+        double scale = -1.0 / p * root;
+        for (int i = 0; i < d; i++)
+            for (int row = 0; row < d; row++) c[row * d + i] = scale * v[i * d + row];
+        return true;
     }
 
     // out = scale · Σ_n a_n ξ_nᵀ (d×d), a and ξ P×d row-major. For cubature ξ_{±i} = ±√d e_i, so column i is

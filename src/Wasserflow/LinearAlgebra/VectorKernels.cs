@@ -156,7 +156,7 @@ internal static class VectorKernels
 
     // exp(−699): weights below it (those raised to the floor, and the few just above it) become exact zeros after the
     // exponential, as they would by underflow, so that callers can skip them.
-    private static readonly double FlushBelow = Math.Exp(ExpFloor + 1);
+    internal static readonly double FlushBelow = Math.Exp(ExpFloor + 1);
 
     /// <summary>
     /// exp(x), flushed to 0 below <see cref="ExpFloor"/> (for log-sum-exp weights relative to their maximum, where such

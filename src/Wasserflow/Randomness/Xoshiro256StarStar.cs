@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Wasserflow.Randomness;
@@ -86,21 +87,29 @@ public sealed class Xoshiro256StarStar
     }
 
     /// <summary>The next 64 random bits.</summary>
-    public ulong NextUInt64()
+    public ulong NextUInt64() => Next(ref _s0, ref _s1, ref _s2, ref _s3);
+
+    // One step of the generator on the given state (fields, or locals a loop keeps in registers).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Next(ref ulong s0, ref ulong s1, ref ulong s2, ref ulong s3)
     {
-        ulong result = BitOperations.RotateLeft(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = BitOperations.RotateLeft(_s3, 45);
+        ulong result = BitOperations.RotateLeft(s1 * 5, 7) * 9;
+        ulong t = s1 << 17;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = BitOperations.RotateLeft(s3, 45);
         return result;
     }
 
+    // The 53-bit uniform in [0, 1) of one output, as NextDouble forms it.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static double ToUnit(ulong bits) => (bits >> 11) * (1.0 / (1UL << 53));
+
     /// <summary>A uniform double in [0, 1) with 53 random bits.</summary>
-    public double NextDouble() => (NextUInt64() >> 11) * (1.0 / (1UL << 53));
+    public double NextDouble() => ToUnit(NextUInt64());
 
     /// <summary>A uniform double in [<paramref name="low"/>, <paramref name="high"/>).</summary>
     public double NextDouble(double low, double high) => low + (high - low) * NextDouble();
@@ -150,20 +159,25 @@ public sealed class Xoshiro256StarStar
     public void FillStandardNormal(Span<double> destination)
     {
         const int block = 128;
-        Span<double> radius = stackalloc double[block];
-        Span<double> turns = stackalloc double[block];
-        Span<double> sin = stackalloc double[block];
-        Span<double> cos = stackalloc double[block];
         int pairs = destination.Length / 2;
+        // Sized to the need (C# zeroes stackalloc'd memory: four full blocks cost more than the draws for short spans).
+        int size = Math.Min(block, pairs);
+        Span<double> radius = stackalloc double[size];
+        Span<double> turns = stackalloc double[size];
+        Span<double> sin = stackalloc double[size];
+        Span<double> cos = stackalloc double[size];
         for (int start = 0; start < pairs; start += block)
         {
             int count = Math.Min(block, pairs - start);
             Span<double> r = radius[..count], u = turns[..count], s = sin[..count], c = cos[..count];
+            // The same draws as NextDouble in turn, with the state in locals for the loop.
+            ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
             for (int i = 0; i < count; i++)
             {
-                r[i] = 1.0 - NextDouble(); // (0, 1]: the log is finite
-                u[i] = NextDouble();
+                r[i] = 1.0 - ToUnit(Next(ref s0, ref s1, ref s2, ref s3)); // (0, 1]: the log is finite
+                u[i] = ToUnit(Next(ref s0, ref s1, ref s2, ref s3));
             }
+            (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
             LinearAlgebra.VectorMath.Log(r, r);
             System.Numerics.Tensors.TensorPrimitives.Multiply(r, -2.0, r);
             System.Numerics.Tensors.TensorPrimitives.Sqrt(r, r);

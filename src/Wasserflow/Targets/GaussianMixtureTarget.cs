@@ -429,6 +429,11 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             return;
         }
         double[] inverseVariances = InverseVariances();
+        if (d <= LanesDimension)
+        {
+            DiagonalMixtureKernel.LogDensityAndGradient(points, count, d, _means, inverseVariances, isotropic: false, _logNormalisers, logDensities, gradients);
+            return;
+        }
         for (int p = 0; p < count; p++)
         {
             ReadOnlySpan<double> x = points.Slice(p * d, d);
@@ -448,6 +453,10 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             }
         }
     }
+
+    // Up to this dimension the diagonal and isotropic kinds evaluate four points per vector (DiagonalMixtureKernel):
+    // measured per IBW step at d = 2 (5 components) about twice as fast as per-row kernels; at d = 20 no faster.
+    private const int LanesDimension = 8;
 
     private static double[] Rent(ref double[]? buffer, int length)
     {

@@ -84,3 +84,28 @@ public interface IBatchedTarget : ITarget
     /// </summary>
     void LogDensityAndGradientBatch(ReadOnlySpan<double> points, int count, Span<double> logDensities, Span<double> gradients);
 }
+
+/// <summary>
+/// A target whose log density is a sum of terms of linear predictors plus a Gaussian prior:
+/// log pi(z) = Σ_i ℓ_i(x_iᵀz) − (λ/2)‖z‖² + const, with covariates x_i (n of them) — generalised linear models such as
+/// logistic regression. Flows that evaluate the target at points on lines through a common centre (cubature:
+/// m ± √d R e_i) use it to form every predictor from X m and X R e_i and every gradient difference from one
+/// product Xᵀ W, instead of 2d products with X each way.
+/// </summary>
+public interface ILinearPredictorTarget : ITarget
+{
+    /// <summary>n, the number of predictors (data rows).</summary>
+    int PredictorCount { get; }
+
+    /// <summary>λ ≥ 0, the precision of the N(0, I/λ) prior (0: flat).</summary>
+    double PriorPrecision { get; }
+
+    /// <summary>predictors[k·n + i] = x_iᵀ z_k for the <paramref name="count"/> rows z_k of <paramref name="directions"/> (count×d).</summary>
+    void Predictors(ReadOnlySpan<double> directions, int count, Span<double> predictors);
+
+    /// <summary>Σ_i ℓ_i(t_i) over one point's n predictors, writing ℓ_i'(t_i) into <paramref name="derivatives"/>.</summary>
+    double Likelihood(ReadOnlySpan<double> predictors, Span<double> derivatives);
+
+    /// <summary>result[k·d + j] = Σ_i weights[k·n + i] x_ij (Xᵀ w_k) for <paramref name="count"/> weight vectors.</summary>
+    void PullBack(ReadOnlySpan<double> weights, int count, Span<double> result);
+}

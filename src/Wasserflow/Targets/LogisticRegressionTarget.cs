@@ -18,7 +18,7 @@ namespace Wasserflow.Targets;
 /// With a flat prior and (quasi-)separable data the posterior is improper; <see cref="CheckProper"/> detects it.
 /// Cost per point: O(n d).
 /// </remarks>
-public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPropriety, IBatchedTarget
+public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPropriety, IBatchedTarget, ILinearPredictorTarget
 {
     private readonly double[] _x; // n×d row-major covariates
     private readonly double[] _y; // n labels in {0, 1}
@@ -169,25 +169,8 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
                 int m = Math.Min(block, count - start);
                 Logits(points.Slice(start * d, m * d), m, logits);
                 for (int k = 0; k < m; k++)
-                {
-                    ReadOnlySpan<double> z = points.Slice((start + k) * d, d);
-                    Span<double> t = logits.Slice(k * n, n), w = weights.Slice(k * n, n), e = work.Slice(k * n, n);
-                    // With e = exp(−|t|) and r = 1/(1 + e): softplus(t) = max(t, 0) + log(1 + e), and
-                    // σ(t) = r for t ≥ 0, 1 − r otherwise, i.e. σ = ½ + copysign(r − ½, t). All vectorised over the n points.
-                    TensorPrimitives.Abs(t, e);
-                    TensorPrimitives.Negate(e, e);
-                    LinearAlgebra.VectorMath.Exp(e, e);
-                    TensorPrimitives.Add(e, 1.0, w);
-                    LinearAlgebra.VectorMath.Log(w, e);
-                    double logPi = LinearAlgebra.Reductions.Dot(_y, t) - 0.5 * (LinearAlgebra.Reductions.Sum(t) + LinearAlgebra.Reductions.SumOfMagnitudes(t))
-                        - LinearAlgebra.Reductions.Sum(e) - 0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(z);
-                    TensorPrimitives.Reciprocal(w, w);
-                    TensorPrimitives.Subtract(w, 0.5, w);
-                    TensorPrimitives.CopySign(w, t, w);
-                    TensorPrimitives.Subtract(_y, w, w);   // y − (σ − ½)
-                    TensorPrimitives.Subtract(w, 0.5, w);  // y − σ
-                    logDensities[start + k] = logPi;
-                }
+                    logDensities[start + k] = Likelihood(logits.Slice(k * n, n), weights.Slice(k * n, n), work.Slice(k * n, n))
+                        - 0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(points.Slice((start + k) * d, d));
                 Gradients(points.Slice(start * d, m * d), m, weights, gradients.Slice(start * d, m * d));
             }
         }
@@ -195,6 +178,64 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
         {
             ArrayPool<double>.Shared.Return(rented);
         }
+    }
+
+    /// <inheritdoc/>
+    int ILinearPredictorTarget.PredictorCount => PointCount;
+
+    /// <inheritdoc/>
+    public void Predictors(ReadOnlySpan<double> directions, int count, Span<double> predictors)
+    {
+        int d = Dimension, n = PointCount;
+        if (directions.Length < count * d || predictors.Length < count * n) throw new ArgumentException("buffers are smaller than their shapes.");
+        for (int start = 0; start < count; start += 4)
+        {
+            int m = Math.Min(4, count - start);
+            Logits(directions.Slice(start * d, m * d), m, predictors.Slice(start * n, m * n));
+        }
+    }
+
+    /// <inheritdoc/>
+    public double Likelihood(ReadOnlySpan<double> predictors, Span<double> derivatives)
+    {
+        int n = PointCount;
+        if (predictors.Length != n || derivatives.Length < n) throw new ArgumentException($"expected {n} predictors.");
+        double[] scratch = t_scratch is { } buffer && buffer.Length >= n ? buffer : (t_scratch = new double[n]);
+        return Likelihood(predictors, derivatives[..n], scratch.AsSpan(0, n));
+    }
+
+    [ThreadStatic] private static double[]? t_scratch;
+
+    /// <inheritdoc/>
+    public void PullBack(ReadOnlySpan<double> weights, int count, Span<double> result)
+    {
+        int d = Dimension, n = PointCount;
+        if (weights.Length < count * n || result.Length < count * d) throw new ArgumentException("buffers are smaller than their shapes.");
+        for (int start = 0; start < count; start += 4)
+        {
+            int m = Math.Min(4, count - start);
+            Dense.RowDots(_xTransposed, d, n, weights.Slice(start * n, m * n), m, result.Slice(start * d, m * d));
+        }
+    }
+
+    // Σ_i [y_i t_i − softplus(t_i)] with w_i = y_i − σ(t_i); e is scratch of length n. With e = exp(−|t|) and
+    // r = 1/(1 + e): softplus(t) = max(t, 0) + log(1 + e), and σ(t) = r for t ≥ 0, 1 − r otherwise, i.e.
+    // σ = ½ + copysign(r − ½, t). All vectorised over the n points.
+    private double Likelihood(ReadOnlySpan<double> t, Span<double> w, Span<double> e)
+    {
+        TensorPrimitives.Abs(t, e);
+        TensorPrimitives.Negate(e, e);
+        LinearAlgebra.VectorMath.Exp(e, e);
+        TensorPrimitives.Add(e, 1.0, w);
+        LinearAlgebra.VectorMath.Log(w, e);
+        double value = LinearAlgebra.Reductions.Dot(_y, t) - 0.5 * (LinearAlgebra.Reductions.Sum(t) + LinearAlgebra.Reductions.SumOfMagnitudes(t))
+            - LinearAlgebra.Reductions.Sum(e);
+        TensorPrimitives.Reciprocal(w, w);
+        TensorPrimitives.Subtract(w, 0.5, w);
+        TensorPrimitives.CopySign(w, t, w);
+        TensorPrimitives.Subtract(_y, w, w);   // y − (σ − ½)
+        TensorPrimitives.Subtract(w, 0.5, w);  // y − σ
+        return value;
     }
 
     private double SmallDimensionLogDensityAndGradient(ReadOnlySpan<double> z, Span<double> gradient)

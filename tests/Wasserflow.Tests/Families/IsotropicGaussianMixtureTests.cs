@@ -34,10 +34,8 @@ public class IsotropicGaussianMixtureTests
         for (int i = 0; i < points.Length; i++) points[i] *= 6; // some points far from every component
         double[] logNormalisers = new double[components], precisions = new double[components];
         MixtureKernel.Prepare(q.Variances, d, logNormalisers, precisions);
-        var transposed = new double[components * d];
-        MixtureKernel.Transpose(q.Means, components, d, transposed);
         double[] logDensities = new double[count], scores = new double[count * d];
-        MixtureKernel.LogDensityAndScoreBatch(q.Means, transposed, logNormalisers, precisions, d, points, count, logDensities, scores,
+        MixtureKernel.LogDensityAndScoreBatch(q.Means, logNormalisers, precisions, d, points, count, logDensities, scores,
             new double[count * components + 4], new double[count]);
         for (int p = 0; p < count; p++)
         {

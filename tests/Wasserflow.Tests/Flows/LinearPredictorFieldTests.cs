@@ -1,0 +1,74 @@
+using Wasserflow.Families;
+using Wasserflow.Flows;
+using Wasserflow.Randomness;
+using Wasserflow.Targets;
+
+namespace Wasserflow.Tests.Flows;
+
+/// <summary>
+/// The Gaussian flow's linear-predictor path (cubature points' predictors from X m and X R e_i, gradient differences
+/// from one product Xᵀ W) against the point-by-point path on the same logistic target, and the target's
+/// <see cref="ILinearPredictorTarget"/> pieces against its own log density and gradient.
+/// </summary>
+public sealed class LinearPredictorFieldTests
+{
+    // The same target without the linear-predictor interface: the flow takes its general path.
+    private sealed class Hidden(ITarget inner) : ITarget
+    {
+        public int Dimension => inner.Dimension;
+
+        public string Name => inner.Name;
+
+        public double? LogNormalizer => inner.LogNormalizer;
+
+        public double LogDensity(ReadOnlySpan<double> x) => inner.LogDensity(x);
+
+        public double LogDensityAndGradient(ReadOnlySpan<double> x, Span<double> gradient) => inner.LogDensityAndGradient(x, gradient);
+    }
+
+    [Theory]
+    [InlineData(20, 0.0)]
+    [InlineData(24, 0.5)]
+    public void Rk4_steps_match_the_point_by_point_path(int d, double priorPrecision)
+    {
+        var target = LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(3), d, 5 * d, 0.6, priorPrecision: priorPrecision);
+        var options = new BuresWassersteinFlowOptions(StepSize: 0.05, StabilityControl: false);
+        var fast = new BuresWassersteinFlow(target, 1, options);
+        var general = new BuresWassersteinFlow(new Hidden(target), 1, options);
+        var start = GaussianParticleState.Start(Gaussian.Isotropic(new double[d], 0.5), 1);
+        GaussianParticleState a = start.Clone(), b = start.Clone();
+        for (int i = 0; i < 20; i++)
+        {
+            double fa = fast.Step(a).ObjectiveEstimate, fb = general.Step(b).ObjectiveEstimate;
+            Assert.True(Math.Abs(fa - fb) <= 1e-10 * (1 + Math.Abs(fb)), $"step {i}: objective {fa} vs {fb}");
+        }
+        // Twenty steps moved the state well away from the start; the two paths differ by round-off only.
+        Assert.True(Math.Abs(a.Means[0] - start.Means[0]) > 1e-3);
+        for (int i = 0; i < a.Means.Length; i++) Assert.True(Math.Abs(a.Means[i] - b.Means[i]) <= 1e-11 * (1 + Math.Abs(b.Means[i])), $"mean {i}");
+        for (int i = 0; i < a.Factors.Length; i++) Assert.True(Math.Abs(a.Factors[i] - b.Factors[i]) <= 1e-11 * (1 + Math.Abs(b.Factors[i])), $"factor entry {i}");
+    }
+
+    [Fact]
+    public void The_logistic_targets_pieces_add_up_to_its_log_density_and_gradient()
+    {
+        const int d = 6, n = 40;
+        var target = LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(5), d, n, 1.0, priorPrecision: 0.3);
+        ILinearPredictorTarget linear = target;
+        Assert.Equal(n, linear.PredictorCount);
+        var rng = new Xoshiro256StarStar(6);
+        var z = new double[3 * d];
+        rng.FillStandardNormal(z);
+        double[] predictors = new double[3 * n], weights = new double[3 * n], pulled = new double[3 * d], gradient = new double[d];
+        linear.Predictors(z, 3, predictors);
+        for (int k = 0; k < 3; k++)
+        {
+            ReadOnlySpan<double> zk = z.AsSpan(k * d, d);
+            double value = linear.Likelihood(predictors.AsSpan(k * n, n), weights.AsSpan(k * n, n))
+                - 0.5 * linear.PriorPrecision * zk.ToArray().Sum(v => v * v);
+            double expected = target.LogDensityAndGradient(zk, gradient);
+            Assert.Equal(expected, value, 1e-10);
+            linear.PullBack(weights, 3, pulled);
+            for (int j = 0; j < d; j++) Assert.Equal(gradient[j], pulled[k * d + j] - linear.PriorPrecision * zk[j], 1e-10);
+        }
+    }
+}
