@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Wasserflow.LinearAlgebra;
 
@@ -25,11 +26,19 @@ internal static class Gemm
         ref double a0 = ref MemoryMarshal.GetReference(a);
         ref double b0 = ref MemoryMarshal.GetReference(b);
         int vectorEnd = VectorKernels.FixedLanes ? k - k % 4 : 0;
-        // Four rows of B at a time (they stay in L1) against every block of four rows of A (from L2), so B streams
-        // through the cache once.
-        int blockedRows = m - m % 4, blockedColumns = n - n % 4;
+        // Four rows of B at a time (they stay in L1) against every block of rows of A (from L2), so B streams through
+        // the cache once. Blocks of four rows of A need 16 accumulators + 5 operands: 21 vector registers, which x64
+        // has only with AVX-512 (32 registers); with 16 (AVX2) the JIT keeps half the accumulators on the stack and the
+        // kernel runs at a fraction of its speed, so there it takes two rows of A at a time (8 accumulators). Every C
+        // entry is summed the same way either way (its own lane-wise FMA chain, then the same tail): same bits.
+        int rowsPerBlock = Avx512F.VL.IsSupported ? 4 : 2;
+        int blockedRows = m - m % rowsPerBlock, blockedColumns = n - n % 4;
         for (int j = 0; j < blockedColumns; j += 4)
-            for (int i = 0; i < blockedRows; i += 4) Dots4x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
+            for (int i = 0; i < blockedRows; i += rowsPerBlock)
+            {
+                if (rowsPerBlock == 4) Dots4x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
+                else Dots2x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
+            }
         for (int i = 0; i < blockedRows; i++)
             for (int j = blockedColumns; j < n; j++) c[i * n + j] = VectorKernels.Dot(a.Slice(i * k, k), b.Slice(j * k, k));
         for (int i = blockedRows; i < m; i++)
@@ -112,6 +121,28 @@ internal static class Gemm
         Store(c.Slice((i + 1) * n + j, 4), c10, c11, c12, c13, ref a0, ra + k, ref b0, rb, k, vectorEnd);
         Store(c.Slice((i + 2) * n + j, 4), c20, c21, c22, c23, ref a0, ra + 2 * k, ref b0, rb, k, vectorEnd);
         Store(c.Slice((i + 3) * n + j, 4), c30, c31, c32, c33, ref a0, ra + 3 * k, ref b0, rb, k, vectorEnd);
+    }
+
+    // c[i..i+1, j..j+3] = A[i..i+1, :] · B[j..j+3, :]ᵀ with 8 accumulators (13 registers: fits AVX2's 16).
+    private static void Dots2x4(ref double a0, int i, ref double b0, int j, int k, int vectorEnd, Span<double> c, int n)
+    {
+        int ra = i * k, rb = j * k;
+        Vector256<double> c00 = Vector256<double>.Zero, c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        for (int p = 0; p < vectorEnd; p += 4)
+        {
+            Vector256<double> b0v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + p));
+            Vector256<double> b1v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + k + p));
+            Vector256<double> b2v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + 2 * k + p));
+            Vector256<double> b3v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + 3 * k + p));
+            Vector256<double> av = Vector256.LoadUnsafe(ref a0, (nuint)(ra + p));
+            c00 = Vector256.FusedMultiplyAdd(av, b0v, c00); c01 = Vector256.FusedMultiplyAdd(av, b1v, c01);
+            c02 = Vector256.FusedMultiplyAdd(av, b2v, c02); c03 = Vector256.FusedMultiplyAdd(av, b3v, c03);
+            av = Vector256.LoadUnsafe(ref a0, (nuint)(ra + k + p));
+            c10 = Vector256.FusedMultiplyAdd(av, b0v, c10); c11 = Vector256.FusedMultiplyAdd(av, b1v, c11);
+            c12 = Vector256.FusedMultiplyAdd(av, b2v, c12); c13 = Vector256.FusedMultiplyAdd(av, b3v, c13);
+        }
+        Store(c.Slice(i * n + j, 4), c00, c01, c02, c03, ref a0, ra, ref b0, rb, k, vectorEnd);
+        Store(c.Slice((i + 1) * n + j, 4), c10, c11, c12, c13, ref a0, ra + k, ref b0, rb, k, vectorEnd);
     }
 
     private static void Store(Span<double> row, Vector256<double> s0, Vector256<double> s1, Vector256<double> s2, Vector256<double> s3,

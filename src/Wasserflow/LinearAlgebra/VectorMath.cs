@@ -100,6 +100,7 @@ public static class VectorMath
     }
 
     /// <summary>e^x in every lane (see the class remarks for the method).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<double> Exp(Vector256<double> x)
     {
         // Where every lane's result is a normal number (the common case) 2^k is one exact scaling. Otherwise the
@@ -150,12 +151,19 @@ public static class VectorMath
     }
 
     /// <summary>log x in every lane (see the class remarks for the method).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<double> Log(Vector256<double> x)
     {
         // Positive normal finite lanes take the core alone; a vector with any other lane takes the fix-ups too (the
         // normal lanes' bits are the same either way).
         if (Vector256.GreaterThanOrEqualAll(x, Vector256.Create(MinNormal)) && Vector256.LessThanAll(x, Vector256.Create(double.PositiveInfinity)))
             return LogCore(x, Vector256<double>.Zero);
+        return LogSpecial(x);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Vector256<double> LogSpecial(Vector256<double> x)
+    {
         // Subnormals are scaled into the normal range first (2⁵⁴ exactly), their exponent corrected after.
         Vector256<double> subnormal = Vector256.LessThan(x, Vector256.Create(MinNormal)) & Vector256.GreaterThan(x, Vector256<double>.Zero);
         Vector256<double> v = Vector256.ConditionalSelect(subnormal, x * TwoTo54, x);
