@@ -38,7 +38,7 @@ public static class KlEstimator
         bool batched = target is IBatchedTarget;
         var pool = ArrayPool<double>.Shared;
         double[] points = pool.Rent(block * d), logQ = pool.Rent(block), logPi = pool.Rent(block), rows = pool.Rent(block);
-        double[] gradients = pool.Rent(batched ? block * d : 1), work = pool.Rent(block * n + 4);
+        double[] gradients = pool.Rent(batched ? block * d : 1), work = pool.Rent(block * n);
         double[] constants = pool.Rent(2 * n);
         try
         {

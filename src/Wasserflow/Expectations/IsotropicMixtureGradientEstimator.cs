@@ -26,7 +26,7 @@ public sealed class IsotropicMixtureGradientEstimator
     private readonly double[] _targetLog; // N×B
     private readonly double[] _residual;  // N×B×d: g = ∇log q − ∇log pi
     private readonly double[] _logQ;      // N×B
-    private readonly double[][] _scratch; // per chunk: its points × N responsibilities (+ 4 spare)
+    private readonly double[][] _scratch; // per chunk: its points × N responsibilities
     private readonly double[][] _rowScratch; // per chunk: one number per point
     private readonly Xoshiro256StarStar[] _generators; // per chunk
     private readonly double[] _componentObjective; // N
@@ -84,7 +84,7 @@ public sealed class IsotropicMixtureGradientEstimator
         int chunkPoints = (components + _chunks - 1) / _chunks * samplesPerComponent;
         for (int c = 0; c < _chunks; c++)
         {
-            _scratch[c] = new double[chunkPoints * components + 4];
+            _scratch[c] = new double[chunkPoints * components];
             _rowScratch[c] = new double[chunkPoints];
             _generators[c] = new Xoshiro256StarStar(0);
         }

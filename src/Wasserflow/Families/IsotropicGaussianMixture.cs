@@ -105,7 +105,7 @@ public sealed class IsotropicGaussianMixture
     private double Evaluate(ReadOnlySpan<double> x, Span<double> score)
     {
         int n = ComponentCount;
-        Span<double> work = n <= 508 ? stackalloc double[n + 4] : new double[n + 4];
+        Span<double> work = n <= 512 ? stackalloc double[n] : new double[n];
         Span<double> single = stackalloc double[2]; // the log density and the kernel's per-point scratch
         MixtureKernel.LogDensityAndScoreBatch(_means, _logNormalisers, _precisions, Dimension, x, 1, single[..1], score, work, single[1..]);
         return single[0];
@@ -196,14 +196,14 @@ internal static class MixtureKernel
     /// (every sum over components lane-wise; per IBW step at d = 2, N = 20 about 1.6× faster than the per-row kernels it
     /// replaced). Above, the N log terms of every point, one softmax over the whole block, then the scores
     /// ∇log q(x_p) = Σ_j w_pj m_j − (Σ_j w_pj) x_p with w_pj = r_pj/ε_j, all as one product. <paramref name="work"/> holds
-    /// count·N + 4 numbers, <paramref name="rowScratch"/> count.
+    /// count·N numbers, <paramref name="rowScratch"/> count.
     /// </summary>
     public static void LogDensityAndScoreBatch(ReadOnlySpan<double> means,
         ReadOnlySpan<double> logNormalisers, ReadOnlySpan<double> precisions, int d, ReadOnlySpan<double> points, int count,
         Span<double> logDensities, Span<double> scores, Span<double> work, Span<double> rowScratch)
     {
         int n = precisions.Length;
-        if (means.Length < n * d || points.Length < count * d || work.Length < count * n + 4)
+        if (means.Length < n * d || points.Length < count * d || work.Length < count * n)
             throw new ArgumentException("buffers are smaller than their shapes.");
         double logN = Math.Log(n);
         if (d <= SmallDimension)

@@ -399,7 +399,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
         int d = Dimension, kCount = ComponentCount;
         if (points.Length < count * d || logDensities.Length < count || gradients.Length < count * d)
             throw new ArgumentException("buffers are smaller than count × dimension.");
-        double[] terms = Rent(ref t_terms, count * kCount + 4);
+        double[] terms = Rent(ref t_terms, count * kCount);
         gradients = gradients[..(count * d)];
         if (Kind == CovarianceKind.Full)
         {

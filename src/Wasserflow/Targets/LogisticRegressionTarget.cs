@@ -268,7 +268,7 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
     private void Gradients(ReadOnlySpan<double> zs, int m, ReadOnlySpan<double> weights, Span<double> gradients)
     {
         int d = Dimension;
-        Dense.RowDots(_xTransposed, d, PointCount, weights, m, gradients);
+        PullBack(weights, m, gradients);
         if (PriorPrecision != 0)
             for (int k = 0; k < m; k++)
                 TensorPrimitives.MultiplyAdd(zs.Slice(k * d, d), -PriorPrecision, gradients.Slice(k * d, d), gradients.Slice(k * d, d));

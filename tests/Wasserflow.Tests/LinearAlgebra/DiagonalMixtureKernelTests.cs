@@ -98,7 +98,8 @@ public sealed class DiagonalMixtureKernelTests
     [Fact]
     public void A_far_component_gets_weight_exactly_zero_and_changes_nothing()
     {
-        // Component 1 sits 40 sd away: ℓ_1 − ℓ_0 = −800 at x = μ_0, far below the cut, so p is component 0's alone.
+        // Component 1 sits 40 sd away: ℓ_1 − ℓ_0 ≈ −800 at these points, far below the cut, so every lane of its vector
+        // is cut and the kernel skips its exponential and gradient pass; p must be component 0's alone.
         var m = new Mixture(2, 2, [0, 0, 40, 0], [1, 1], Isotropic: true, [-1.0, -1.0]);
         double[] logDensity = new double[4], gradient = new double[8];
         double[] points = [0, 0, 0.5, -0.5, -1, 2, 0.1, 0.1];

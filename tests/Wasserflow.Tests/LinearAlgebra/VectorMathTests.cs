@@ -36,16 +36,13 @@ public sealed class VectorMathTests
         double[] x = Uniform(200_003, low, high, 11);
         var y = new double[x.Length];
         VectorMath.Exp(x, y);
-        long worst = 0;
         for (int i = 0; i < x.Length; i++)
         {
             double expected = Math.Exp(x[i]);
             // A subnormal result has fewer bits; one unit of its last place is still the bar.
             long u = Ulps(y[i], expected);
             Assert.True(u <= 1, $"exp({x[i]:R}) = {y[i]:R}, C library {expected:R}: {u} ulp");
-            worst = Math.Max(worst, u);
         }
-        Assert.True(worst <= 1);
     }
 
     [Theory]
@@ -56,10 +53,9 @@ public sealed class VectorMathTests
     [InlineData(0.999, 1.001)]
     public void Log_is_within_one_ulp_of_the_c_library(double low, double high)
     {
-        // Log-uniform over wide ranges so that every exponent is visited.
-        double[] u = Uniform(200_003, Math.Log(low), Math.Log(high), 12);
-        double[] x = [.. u.Select(v => Math.Min(high, Math.Max(low, Math.Exp(v))))];
-        if (high - low < 1) x = Uniform(200_003, low, high, 13);
+        // Log-uniform over wide ranges so that every exponent is visited; uniform over a narrow one.
+        double[] x = high - low < 1 ? Uniform(200_003, low, high, 13)
+            : [.. Uniform(200_003, Math.Log(low), Math.Log(high), 12).Select(v => Math.Min(high, Math.Max(low, Math.Exp(v))))];
         var y = new double[x.Length];
         VectorMath.Log(x, y);
         for (int i = 0; i < x.Length; i++)
