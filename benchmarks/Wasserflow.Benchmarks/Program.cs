@@ -41,7 +41,7 @@ internal static class Program
         if (args is ["compare", ..])
         {
             Console.WriteLine(Machine());
-            string[] filters = ["*IbwStepBenchmarks*", "*ModelBenchmarks*", "*ModelFitBenchmarks*", "*NutsBenchmarks*"];
+            string[] filters = ["*IbwStepBenchmarks*", "*GaussianFlowBenchmarks*", "*GaussianMixtureLayerBenchmarks*", "*ModelBenchmarks*", "*ModelFitBenchmarks*", "*NutsBenchmarks*"];
             IEnumerable<Summary> summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(["--filter", .. filters, "--job", "short", .. args[1..]]);
             Console.WriteLine();
             Console.WriteLine($"{"benchmark",-70} {"measured",12} {"documented",12} {"ratio",7}");
@@ -70,7 +70,16 @@ internal static class Program
     {
         string cpu = "unknown CPU";
         if (File.Exists("/proc/cpuinfo"))
-            cpu = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? cpu;
+        {
+            // The first processor's fields: a VM's model name is often just "AMD EPYC", so family, model and the cache
+            // size (L2 per core on AMD) say which generation it is.
+            var fields = new Dictionary<string, string>();
+            foreach (string line in File.ReadLines("/proc/cpuinfo").TakeWhile(l => l.Length > 0))
+                if (line.Split(':', 2) is [string key, string value]) fields.TryAdd(key.Trim(), value.Trim());
+            cpu = fields.GetValueOrDefault("model name", cpu);
+            if (fields.TryGetValue("cpu family", out string? family) && fields.TryGetValue("model", out string? model))
+                cpu += $" (family {family} model {model}{(fields.TryGetValue("cache size", out string? cache) ? $", cache {cache}" : "")})";
+        }
         string isa = string.Join(", ",
             $"Vector512 {(Vector512.IsHardwareAccelerated ? "accelerated" : "not accelerated")}",
             $"Vector256 {(Vector256.IsHardwareAccelerated ? "accelerated" : "not accelerated")}",

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Wasserflow.Diagnostics;
 using Wasserflow.Expectations;
 using Wasserflow.Families;
@@ -100,7 +102,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     private readonly int _stateLength;
     private readonly double[] _y, _k1, _k1Start, _k2, _k3, _k4, _stage;
     private readonly double[] _xi, _points, _gradients, _logPi, _logP, _scores, _inverse, _matrix, _u, _v, _c, _energies;
-    private readonly double[] _kernelScratch, _power, _gram;
+    private readonly double[] _kernelScratch, _power;
     private readonly FullMixtureKernel _kernel;
     private readonly ITargetWithMeanHessian? _meanHessian;
     private readonly ILinearPredictorTarget? _linear;
@@ -158,14 +160,13 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _kernel = new FullMixtureKernel(k, d);
         _kernelScratch = new double[k * FullMixtureKernel.ScratchLength(k, d)];
         _power = new double[k * 2 * d];
-        _gram = new double[k * 4 * d];
         if (_gaussianForm && _cubature && _meanHessian is null && target is ILinearPredictorTarget linear && d >= LinearPredictorMinimumDimension)
         {
             _linear = linear;
-            int n = linear.PredictorCount;
+            int rows = LinearPredictorRowsPerBlock(d, linear.PredictorCount);
             _directions = new double[(d + 1) * d];
-            _predictors = new double[(d + 2) * n];
-            _linearScratch = new double[4 * n];
+            _predictors = new double[(d + 2) * rows];
+            _linearScratch = new double[Math.Max(4 * rows, d)];
             _pulled = new double[(d + 1) * d];
         }
     }
@@ -202,7 +203,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _rule.FillStandardPoints(_xi, _d, state.Rng);
 
         double h = _options.StepSize;
-        double mu = Field(_y, _k1, estimateStiffness: _options.StabilityControl);
+        double mu = Field(_y, _k1, estimateStiffness: _options.StabilityControl, values: true);
         double objective = _lastObjective;
         double limit = _options.Integrator == OdeIntegrator.RungeKutta4 ? StabilityLimitRk4 : StabilityLimitEuler;
         int substeps = _options.StabilityControl && h * mu > limit ? (int)Math.Min(MaxSubsteps, Math.Ceiling(h * mu / limit)) : 1;
@@ -240,7 +241,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     {
         for (int s = 0; s < substeps; s++)
         {
-            if (s > 0) Field(_y, _k1, estimateStiffness: false);
+            if (s > 0) Field(_y, _k1, estimateStiffness: false, values: false);
             if (_options.Integrator == OdeIntegrator.Euler)
             {
                 TensorPrimitives.MultiplyAdd(_k1, dt, _y, _y);
@@ -248,11 +249,11 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             else
             {
                 TensorPrimitives.MultiplyAdd(_k1, dt / 2, _y, _stage);
-                Field(_stage, _k2, false);
+                Field(_stage, _k2, false, false);
                 TensorPrimitives.MultiplyAdd(_k2, dt / 2, _y, _stage);
-                Field(_stage, _k3, false);
+                Field(_stage, _k3, false, false);
                 TensorPrimitives.MultiplyAdd(_k3, dt, _y, _stage);
-                Field(_stage, _k4, false);
+                Field(_stage, _k4, false, false);
                 // y += dt/6 (k1 + 2k2 + 2k3 + k4)
                 TensorPrimitives.Add(_k2, _k3, _k2);
                 TensorPrimitives.MultiplyAdd(_k2, 2.0, _k1, _k1);
@@ -272,9 +273,11 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
 
     /// <summary>
     /// Evaluates the field at y into dy; returns the stiffness estimate μ = 2·max_k |λmax(C_k)| with
-    /// C_k = −R_k⁻¹ E[∇log pi(Y) ξᵀ] (similar to E∇²V by Stein's identity) when asked, else 0.
+    /// C_k = −R_k⁻¹ E[∇log pi(Y) ξᵀ] (similar to E∇²V by Stein's identity) when asked, else 0. Without
+    /// <paramref name="values"/> a path that can skip log pi (the linear-predictor one) does, and the particles' energies
+    /// (the reported objective) stay those of the last evaluation with values: the inner RK4 stages need only the field.
     /// </summary>
-    private double Field(double[] y, double[] dy, bool estimateStiffness)
+    private double Field(double[] y, double[] dy, bool estimateStiffness, bool values)
     {
         int k = _k, d = _d;
         ReadOnlySpan<double> means = y.AsSpan(0, k * d);
@@ -302,9 +305,9 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             throw new FlowDivergedException($"iteration {_currentIteration}: a particle's covariance became singular", _currentIteration, 0);
 
         if (_options.MaxDegreeOfParallelism > 1 && k > 1)
-            ParallelParticleFields(y, dy);
+            ParallelParticleFields(y, dy, values);
         else
-            for (int j = 0; j < k; j++) ParticleField(j, y, dy);
+            for (int j = 0; j < k; j++) ParticleField(j, y, dy, values);
 
         double objective = 0;
         for (int j = 0; j < k; j++) objective += weights[j] * _energies[j];
@@ -346,10 +349,10 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     }
 
     // Kept out of Field: a lambda capturing y and dy there would allocate its closure on every call, parallel or not.
-    private void ParallelParticleFields(double[] y, double[] dy) =>
-        Parallel.For(0, _k, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism }, j => ParticleField(j, y, dy));
+    private void ParallelParticleFields(double[] y, double[] dy, bool values) =>
+        Parallel.For(0, _k, new ParallelOptions { MaxDegreeOfParallelism = _options.MaxDegreeOfParallelism }, j => ParticleField(j, y, dy, values));
 
-    private void ParticleField(int j, double[] y, double[] dy)
+    private void ParticleField(int j, double[] y, double[] dy, bool values)
     {
         int k = _k, d = _d, p = _p;
         ReadOnlySpan<double> m = y.AsSpan(j * d, d);
@@ -367,7 +370,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         Span<double> scratch = _kernelScratch.AsSpan(j * FullMixtureKernel.ScratchLength(k, d), FullMixtureKernel.ScratchLength(k, d));
 
         Span<double> mdot = dy.AsSpan(j * d, d);
-        bool linear = _linear is not null && LinearPredictorField(m, r, inv, logPi, c, mdot);
+        bool linear = _linear is not null && LinearPredictorField(m, r, inv, logPi, c, mdot, values);
         if (!linear)
         {
             if (_cubature)
@@ -424,23 +427,19 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
                 for (int n = 0; n < p; n++) TensorPrimitives.Add(mdot, grads.Slice(n * d, d), mdot);
                 TensorPrimitives.Multiply(mdot, 1.0 / p, mdot);
             }
-            // (R⁻¹R⁻ᵀ)_{row,col} = inv_row · inv_col, four columns at a time through the blocked kernel.
-            Span<double> gram = _gram.AsSpan(j * 4 * d, 4 * d);
-            for (int col0 = 0; col0 < d; col0 += 4)
+            // (R⁻¹R⁻ᵀ)_{row,col} = inv_row · inv_col (lower triangle only), then A's lower triangle in place.
+            Dense.LowerGram(inv, d, a);
+            for (int row = 0; row < d; row++)
+                for (int col = 0; col <= row; col++)
+                    a[row * d + col] = 2.0 * a[row * d + col] - c[row * d + col] - c[col * d + row];
+            if (linear && !values) energy = _energies[j]; // log pi was not evaluated: the particle's energy is the last one computed
+            else
             {
-                int width = Math.Min(4, d - col0);
-                Dense.RowDots(inv, d, d, inv.Slice(col0 * d, width * d), width, gram[..(width * d)]);
-                for (int w = 0; w < width; w++)
-                {
-                    int col = col0 + w;
-                    for (int row = col; row < d; row++)
-                        a[row * d + col] = 2.0 * gram[w * d + row] - c[row * d + col] - c[col * d + row];
-                }
+                double meanLogPi = LinearAlgebra.Reductions.Sum(logPi) / p;
+                double logDet = 0;
+                for (int i = 0; i < d; i++) logDet += Math.Log(r[i * d + i]);
+                energy = -(0.5 * d * (1 + Math.Log(2 * Math.PI)) + logDet) - meanLogPi;
             }
-            double meanLogPi = LinearAlgebra.Reductions.Sum(logPi) / p;
-            double logDet = 0;
-            for (int i = 0; i < d; i++) logDet += Math.Log(r[i * d + i]);
-            energy = -(0.5 * d * (1 + Math.Log(2 * Math.PI)) + logDet) - meanLogPi;
         }
         else
         {
@@ -465,69 +464,89 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _energies[j] = energy;
         // Tria(A): lower triangle of the symmetric A with the diagonal halved (only the lower triangle of a is valid here).
         for (int row = 0; row < d; row++) a[row * d + row] *= 0.5;
-        // Ṙ = R · Tria(A): both lower triangular, so the product is too.
-        // Row by row: Ṙ_row = Σ_{l ≤ row} R_row,l · Tria(A)_l, and row l of Tria(A) is zero beyond column l.
-        rdot.Clear();
-        for (int row = 0; row < d; row++)
-        {
-            Span<double> target = rdot.Slice(row * d, row + 1);
-            for (int l = 0; l <= row; l++)
-            {
-                double rl = r[row * d + l];
-                if (rl != 0.0) TensorPrimitives.MultiplyAdd(a.Slice(l * d, l + 1), rl, target[..(l + 1)], target[..(l + 1)]);
-            }
-        }
+        // Ṙ = R · Tria(A): both lower triangular, so the product is too (a's upper triangle is not valid and not read).
+        Dense.MultiplyLowerLower(r, a, d, rdot);
     }
 
     // Below this dimension the linear-predictor path's per-point calls cost more than the products it saves (measured:
     // logistic d = 10, n = 50, no faster; d = 20 and 50, 1.2× faster per RK4 step; d = 100, 1.35×).
     private const int LinearPredictorMinimumDimension = 16;
 
+    // Data rows per block of the linear-predictor path: about 64 KB of covariates (8,192 numbers), so a block's rows,
+    // predictors and weights stay in the core's L2 cache (every x64 core has at least 256 KB) while the d + 1
+    // directions go through them; a multiple of 4 (the kernels' lanes), at least 4.
+    internal static int LinearPredictorRowsPerBlock(int d, int n) => Math.Min(n, Math.Max(4, 8192 / d / 4 * 4));
+
     // The Gaussian form's cubature expectations on a linear-predictor target (one Gaussian, P = 2d points
     // x_{±i} = m ± c_i, c_i = √d R e_i): the predictors of all 2d points from X m and X c_i (one product with d + 1
     // directions instead of 2d), the likelihood at each point, then E∇log pi = Xᵀ(Σ w)/P − λm and, for
     // C = −(1/P) Σ R⁻¹∇log pi(x_n) ξ_nᵀ, the differences ∇log pi(x_{+i}) − ∇log pi(x_{−i}) = Xᵀ(w_{+i} − w_{−i}) − 2λc_i
     // from a second product with d + 1 weight vectors: about half the multiply-adds of the point-by-point path, and a
-    // d×d R⁻¹ product per direction pair instead of per point. Writes log pi at the 2d points (same order as the general
-    // path), C and ṁ. Returns false, leaving the general path to run (and report), when a value is not finite.
+    // d×d R⁻¹ product per direction pair instead of per point. Both products go through the data in blocks of rows
+    // (LinearPredictorRowsPerBlock): a block's predictors, likelihoods and pulled-back weights are formed while its rows
+    // are in cache, so X is read from memory once per evaluation, whatever the cache sizes (the whole-data products
+    // read it once per four directions). With values, writes log pi at the 2d points (same order as the general path);
+    // without, only the derivatives are formed (the flow's inner RK4 stages, whose energies nobody reads). Writes C and
+    // ṁ. Returns false, leaving the general path to run (and report), when a value or a gradient is not finite.
     private bool LinearPredictorField(ReadOnlySpan<double> m, ReadOnlySpan<double> r, ReadOnlySpan<double> inv, Span<double> logPi,
-        Span<double> c, Span<double> mdot)
+        Span<double> c, Span<double> mdot, bool values)
     {
         ILinearPredictorTarget target = _linear!;
         int d = _d, n = target.PredictorCount, p = _p;
         double root = Math.Sqrt(d), lambda = target.PriorPrecision;
-        Span<double> directions = _directions, predictors = _predictors, scratch = _linearScratch, pulled = _pulled;
+        Span<double> directions = _directions, block = _predictors, scratch = _linearScratch, pulled = _pulled;
         m.CopyTo(directions);
         for (int i = 0; i < d; i++)
         {
             Span<double> ci = directions.Slice((i + 1) * d, d);
             for (int row = 0; row < d; row++) ci[row] = row >= i ? root * r[row * d + i] : 0.0;
         }
-        target.Predictors(directions, d + 1, predictors[..((d + 1) * n)]);
-        // Row 0 (X m) is needed by every i; row i + 1 (X c_i) turns into w_{+i} − w_{−i}, row d + 1 collects Σ w.
-        ReadOnlySpan<double> center = predictors[..n];
-        Span<double> sum = predictors.Slice((d + 1) * n, n);
-        Span<double> tPlus = scratch[..n], tMinus = scratch.Slice(n, n), wPlus = scratch.Slice(2 * n, n), wMinus = scratch.Slice(3 * n, n);
-        Span<double> x = pulled[..d];
-        sum.Clear();
-        for (int i = 0; i < d; i++)
+        pulled.Clear();
+        if (values) logPi[..p].Clear();
+        int rowsPerBlock = LinearPredictorRowsPerBlock(d, n);
+        for (int first = 0; first < n; first += rowsPerBlock)
         {
-            Span<double> row = predictors.Slice((i + 1) * n, n);
-            ReadOnlySpan<double> ci = directions.Slice((i + 1) * d, d);
-            TensorPrimitives.Add(center, row, tPlus);
-            TensorPrimitives.Subtract(center, row, tMinus);
-            double valuePlus = target.Likelihood(tPlus, wPlus), valueMinus = target.Likelihood(tMinus, wMinus);
-            if (!double.IsFinite(valuePlus) || !double.IsFinite(valueMinus) || !TensorPrimitives.IsFiniteAll<double>(wPlus) || !TensorPrimitives.IsFiniteAll<double>(wMinus))
-                return false;
-            TensorPrimitives.Add(m, ci, x);
-            logPi[i] = valuePlus - 0.5 * lambda * LinearAlgebra.Reductions.SumOfSquares(x);
-            TensorPrimitives.Subtract(m, ci, x);
-            logPi[d + i] = valueMinus - 0.5 * lambda * LinearAlgebra.Reductions.SumOfSquares(x);
-            TensorPrimitives.Subtract(wPlus, wMinus, row);
-            TensorPrimitives.Add(sum, wPlus, sum);
-            TensorPrimitives.Add(sum, wMinus, sum);
+            int rows = Math.Min(rowsPerBlock, n - first);
+            Span<double> predictors = block[..((d + 2) * rows)];
+            target.Predictors(directions, d + 1, first, rows, predictors[..((d + 1) * rows)]);
+            // Row 0 (X m) is needed by every i; row i + 1 (X c_i) turns into w_{+i} − w_{−i}, row d + 1 collects Σ w.
+            ReadOnlySpan<double> center = predictors[..rows];
+            Span<double> sum = predictors.Slice((d + 1) * rows, rows);
+            Span<double> tPlus = scratch[..rows], tMinus = scratch.Slice(rows, rows), wPlus = scratch.Slice(2 * rows, rows), wMinus = scratch.Slice(3 * rows, rows);
+            sum.Clear();
+            for (int i = 0; i < d; i++)
+            {
+                Span<double> row = predictors.Slice((i + 1) * rows, rows);
+                PlusMinus(center, row, tPlus, tMinus);
+                if (values)
+                {
+                    logPi[i] += target.Likelihood(first, tPlus, wPlus);
+                    logPi[d + i] += target.Likelihood(first, tMinus, wMinus);
+                }
+                else
+                {
+                    target.LikelihoodDerivatives(first, tPlus, wPlus);
+                    target.LikelihoodDerivatives(first, tMinus, wMinus);
+                }
+                DifferenceAndSum(wPlus, wMinus, row, sum);
+            }
+            target.AddPullBack(predictors.Slice(rows, (d + 1) * rows), d + 1, first, rows, pulled);
         }
-        target.PullBack(predictors.Slice(n, (d + 1) * n), d + 1, pulled);
+        // A non-finite derivative makes its whole row of the pulled-back products non-finite (∞·0 is NaN).
+        if (!TensorPrimitives.IsFiniteAll<double>(pulled)) return false;
+        if (values)
+        {
+            Span<double> x = scratch[..d];
+            for (int i = 0; i < d; i++)
+            {
+                ReadOnlySpan<double> ci = directions.Slice((i + 1) * d, d);
+                TensorPrimitives.Add(m, ci, x);
+                logPi[i] -= 0.5 * lambda * LinearAlgebra.Reductions.SumOfSquares(x);
+                TensorPrimitives.Subtract(m, ci, x);
+                logPi[d + i] -= 0.5 * lambda * LinearAlgebra.Reductions.SumOfSquares(x);
+            }
+            if (!TensorPrimitives.IsFiniteAll<double>(logPi[..p])) return false;
+        }
         // ṁ = E∇log pi = Xᵀ(Σ w)/P − λm (the points' mean is m).
         ReadOnlySpan<double> pulledSum = pulled.Slice(d * d, d);
         for (int row = 0; row < d; row++) mdot[row] = pulledSum[row] / p - lambda * m[row];
@@ -544,6 +563,46 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         for (int i = 0; i < d; i++)
             for (int row = 0; row < d; row++) c[row * d + i] = scale * v[i * d + row];
         return true;
+    }
+
+    // plus = a + b, minus = a − b in one pass (elementwise: the same bits as two passes).
+    private static void PlusMinus(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> plus, Span<double> minus)
+    {
+        int n = a.Length, i = 0;
+        if (b.Length < n || plus.Length < n || minus.Length < n) throw new ArgumentException("spans are shorter than the first.");
+        ref double a0 = ref MemoryMarshal.GetReference(a), b0 = ref MemoryMarshal.GetReference(b);
+        ref double p0 = ref MemoryMarshal.GetReference(plus), m0 = ref MemoryMarshal.GetReference(minus);
+        for (; i + 3 < n; i += 4)
+        {
+            Vector256<double> x = Vector256.LoadUnsafe(ref a0, (nuint)i), y = Vector256.LoadUnsafe(ref b0, (nuint)i);
+            (x + y).StoreUnsafe(ref p0, (nuint)i);
+            (x - y).StoreUnsafe(ref m0, (nuint)i);
+        }
+        for (; i < n; i++)
+        {
+            plus[i] = a[i] + b[i];
+            minus[i] = a[i] - b[i];
+        }
+    }
+
+    // difference = a − b and sum = (sum + a) + b in one pass (elementwise: the same bits as three passes).
+    private static void DifferenceAndSum(ReadOnlySpan<double> a, ReadOnlySpan<double> b, Span<double> difference, Span<double> sum)
+    {
+        int n = a.Length, i = 0;
+        if (b.Length < n || difference.Length < n || sum.Length < n) throw new ArgumentException("spans are shorter than the first.");
+        ref double a0 = ref MemoryMarshal.GetReference(a), b0 = ref MemoryMarshal.GetReference(b);
+        ref double d0 = ref MemoryMarshal.GetReference(difference), s0 = ref MemoryMarshal.GetReference(sum);
+        for (; i + 3 < n; i += 4)
+        {
+            Vector256<double> x = Vector256.LoadUnsafe(ref a0, (nuint)i), y = Vector256.LoadUnsafe(ref b0, (nuint)i);
+            (x - y).StoreUnsafe(ref d0, (nuint)i);
+            (Vector256.LoadUnsafe(ref s0, (nuint)i) + x + y).StoreUnsafe(ref s0, (nuint)i);
+        }
+        for (; i < n; i++)
+        {
+            difference[i] = a[i] - b[i];
+            sum[i] = sum[i] + a[i] + b[i];
+        }
     }
 
     // out = scale · Σ_n a_n ξ_nᵀ (d×d), a and ξ P×d row-major. For cubature ξ_{±i} = ±√d e_i, so column i is

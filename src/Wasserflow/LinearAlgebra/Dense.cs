@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 namespace Wasserflow.LinearAlgebra;
 
 /// <summary>
@@ -60,6 +63,90 @@ internal static class Dense
         }
     }
 
+    /// <summary>
+    /// The lower triangle of L·Lᵀ for lower-triangular L (d×d): result[row·d + col] = Σ_{k ≤ col} L[row, k] L[col, k]
+    /// for row ≥ col; the strict upper triangle of <paramref name="result"/> is not written. O(d³/6): each entry's dot
+    /// stops at the first group of four past col (L[col, k] = 0 beyond col). Per entry one four-lane FMA chain, then the
+    /// pairwise lane sum and the scalar tail in order: the same bits on every machine.
+    /// </summary>
+    public static void LowerGram(ReadOnlySpan<double> l, int d, Span<double> result)
+    {
+        if (l.Length < d * d || result.Length < d * d) throw new ArgumentException("matrix buffers are smaller than d×d.");
+        ref double l0 = ref MemoryMarshal.GetReference(l);
+        for (int col0 = 0; col0 < d; col0 += 4)
+        {
+            int width = Math.Min(4, d - col0), length = Math.Min(d, col0 + 4), vectorEnd = length - length % 4;
+            int c0 = col0 * d, c1 = c0 + d * Math.Min(1, width - 1), c2 = c0 + d * Math.Min(2, width - 1), c3 = c0 + d * Math.Min(3, width - 1);
+            for (int row = col0; row < d; row++)
+            {
+                int rr = row * d;
+                Vector256<double> s0 = Vector256<double>.Zero, s1 = s0, s2 = s0, s3 = s0;
+                for (int p = 0; p < vectorEnd; p += 4)
+                {
+                    Vector256<double> x = Vector256.LoadUnsafe(ref l0, (nuint)(rr + p));
+                    s0 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref l0, (nuint)(c0 + p)), s0);
+                    s1 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref l0, (nuint)(c1 + p)), s1);
+                    s2 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref l0, (nuint)(c2 + p)), s2);
+                    s3 = Vector256.FusedMultiplyAdd(x, Vector256.LoadUnsafe(ref l0, (nuint)(c3 + p)), s3);
+                }
+                double t0 = Gemm.HorizontalSum(s0), t1 = Gemm.HorizontalSum(s1), t2 = Gemm.HorizontalSum(s2), t3 = Gemm.HorizontalSum(s3);
+                for (int p = vectorEnd; p < length; p++)
+                {
+                    double x = l[rr + p];
+                    t0 += x * l[c0 + p]; t1 += x * l[c1 + p]; t2 += x * l[c2 + p]; t3 += x * l[c3 + p];
+                }
+                // Columns past the last (width < 4) repeat the last column's numbers and are not stored.
+                result[rr + col0] = t0;
+                if (width > 1 && row >= col0 + 1) result[rr + col0 + 1] = t1;
+                if (width > 2 && row >= col0 + 2) result[rr + col0 + 2] = t2;
+                if (width > 3 && row >= col0 + 3) result[rr + col0 + 3] = t3;
+            }
+        }
+    }
+
+    /// <summary>
+    /// result = L·T for lower-triangular L and T (d×d), reading only T's lower triangle (its strict upper triangle may
+    /// hold anything: it counts as zero) and writing every entry of result (zeros above the diagonal). O(d³/6). Entry
+    /// (row, col) is Σ_{k = col … row} T[k, col]·L[row, k], added in that order with a separate multiply and add —
+    /// the arithmetic of one multiply-add pass per k over the row — four columns per vector.
+    /// </summary>
+    public static void MultiplyLowerLower(ReadOnlySpan<double> l, ReadOnlySpan<double> t, int d, Span<double> result)
+    {
+        if (l.Length < d * d || t.Length < d * d || result.Length < d * d) throw new ArgumentException("matrix buffers are smaller than d×d.");
+        ref double l0 = ref MemoryMarshal.GetReference(l);
+        ref double t0 = ref MemoryMarshal.GetReference(t);
+        ref double r0 = ref MemoryMarshal.GetReference(result);
+        int vectorColumns = d - d % 4;
+        for (int row = 0; row < d; row++)
+        {
+            int rr = row * d;
+            int col0 = 0;
+            for (; col0 < vectorColumns && col0 <= row; col0 += 4)
+            {
+                Vector256<double> acc = Vector256<double>.Zero;
+                // The diagonal block k = col0 … col0 + 3: lanes left of k's column only (T's upper triangle counts as zero).
+                int k = col0;
+                for (; k < col0 + 3 && k <= row; k++)
+                {
+                    Vector256<double> tk = Vector256.LoadUnsafe(ref t0, (nuint)(k * d + col0)) & LowerMask(k - col0);
+                    acc = tk * Vector256.Create(Unsafe.Add(ref l0, rr + k)) + acc;
+                }
+                for (; k <= row; k++)
+                    acc = Vector256.LoadUnsafe(ref t0, (nuint)(k * d + col0)) * Vector256.Create(Unsafe.Add(ref l0, rr + k)) + acc;
+                acc.StoreUnsafe(ref r0, (nuint)(rr + col0));
+            }
+            for (; col0 < d; col0++)
+            {
+                double acc = 0;
+                for (int k = col0; k <= row; k++) acc = t[k * d + col0] * l[rr + k] + acc;
+                result[rr + col0] = acc;
+            }
+        }
+    }
+
+    // Lanes 0 … last all ones, the rest zero.
+    private static Vector256<double> LowerMask(int last) => Vector256.LessThanOrEqual(Vector256.Create(0.0, 1.0, 2.0, 3.0), Vector256.Create((double)last));
+
     /// <summary>y = L z for lower-triangular L; <paramref name="y"/> may alias <paramref name="z"/> (rows are done last to first).</summary>
     public static void MultiplyLower(ReadOnlySpan<double> l, int d, ReadOnlySpan<double> z, Span<double> y)
     {
@@ -85,22 +172,40 @@ internal static class Dense
     }
 
     /// <summary>Writes L⁻¹ (lower triangular) into <paramref name="inverse"/> for lower-triangular L with a nonzero diagonal.</summary>
+    /// <remarks>
+    /// Row by row: (L⁻¹)_i = (e_i − Σ_{k&lt;i} L_ik (L⁻¹)_k) / L_ii, where row k of L⁻¹ is zero beyond column k. Entry
+    /// (i, col) accumulates (L⁻¹)_{k,col}·(−L_ik) for k = col … i − 1 in that order (a separate multiply and add), then
+    /// is scaled by 1/L_ii; four columns per vector.
+    /// </remarks>
     public static void InvertLower(ReadOnlySpan<double> l, int d, Span<double> inverse)
     {
-        inverse[..(d * d)].Clear();
-        // Row by row: (L⁻¹)_i = (e_i − Σ_{k<i} L_ik (L⁻¹)_k) / L_ii, where row k of L⁻¹ is zero beyond column k, so each
-        // term is a contiguous multiply-add over the first k + 1 entries.
+        if (l.Length < d * d || inverse.Length < d * d) throw new ArgumentException("matrix buffers are smaller than d×d.");
+        ref double v0 = ref MemoryMarshal.GetReference(inverse);
         for (int i = 0; i < d; i++)
         {
-            Span<double> row = inverse.Slice(i * d, i + 1);
-            for (int k = 0; k < i; k++)
+            int ri = i * d;
+            double scale = 1.0 / l[ri + i];
+            int col0 = 0;
+            // Full groups of four columns that start left of the diagonal; their lanes at or right of i get no terms.
+            for (; col0 + 4 <= d && col0 < i; col0 += 4)
             {
-                double lik = l[i * d + k];
-                if (lik != 0.0)
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(inverse.Slice(k * d, k + 1), -lik, row[..(k + 1)], row[..(k + 1)]);
+                Vector256<double> acc = Vector256<double>.Zero;
+                int k = col0;
+                for (; k < col0 + 3 && k < i; k++)
+                    acc = (Vector256.LoadUnsafe(ref v0, (nuint)(k * d + col0)) & LowerMask(k - col0)) * Vector256.Create(-l[ri + k]) + acc;
+                for (; k < i; k++)
+                    acc = Vector256.LoadUnsafe(ref v0, (nuint)(k * d + col0)) * Vector256.Create(-l[ri + k]) + acc;
+                (acc * Vector256.Create(scale)).StoreUnsafe(ref v0, (nuint)(ri + col0));
             }
-            row[i] = 1.0;
-            System.Numerics.Tensors.TensorPrimitives.Multiply(row, 1.0 / l[i * d + i], row);
+            for (int col = col0; col < i; col++)
+            {
+                double acc = 0;
+                for (int k = col; k < i; k++) acc = inverse[k * d + col] * -l[ri + k] + acc;
+                inverse[ri + col] = acc * scale;
+            }
+            // The diagonal (1·(1/L_ii)) and zeros to its right, including lanes a vector group above wrote.
+            inverse[ri + i] = scale;
+            inverse.Slice(ri + i + 1, d - i - 1).Clear();
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -19,8 +20,13 @@ namespace Wasserflow.LinearAlgebra;
 /// </summary>
 internal static class Gemm
 {
-    /// <summary>C (m×n) = A (m×k) · Bᵀ where B is n×k; every matrix row-major and densely packed.</summary>
-    public static void MultiplyTransposed(ReadOnlySpan<double> a, int m, ReadOnlySpan<double> b, int n, int k, Span<double> c)
+    /// <summary>
+    /// C (m×n) = A (m×k) · Bᵀ where B is n×k; every matrix row-major and densely packed. With
+    /// <paramref name="skipLeadingZeros"/>, the leading groups of four columns where a block of A's rows is exactly zero
+    /// are skipped (for A with a triangular or banded start): the same bits (a product ±0 added to an accumulator that
+    /// is still +0 leaves +0), provided B is finite there (0·∞ would have been NaN), so only for B known to be finite.
+    /// </summary>
+    public static void MultiplyTransposed(ReadOnlySpan<double> a, int m, ReadOnlySpan<double> b, int n, int k, Span<double> c, bool skipLeadingZeros = false)
     {
         if (a.Length < m * k || b.Length < n * k || c.Length < m * n) throw new ArgumentException("matrix buffers are smaller than their shapes.");
         ref double a0 = ref MemoryMarshal.GetReference(a);
@@ -33,12 +39,28 @@ internal static class Gemm
         // entry is summed the same way either way (its own lane-wise FMA chain, then the same tail): same bits.
         int rowsPerBlock = Avx512F.VL.IsSupported ? 4 : 2;
         int blockedRows = m - m % rowsPerBlock, blockedColumns = n - n % 4;
+        // Where each block of A's rows starts its vector loop: 0, or past its common leading zeros (found once per call).
+        int blocks = skipLeadingZeros ? blockedRows / rowsPerBlock : 0;
+        int[]? rented = blocks > 256 ? ArrayPool<int>.Shared.Rent(blocks) : null;
+        Span<int> starts = rented is null ? stackalloc int[blocks] : rented.AsSpan(0, blocks);
+        for (int block = 0; block < blocks; block++)
+        {
+            int start = vectorEnd;
+            for (int r = block * rowsPerBlock; r < (block + 1) * rowsPerBlock && start > 0; r++)
+            {
+                int first = a.Slice(r * k, start).IndexOfAnyExcept(0.0);
+                if (first >= 0) start = first - first % 4;
+            }
+            starts[block] = start;
+        }
         for (int j = 0; j < blockedColumns; j += 4)
             for (int i = 0; i < blockedRows; i += rowsPerBlock)
             {
-                if (rowsPerBlock == 4) Dots4x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
-                else Dots2x4(ref a0, i, ref b0, j, k, vectorEnd, c, n);
+                int start = skipLeadingZeros ? starts[i / rowsPerBlock] : 0;
+                if (rowsPerBlock == 4) Dots4x4(ref a0, i, ref b0, j, k, start, vectorEnd, c, n);
+                else Dots2x4(ref a0, i, ref b0, j, k, start, vectorEnd, c, n);
             }
+        if (rented is not null) ArrayPool<int>.Shared.Return(rented);
         for (int i = 0; i < blockedRows; i++)
             for (int j = blockedColumns; j < n; j++) c[i * n + j] = VectorKernels.Dot(a.Slice(i * k, k), b.Slice(j * k, k));
         for (int i = blockedRows; i < m; i++)
@@ -92,12 +114,12 @@ internal static class Gemm
     }
 
     // c[i..i+3, j..j+3] = A[i..i+3, :] · B[j..j+3, :]ᵀ with 16 accumulators.
-    private static void Dots4x4(ref double a0, int i, ref double b0, int j, int k, int vectorEnd, Span<double> c, int n)
+    private static void Dots4x4(ref double a0, int i, ref double b0, int j, int k, int vectorStart, int vectorEnd, Span<double> c, int n)
     {
         int ra = i * k, rb = j * k;
         Vector256<double> c00 = Vector256<double>.Zero, c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         Vector256<double> c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        for (int p = 0; p < vectorEnd; p += 4)
+        for (int p = vectorStart; p < vectorEnd; p += 4)
         {
             Vector256<double> b0v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + p));
             Vector256<double> b1v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + k + p));
@@ -124,11 +146,11 @@ internal static class Gemm
     }
 
     // c[i..i+1, j..j+3] = A[i..i+1, :] · B[j..j+3, :]ᵀ with 8 accumulators (13 registers: fits AVX2's 16).
-    private static void Dots2x4(ref double a0, int i, ref double b0, int j, int k, int vectorEnd, Span<double> c, int n)
+    private static void Dots2x4(ref double a0, int i, ref double b0, int j, int k, int vectorStart, int vectorEnd, Span<double> c, int n)
     {
         int ra = i * k, rb = j * k;
         Vector256<double> c00 = Vector256<double>.Zero, c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        for (int p = 0; p < vectorEnd; p += 4)
+        for (int p = vectorStart; p < vectorEnd; p += 4)
         {
             Vector256<double> b0v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + p));
             Vector256<double> b1v = Vector256.LoadUnsafe(ref b0, (nuint)(rb + k + p));

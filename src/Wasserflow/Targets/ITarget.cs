@@ -90,7 +90,8 @@ public interface IBatchedTarget : ITarget
 /// log pi(z) = Σ_i ℓ_i(x_iᵀz) − (λ/2)‖z‖² + const, with covariates x_i (n of them) — generalised linear models such as
 /// logistic regression. Flows that evaluate the target at points on lines through a common centre (cubature:
 /// m ± √d R e_i) use it to form every predictor from X m and X R e_i and every gradient difference from one
-/// product Xᵀ W, instead of 2d products with X each way.
+/// product Xᵀ W, instead of 2d products with X each way. Every piece works on a range of data rows, so a caller can
+/// go through the data in blocks that stay in cache (X read once per evaluation, not once per point).
 /// </summary>
 public interface ILinearPredictorTarget : ITarget
 {
@@ -100,12 +101,27 @@ public interface ILinearPredictorTarget : ITarget
     /// <summary>λ ≥ 0, the precision of the N(0, I/λ) prior (0: flat).</summary>
     double PriorPrecision { get; }
 
-    /// <summary>predictors[k·n + i] = x_iᵀ z_k for the <paramref name="count"/> rows z_k of <paramref name="directions"/> (count×d).</summary>
-    void Predictors(ReadOnlySpan<double> directions, int count, Span<double> predictors);
+    /// <summary>
+    /// predictors[k·rows + r] = x_{first+r}ᵀ z_k for the <paramref name="count"/> rows z_k of <paramref name="directions"/>
+    /// (count×d) and the data rows first … first + rows − 1.
+    /// </summary>
+    void Predictors(ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors);
 
-    /// <summary>Σ_i ℓ_i(t_i) over one point's n predictors, writing ℓ_i'(t_i) into <paramref name="derivatives"/>.</summary>
-    double Likelihood(ReadOnlySpan<double> predictors, Span<double> derivatives);
+    /// <summary>
+    /// Σ_r ℓ_{first+r}(t_r) over the predictors t of the data rows first … first + t.Length − 1, writing ℓ'(t_r) into
+    /// <paramref name="derivatives"/>.
+    /// </summary>
+    double Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives);
 
-    /// <summary>result[k·d + j] = Σ_i weights[k·n + i] x_ij (Xᵀ w_k) for <paramref name="count"/> weight vectors.</summary>
-    void PullBack(ReadOnlySpan<double> weights, int count, Span<double> result);
+    /// <summary>
+    /// The derivatives of <see cref="Likelihood"/> alone (the same numbers, bit for bit), for callers that do not need
+    /// the sum: it spares a logarithm per row where the likelihood has one.
+    /// </summary>
+    void LikelihoodDerivatives(int first, ReadOnlySpan<double> predictors, Span<double> derivatives);
+
+    /// <summary>
+    /// result[k·d + j] += Σ_r weights[k·rows + r] x_{first+r, j} for <paramref name="count"/> weight vectors: Xᵀw_k over
+    /// the data rows first … first + rows − 1, added to what result holds.
+    /// </summary>
+    void AddPullBack(ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result);
 }

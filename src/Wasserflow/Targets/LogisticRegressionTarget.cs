@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
@@ -158,18 +160,17 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
             return;
         }
         const int block = 4;
-        double[] rented = ArrayPool<double>.Shared.Rent(3 * block * n);
+        double[] rented = ArrayPool<double>.Shared.Rent(2 * block * n);
         try
         {
             Span<double> logits = rented.AsSpan(0, block * n);       // [k][i]
             Span<double> weights = rented.AsSpan(block * n, block * n); // y_i − σ(t_ik), [k][i]
-            Span<double> work = rented.AsSpan(2 * block * n, block * n);
             for (int start = 0; start < count; start += block)
             {
                 int m = Math.Min(block, count - start);
                 Logits(points.Slice(start * d, m * d), m, logits);
                 for (int k = 0; k < m; k++)
-                    logDensities[start + k] = Likelihood(logits.Slice(k * n, n), weights.Slice(k * n, n), work.Slice(k * n, n))
+                    logDensities[start + k] = LogisticTerms(_y, logits.Slice(k * n, n), weights.Slice(k * n, n), withValue: true)
                         - 0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(points.Slice((start + k) * d, d));
                 Gradients(points.Slice(start * d, m * d), m, weights, gradients.Slice(start * d, m * d));
             }
@@ -184,58 +185,93 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
     int ILinearPredictorTarget.PredictorCount => PointCount;
 
     /// <inheritdoc/>
-    public void Predictors(ReadOnlySpan<double> directions, int count, Span<double> predictors)
+    public void Predictors(ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors)
     {
-        int d = Dimension, n = PointCount;
-        if (directions.Length < count * d || predictors.Length < count * n) throw new ArgumentException("buffers are smaller than their shapes.");
-        for (int start = 0; start < count; start += 4)
-        {
-            int m = Math.Min(4, count - start);
-            Logits(directions.Slice(start * d, m * d), m, predictors.Slice(start * n, m * n));
-        }
+        int d = Dimension;
+        CheckRows(first, rows);
+        if (count < 0 || directions.Length < count * d || predictors.Length < count * rows) throw new ArgumentException("buffers are smaller than their shapes.");
+        Gemm.MultiplyTransposed(directions, count, _x.AsSpan(first * d, rows * d), rows, d, predictors, skipLeadingZeros: true);
     }
 
     /// <inheritdoc/>
-    public double Likelihood(ReadOnlySpan<double> predictors, Span<double> derivatives)
+    public double Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives)
     {
-        int n = PointCount;
-        if (predictors.Length != n || derivatives.Length < n) throw new ArgumentException($"expected {n} predictors.");
-        double[] scratch = t_scratch is { } buffer && buffer.Length >= n ? buffer : (t_scratch = new double[n]);
-        return Likelihood(predictors, derivatives[..n], scratch.AsSpan(0, n));
+        CheckRows(first, predictors.Length);
+        if (derivatives.Length < predictors.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
+        return LogisticTerms(_y.AsSpan(first, predictors.Length), predictors, derivatives, withValue: true);
     }
-
-    [ThreadStatic] private static double[]? t_scratch;
 
     /// <inheritdoc/>
-    public void PullBack(ReadOnlySpan<double> weights, int count, Span<double> result)
+    public void LikelihoodDerivatives(int first, ReadOnlySpan<double> predictors, Span<double> derivatives)
     {
-        int d = Dimension, n = PointCount;
-        if (weights.Length < count * n || result.Length < count * d) throw new ArgumentException("buffers are smaller than their shapes.");
-        for (int start = 0; start < count; start += 4)
-        {
-            int m = Math.Min(4, count - start);
-            Dense.RowDots(_xTransposed, d, n, weights.Slice(start * n, m * n), m, result.Slice(start * d, m * d));
-        }
+        CheckRows(first, predictors.Length);
+        if (derivatives.Length < predictors.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
+        LogisticTerms(_y.AsSpan(first, predictors.Length), predictors, derivatives, withValue: false);
     }
 
-    // Σ_i [y_i t_i − softplus(t_i)] with w_i = y_i − σ(t_i); e is scratch of length n. With e = exp(−|t|) and
-    // r = 1/(1 + e): softplus(t) = max(t, 0) + log(1 + e), and σ(t) = r for t ≥ 0, 1 − r otherwise, i.e.
-    // σ = ½ + copysign(r − ½, t). All vectorised over the n points.
-    private double Likelihood(ReadOnlySpan<double> t, Span<double> w, Span<double> e)
+    /// <inheritdoc/>
+    public void AddPullBack(ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result)
     {
-        TensorPrimitives.Abs(t, e);
-        TensorPrimitives.Negate(e, e);
-        LinearAlgebra.VectorMath.Exp(e, e);
-        TensorPrimitives.Add(e, 1.0, w);
-        LinearAlgebra.VectorMath.Log(w, e);
-        double value = LinearAlgebra.Reductions.Dot(_y, t) - 0.5 * (LinearAlgebra.Reductions.Sum(t) + LinearAlgebra.Reductions.SumOfMagnitudes(t))
-            - LinearAlgebra.Reductions.Sum(e);
-        TensorPrimitives.Reciprocal(w, w);
-        TensorPrimitives.Subtract(w, 0.5, w);
-        TensorPrimitives.CopySign(w, t, w);
-        TensorPrimitives.Subtract(_y, w, w);   // y − (σ − ½)
-        TensorPrimitives.Subtract(w, 0.5, w);  // y − σ
-        return value;
+        int d = Dimension;
+        CheckRows(first, rows);
+        if (count < 0 || weights.Length < count * rows || result.Length < count * d) throw new ArgumentException("buffers are smaller than their shapes.");
+        Gemm.AddProduct(weights, rows, 1, count, rows, _x.AsSpan(first * d, rows * d), d, result);
+    }
+
+    private void CheckRows(int first, int rows)
+    {
+        if (first < 0 || rows < 0 || first > PointCount - rows)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"data rows {first} … {first + rows - 1} are outside 0 … {PointCount - 1}.");
+    }
+
+    // Σ_r [y_r t_r − softplus(t_r)] with w_r = y_r − σ(t_r) (the sum only when asked), four rows per vector. With
+    // e = e^{−|t|} and s = 1 + e: softplus(t) = max(t, 0) + log s, and σ(t) = 1/s for t ≥ 0, e/s below, i.e.
+    // σ = ½ + copysign(1/s − ½, t); w is formed as (y − copysign(1/s − ½, t)) − ½. The last one to three rows go
+    // through the same lane arithmetic in a zero-padded vector, so a row's numbers do not depend on where it sits, and
+    // the sum is one vector accumulator (pairwise at the end), then the tail's lanes in order.
+    private static double LogisticTerms(ReadOnlySpan<double> y, ReadOnlySpan<double> t, Span<double> w, bool withValue)
+    {
+        int n = t.Length, i = 0;
+        ref double y0 = ref MemoryMarshal.GetReference(y);
+        ref double t0 = ref MemoryMarshal.GetReference(t);
+        ref double w0 = ref MemoryMarshal.GetReference(w);
+        Vector256<double> sum = Vector256<double>.Zero;
+        for (; i + 3 < n; i += 4)
+        {
+            Vector256<double> term = Terms(Vector256.LoadUnsafe(ref t0, (nuint)i), Vector256.LoadUnsafe(ref y0, (nuint)i), out Vector256<double> wv, withValue);
+            wv.StoreUnsafe(ref w0, (nuint)i);
+            sum += term;
+        }
+        double value = Gemm.HorizontalSum(sum);
+        if (i < n)
+        {
+            Span<double> tail = stackalloc double[8];
+            tail.Clear();
+            for (int j = i; j < n; j++)
+            {
+                tail[j - i] = t[j];
+                tail[4 + j - i] = y[j];
+            }
+            Vector256<double> term = Terms(Vector256.Create((ReadOnlySpan<double>)tail[..4]), Vector256.Create((ReadOnlySpan<double>)tail[4..]), out Vector256<double> wv, withValue);
+            for (int j = i; j < n; j++)
+            {
+                w[j] = wv.GetElement(j - i);
+                value += term.GetElement(j - i);
+            }
+        }
+        return withValue ? value : 0.0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Terms(Vector256<double> t, Vector256<double> y, out Vector256<double> w, bool withValue)
+    {
+        Vector256<double> half = Vector256.Create(0.5);
+        Vector256<double> e = LinearAlgebra.VectorMath.Exp(-Vector256.Abs(t));
+        Vector256<double> s = Vector256<double>.One + e;
+        // copysign(1/s − ½, t): the sign bit from t, every other bit from 1/s − ½ (which is ≥ 0).
+        Vector256<double> signed = Vector256.ConditionalSelect(Vector256.Create(-0.0), t, Vector256<double>.One / s - half);
+        w = y - signed - half;
+        return withValue ? y * t - Vector256.Max(t, Vector256<double>.Zero) - LinearAlgebra.VectorMath.Log(s) : Vector256<double>.Zero;
     }
 
     private double SmallDimensionLogDensityAndGradient(ReadOnlySpan<double> z, Span<double> gradient)
@@ -267,8 +303,8 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
     // g_k[j] = Σ_i w[k·n + i] x_ij − λ z_k[j]: the same kernel on the transposed covariates.
     private void Gradients(ReadOnlySpan<double> zs, int m, ReadOnlySpan<double> weights, Span<double> gradients)
     {
-        int d = Dimension;
-        PullBack(weights, m, gradients);
+        int d = Dimension, n = PointCount;
+        Dense.RowDots(_xTransposed, d, n, weights[..(m * n)], m, gradients[..(m * d)]);
         if (PriorPrecision != 0)
             for (int k = 0; k < m; k++)
                 TensorPrimitives.MultiplyAdd(zs.Slice(k * d, d), -PriorPrecision, gradients.Slice(k * d, d), gradients.Slice(k * d, d));

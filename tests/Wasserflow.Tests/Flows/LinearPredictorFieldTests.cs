@@ -58,17 +58,31 @@ public sealed class LinearPredictorFieldTests
         var rng = new Xoshiro256StarStar(6);
         var z = new double[3 * d];
         rng.FillStandardNormal(z);
-        double[] predictors = new double[3 * n], weights = new double[3 * n], pulled = new double[3 * d], gradient = new double[d];
-        linear.Predictors(z, 3, predictors);
+        // Two uneven blocks of rows (neither a multiple of the kernels' four lanes): the pieces over row ranges add up.
+        (int First, int Rows)[] blocks = [(0, 17), (17, 23)];
+        var values = new double[3];
+        var pulled = new double[3 * d];
+        foreach ((int first, int rows) in blocks)
+        {
+            double[] predictors = new double[3 * rows], weights = new double[3 * rows], derivatives = new double[rows];
+            linear.Predictors(z, 3, first, rows, predictors);
+            for (int k = 0; k < 3; k++)
+            {
+                ReadOnlySpan<double> t = predictors.AsSpan(k * rows, rows);
+                values[k] += linear.Likelihood(first, t, weights.AsSpan(k * rows, rows));
+                linear.LikelihoodDerivatives(first, t, derivatives);
+                for (int r = 0; r < rows; r++) Assert.Equal(weights[k * rows + r], derivatives[r]); // bit for bit
+            }
+            linear.AddPullBack(weights, 3, first, rows, pulled);
+        }
+        var gradient = new double[d];
         for (int k = 0; k < 3; k++)
         {
             ReadOnlySpan<double> zk = z.AsSpan(k * d, d);
-            double value = linear.Likelihood(predictors.AsSpan(k * n, n), weights.AsSpan(k * n, n))
-                - 0.5 * linear.PriorPrecision * zk.ToArray().Sum(v => v * v);
             double expected = target.LogDensityAndGradient(zk, gradient);
-            Assert.Equal(expected, value, 1e-10);
-            linear.PullBack(weights, 3, pulled);
+            Assert.Equal(expected, values[k] - 0.5 * linear.PriorPrecision * zk.ToArray().Sum(v => v * v), 1e-10);
             for (int j = 0; j < d; j++) Assert.Equal(gradient[j], pulled[k * d + j] - linear.PriorPrecision * zk[j], 1e-10);
         }
+        Assert.Throws<ArgumentOutOfRangeException>(() => linear.Likelihood(30, new double[11], new double[11]));
     }
 }

@@ -29,6 +29,22 @@ public class GemmTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
+    public void Skipping_leading_zeros_of_A_gives_the_same_bits(int m, int n, int k)
+    {
+        // A's row i is zero before column i − 1 (the shape of [m; c_1 … c_d] in the Gaussian flow's linear-predictor
+        // path), with negative entries in B so that skipped products would have been −0.
+        var rng = new Xoshiro256StarStar((ulong)(m * 7 + n * 3 + k));
+        double[] a = Random(rng, m * k), b = Random(rng, n * k), plain = new double[m * n], skipped = new double[m * n];
+        for (int i = 0; i < m; i++)
+            for (int p = 0; p < Math.Min(k, i - 1); p++) a[i * k + p] = 0.0;
+        Gemm.MultiplyTransposed(a, m, b, n, k, plain);
+        Gemm.MultiplyTransposed(a, m, b, n, k, skipped, skipLeadingZeros: true);
+        for (int i = 0; i < m * n; i++)
+            Assert.True(BitConverter.DoubleToInt64Bits(plain[i]) == BitConverter.DoubleToInt64Bits(skipped[i]), $"entry {i}: {skipped[i]} vs {plain[i]}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
     public void AddProduct_adds_and_Multiply_writes_A_times_B_and_A_transposed_times_B(int m, int n, int depth)
     {
         var rng = new Xoshiro256StarStar((ulong)(m * 1000 + n * 10 + depth + 7));
