@@ -28,6 +28,13 @@ public class DenseTests
                 Assert.Equal(0.0, inverse[i * d + j]);
     }
 
+    internal static void AssertSameBits(double[] expected, double[] actual)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(actual[i]), $"entry {i}: {actual[i]} vs {expected[i]}");
+    }
+
     // A random lower-triangular matrix (zeros above the diagonal), a few exact zeros below it, positive or negative diagonal.
     private static double[] RandomLower(int d, ulong seed)
     {
@@ -59,8 +66,7 @@ public class DenseTests
         }
         Array.Fill(inverse, double.NaN); // whatever the buffer held
         Dense.InvertLower(l, d, inverse);
-        for (int i = 0; i < d * d; i++)
-            Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(inverse[i]), $"entry {i}: {inverse[i]} vs {expected[i]}");
+        AssertSameBits(expected, inverse);
     }
 
     [Theory]
@@ -79,8 +85,7 @@ public class DenseTests
                 for (int col = 0; col <= k; col++) expected[row * d + col] = t[k * d + col] * l[row * d + k] + expected[row * d + col];
         Array.Fill(result, double.NaN);
         Dense.MultiplyLowerLower(l, t, d, result);
-        for (int i = 0; i < d * d; i++)
-            Assert.True(BitConverter.DoubleToInt64Bits(expected[i]) == BitConverter.DoubleToInt64Bits(result[i]), $"entry {i}: {result[i]} vs {expected[i]}");
+        AssertSameBits(expected, result);
     }
 
     [Theory]
