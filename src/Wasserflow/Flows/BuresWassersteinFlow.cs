@@ -473,7 +473,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     private const int LinearPredictorMinimumDimension = 16;
 
     // Data rows per block of the linear-predictor path: about 64 KB of covariates (8,192 numbers), so a block's rows,
-    // predictors and weights stay in the core's L2 cache (every x64 core has at least 256 KB) while the d + 1
+    // predictors and weights stay in the core's L2 cache (256 KB or more on current x64 cores) while the d + 1
     // directions go through them; a multiple of 4 (the kernels' lanes), at least 4.
     internal static int LinearPredictorRowsPerBlock(int d, int n) => Math.Min(n, Math.Max(4, 8192 / d / 4 * 4));
 

@@ -122,19 +122,7 @@ internal static class Dense
             int rr = row * d;
             int col0 = 0;
             for (; col0 < vectorColumns && col0 <= row; col0 += 4)
-            {
-                Vector256<double> acc = Vector256<double>.Zero;
-                // The diagonal block k = col0 … col0 + 3: lanes left of k's column only (T's upper triangle counts as zero).
-                int k = col0;
-                for (; k < col0 + 3 && k <= row; k++)
-                {
-                    Vector256<double> tk = Vector256.LoadUnsafe(ref t0, (nuint)(k * d + col0)) & LowerMask(k - col0);
-                    acc = tk * Vector256.Create(Unsafe.Add(ref l0, rr + k)) + acc;
-                }
-                for (; k <= row; k++)
-                    acc = Vector256.LoadUnsafe(ref t0, (nuint)(k * d + col0)) * Vector256.Create(Unsafe.Add(ref l0, rr + k)) + acc;
-                acc.StoreUnsafe(ref r0, (nuint)(rr + col0));
-            }
+                ColumnGroupSum(ref t0, d, col0, ref Unsafe.Add(ref l0, rr), row + 1).StoreUnsafe(ref r0, (nuint)(rr + col0));
             for (; col0 < d; col0++)
             {
                 double acc = 0;
@@ -142,6 +130,21 @@ internal static class Dense
                 result[rr + col0] = acc;
             }
         }
+    }
+
+    // Σ_{k = col0 … end − 1} T[k, col0 … col0 + 3]·c[k] for lower-triangular T, added in order of k with a separate
+    // multiply and add, starting from +0; in the diagonal block (k < col0 + 3) the lanes right of column k count as zero
+    // whatever T holds there.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> ColumnGroupSum(ref double t0, int d, int col0, ref double c0, int end)
+    {
+        Vector256<double> acc = Vector256<double>.Zero;
+        int k = col0;
+        for (; k < col0 + 3 && k < end; k++)
+            acc = (Vector256.LoadUnsafe(ref t0, (nuint)(k * d + col0)) & LowerMask(k - col0)) * Vector256.Create(Unsafe.Add(ref c0, k)) + acc;
+        for (; k < end; k++)
+            acc = Vector256.LoadUnsafe(ref t0, (nuint)(k * d + col0)) * Vector256.Create(Unsafe.Add(ref c0, k)) + acc;
+        return acc;
     }
 
     // Lanes 0 … last all ones, the rest zero.
@@ -181,22 +184,17 @@ internal static class Dense
     {
         if (l.Length < d * d || inverse.Length < d * d) throw new ArgumentException("matrix buffers are smaller than d×d.");
         ref double v0 = ref MemoryMarshal.GetReference(inverse);
+        ref double l0 = ref MemoryMarshal.GetReference(l);
         for (int i = 0; i < d; i++)
         {
             int ri = i * d;
             double scale = 1.0 / l[ri + i];
             int col0 = 0;
             // Full groups of four columns that start left of the diagonal; their lanes at or right of i get no terms.
+            // Σ x·(−c) accumulated is exactly 0 − Σ x·c accumulated (rounding is symmetric; a zero sum is +0 either way).
             for (; col0 + 4 <= d && col0 < i; col0 += 4)
-            {
-                Vector256<double> acc = Vector256<double>.Zero;
-                int k = col0;
-                for (; k < col0 + 3 && k < i; k++)
-                    acc = (Vector256.LoadUnsafe(ref v0, (nuint)(k * d + col0)) & LowerMask(k - col0)) * Vector256.Create(-l[ri + k]) + acc;
-                for (; k < i; k++)
-                    acc = Vector256.LoadUnsafe(ref v0, (nuint)(k * d + col0)) * Vector256.Create(-l[ri + k]) + acc;
-                (acc * Vector256.Create(scale)).StoreUnsafe(ref v0, (nuint)(ri + col0));
-            }
+                ((Vector256<double>.Zero - ColumnGroupSum(ref v0, d, col0, ref Unsafe.Add(ref l0, ri), i)) * Vector256.Create(scale))
+                    .StoreUnsafe(ref v0, (nuint)(ri + col0));
             for (int col = col0; col < i; col++)
             {
                 double acc = 0;

@@ -194,19 +194,18 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
     }
 
     /// <inheritdoc/>
-    public double Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives)
-    {
-        CheckRows(first, predictors.Length);
-        if (derivatives.Length < predictors.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
-        return LogisticTerms(_y.AsSpan(first, predictors.Length), predictors, derivatives, withValue: true);
-    }
+    public double Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) =>
+        RowsLikelihood(first, predictors, derivatives, withValue: true);
 
     /// <inheritdoc/>
-    public void LikelihoodDerivatives(int first, ReadOnlySpan<double> predictors, Span<double> derivatives)
+    public void LikelihoodDerivatives(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) =>
+        RowsLikelihood(first, predictors, derivatives, withValue: false);
+
+    private double RowsLikelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives, bool withValue)
     {
         CheckRows(first, predictors.Length);
         if (derivatives.Length < predictors.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
-        LogisticTerms(_y.AsSpan(first, predictors.Length), predictors, derivatives, withValue: false);
+        return LogisticTerms(_y.AsSpan(first, predictors.Length), predictors, derivatives, withValue);
     }
 
     /// <inheritdoc/>
