@@ -106,7 +106,7 @@ public sealed class Xoshiro256StarStar
 
     // The 53-bit uniform in [0, 1) of one output, as NextDouble forms it.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static double ToUnit(ulong bits) => (bits >> 11) * (1.0 / (1UL << 53));
+    private static double ToUnit(ulong bits) => (long)(bits >> 11) * (1.0 / (1UL << 53)); // through long: one conversion instruction, the same value
 
     /// <summary>A uniform double in [0, 1) with 53 random bits.</summary>
     public double NextDouble() => ToUnit(NextUInt64());
@@ -152,7 +152,7 @@ public sealed class Xoshiro256StarStar
     /// element. Blocks of 128 pairs are transformed with vector code.
     /// </summary>
     /// <remarks>
-    /// sin and cos of 2πu come from <see cref="SinCosTwoPi"/>, explicit fused multiply-adds, because
+    /// sin and cos of 2πu come from <c>SinCosTwoPi</c>, explicit fused multiply-adds, because
     /// TensorPrimitives.Sin and Cos gave different last bits for about 1% of inputs before and after the JIT optimised
     /// them, which made a seeded run depend on JIT timing. TensorPrimitives.Log and Sqrt gave the same bits at every tier.
     /// </remarks>
@@ -160,47 +160,78 @@ public sealed class Xoshiro256StarStar
     {
         const int block = 128;
         int pairs = destination.Length / 2;
-        // Sized to the need (C# zeroes stackalloc'd memory: four full blocks cost more than the draws for short spans).
-        int size = Math.Min(block, pairs);
+        // Sized to the need, rounded up to whole vectors (C# zeroes stackalloc'd memory: four full blocks cost more
+        // than the draws for short spans).
+        int size = (Math.Min(block, pairs) + 3) & ~3;
         Span<double> radius = stackalloc double[size];
         Span<double> turns = stackalloc double[size];
-        Span<double> sin = stackalloc double[size];
-        Span<double> cos = stackalloc double[size];
         for (int start = 0; start < pairs; start += block)
         {
             int count = Math.Min(block, pairs - start);
-            Span<double> r = radius[..count], u = turns[..count], s = sin[..count], c = cos[..count];
             // The same draws as NextDouble in turn, with the state in locals for the loop.
             ulong s0 = _s0, s1 = _s1, s2 = _s2, s3 = _s3;
             for (int i = 0; i < count; i++)
             {
-                r[i] = 1.0 - ToUnit(Next(ref s0, ref s1, ref s2, ref s3)); // (0, 1]: the log is finite
-                u[i] = ToUnit(Next(ref s0, ref s1, ref s2, ref s3));
+                radius[i] = 1.0 - ToUnit(Next(ref s0, ref s1, ref s2, ref s3)); // (0, 1]: the log is finite
+                turns[i] = ToUnit(Next(ref s0, ref s1, ref s2, ref s3));
             }
             (_s0, _s1, _s2, _s3) = (s0, s1, s2, s3);
-            LinearAlgebra.VectorMath.Log(r, r);
-            System.Numerics.Tensors.TensorPrimitives.Multiply(r, -2.0, r);
-            System.Numerics.Tensors.TensorPrimitives.Sqrt(r, r);
-            SinCosTwoPi(u, s, c);
-            Span<double> target = destination.Slice(2 * start, 2 * count);
-            for (int i = 0; i < count; i++)
-            {
-                target[2 * i] = r[i] * c[i];
-                target[2 * i + 1] = r[i] * s[i];
-            }
+            // A short last vector is padded with u₁ = 1, u₂ = 0 (lanes are independent: the others' bits do not change).
+            int padded = (count + 3) & ~3;
+            radius[count..padded].Fill(1.0);
+            turns[count..padded].Clear();
+            TransformPairs(radius[..padded], turns[..padded], destination.Slice(2 * start, 2 * count));
         }
         if ((destination.Length & 1) == 1)
             destination[^1] = NextStandardNormal();
     }
 
+    // Box–Muller on a vector of pairs: r = √(−2 log u₁), (r cos 2πu₂, r sin 2πu₂).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BoxMuller(Vector256<double> u1, Vector256<double> u2, out Vector256<double> first, out Vector256<double> second)
+    {
+        Vector256<double> r = Vector256.Sqrt(LinearAlgebra.VectorMath.Log(u1) * -2.0);
+        SinCosTwoPi(u2, out Vector256<double> sin, out Vector256<double> cos);
+        first = r * cos;
+        second = r * sin;
+    }
+
+    // Box–Muller on four pairs per vector: r = √(−2 log u₁), (r cos 2πu₂, r sin 2πu₂) written interleaved to the first
+    // target.Length / 2 pairs. One pass, each lane's arithmetic as in the separate log, scale, root and sine passes.
+    private static void TransformPairs(ReadOnlySpan<double> radius, ReadOnlySpan<double> turns, Span<double> target)
+    {
+        ref double t0 = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(target);
+        int count = target.Length / 2;
+        for (int i = 0; i < radius.Length; i += 4)
+        {
+            BoxMuller(Vector256.Create(radius.Slice(i, 4)), Vector256.Create(turns.Slice(i, 4)), out Vector256<double> a, out Vector256<double> b);
+            if (i + 4 <= count && System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            {
+                // [a0 b0 a2 b2], [a1 b1 a3 b3], then their 128-bit halves in order: a0 b0 a1 b1 | a2 b2 a3 b3.
+                Vector256<double> low = System.Runtime.Intrinsics.X86.Avx.UnpackLow(a, b);
+                Vector256<double> high = System.Runtime.Intrinsics.X86.Avx.UnpackHigh(a, b);
+                System.Runtime.Intrinsics.X86.Avx.Permute2x128(low, high, 0x20).StoreUnsafe(ref t0, (nuint)(2 * i));
+                System.Runtime.Intrinsics.X86.Avx.Permute2x128(low, high, 0x31).StoreUnsafe(ref t0, (nuint)(2 * i + 4));
+                continue;
+            }
+            for (int l = 0; l < 4 && i + l < count; l++)
+            {
+                Unsafe.Add(ref t0, 2 * (i + l)) = a.GetElement(l);
+                Unsafe.Add(ref t0, 2 * (i + l) + 1) = b.GetElement(l);
+            }
+        }
+    }
+
     // Taylor coefficients of sin y (y, y³, …, y¹⁵) and cos y (1, y², …, y¹⁶) for |y| ≤ π/4: truncation below 1e-16.
-    private static readonly double[] SinTaylor = [1.0, -1.0 / 6, 1.0 / 120, -1.0 / 5040, 1.0 / 362880, -1.0 / 39916800, 1.0 / 6227020800, -1.0 / 1307674368000];
-    private static readonly double[] CosTaylor = [1.0, -1.0 / 2, 1.0 / 24, -1.0 / 720, 1.0 / 40320, -1.0 / 3628800, 1.0 / 479001600, -1.0 / 87178291200, 1.0 / 20922789888000];
+    private const double S1 = -1.0 / 6, S2 = 1.0 / 120, S3 = -1.0 / 5040, S4 = 1.0 / 362880, S5 = -1.0 / 39916800,
+        S6 = 1.0 / 6227020800, S7 = -1.0 / 1307674368000;
+    private const double C1 = -1.0 / 2, C2 = 1.0 / 24, C3 = -1.0 / 720, C4 = 1.0 / 40320, C5 = -1.0 / 3628800,
+        C6 = 1.0 / 479001600, C7 = -1.0 / 87178291200, C8 = 1.0 / 20922789888000;
 
     /// <summary>
     /// sin(2πu) and cos(2πu) for u ∈ [0, 1): the quadrant k = round(4u), y = 2π(u − k/4) ∈ [−π/4, π/4] (u − k/4 is
-    /// exact), Taylor polynomials in y by fused multiply-adds, then the quadrant's signs and swap. Accurate to a few ulp;
-    /// the same bits at every JIT tier and in the vector and scalar paths.
+    /// exact), Taylor polynomials in y by fused multiply-adds (Horner), then the quadrant's signs and swap. Accurate to
+    /// a few ulp; the same bits at every JIT tier and in the vector and scalar paths.
     /// </summary>
     internal static void SinCosTwoPi(ReadOnlySpan<double> u, Span<double> sin, Span<double> cos)
     {
@@ -209,33 +240,20 @@ public sealed class Xoshiro256StarStar
         {
             for (; i + 4 <= u.Length; i += 4)
             {
-                var x = Vector256.Create(u.Slice(i, 4));
-                var k = Vector256.Round(x * 4.0);
-                var y = (x - k * 0.25) * (2.0 * Math.PI);
-                var y2 = y * y;
-                var ps = Vector256.Create(SinTaylor[^1]);
-                for (int t = SinTaylor.Length - 2; t >= 0; t--) ps = Vector256.FusedMultiplyAdd(ps, y2, Vector256.Create(SinTaylor[t]));
-                var pc = Vector256.Create(CosTaylor[^1]);
-                for (int t = CosTaylor.Length - 2; t >= 0; t--) pc = Vector256.FusedMultiplyAdd(pc, y2, Vector256.Create(CosTaylor[t]));
-                var sy = ps * y;
-                var q = Vector256.ConvertToInt64(k);
-                Vector256<long> one = Vector256.Create(1L), two = Vector256.Create(2L);
-                var swap = Vector256.Equals(q & one, one).AsDouble();
-                var a = Vector256.ConditionalSelect(swap, pc, sy);
-                var b = Vector256.ConditionalSelect(swap, sy, pc);
-                var negSin = Vector256.Equals(q & two, two).AsDouble();
-                var negCos = Vector256.Equals((q + one) & two, two).AsDouble();
-                Vector256.ConditionalSelect(negSin, -a, a).CopyTo(sin.Slice(i, 4));
-                Vector256.ConditionalSelect(negCos, -b, b).CopyTo(cos.Slice(i, 4));
+                SinCosTwoPi(Vector256.Create(u.Slice(i, 4)), out Vector256<double> s, out Vector256<double> c);
+                s.CopyTo(sin.Slice(i, 4));
+                c.CopyTo(cos.Slice(i, 4));
             }
         }
         for (; i < u.Length; i++)
         {
             double k = Math.Round(u[i] * 4.0);
             double y = (u[i] - k * 0.25) * (2.0 * Math.PI), y2 = y * y;
-            double ps = SinTaylor[^1], pc = CosTaylor[^1];
-            for (int t = SinTaylor.Length - 2; t >= 0; t--) ps = Math.FusedMultiplyAdd(ps, y2, SinTaylor[t]);
-            for (int t = CosTaylor.Length - 2; t >= 0; t--) pc = Math.FusedMultiplyAdd(pc, y2, CosTaylor[t]);
+            double ps = Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(
+                Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(S7, y2, S6), y2, S5), y2, S4), y2, S3), y2, S2), y2, S1), y2, 1.0);
+            double pc = Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(
+                Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(Math.FusedMultiplyAdd(C8, y2, C7), y2, C6), y2, C5), y2, C4), y2, C3), y2, C2),
+                y2, C1), y2, 1.0);
             double sy = ps * y;
             long q = (long)k;
             double a = (q & 1) != 0 ? pc : sy, b = (q & 1) != 0 ? sy : pc;
@@ -243,6 +261,32 @@ public sealed class Xoshiro256StarStar
             cos[i] = ((q + 1) & 2) != 0 ? -b : b;
         }
     }
+
+    // The vector form of the above, lane by lane the same operations.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SinCosTwoPi(Vector256<double> x, out Vector256<double> sin, out Vector256<double> cos)
+    {
+        var k = Vector256.Round(x * 4.0);
+        var y = (x - k * 0.25) * (2.0 * Math.PI);
+        var y2 = y * y;
+        var ps = Fma(Fma(Fma(Fma(Fma(Fma(Fma(Vector256.Create(S7), y2, S6), y2, S5), y2, S4), y2, S3), y2, S2), y2, S1), y2, 1.0);
+        var pc = Fma(Fma(Fma(Fma(Fma(Fma(Fma(Fma(Vector256.Create(C8), y2, C7), y2, C6), y2, C5), y2, C4), y2, C3), y2, C2), y2, C1), y2, 1.0);
+        var sy = ps * y;
+        // k ∈ {0, …, 4} as an integer in the low bits of k + 1.5·2⁵² (no double-to-integer conversion, which AVX2 lacks).
+        var q = (k + Vector256.Create(6755399441055744.0)).AsInt64();
+        Vector256<long> one = Vector256.Create(1L), two = Vector256.Create(2L);
+        var swap = Vector256.Equals(q & one, one).AsDouble();
+        var a = Vector256.ConditionalSelect(swap, pc, sy);
+        var b = Vector256.ConditionalSelect(swap, sy, pc);
+        var negSin = Vector256.Equals(q & two, two).AsDouble();
+        var negCos = Vector256.Equals((q + one) & two, two).AsDouble();
+        sin = Vector256.ConditionalSelect(negSin, -a, a);
+        cos = Vector256.ConditionalSelect(negCos, -b, b);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> Fma(Vector256<double> a, Vector256<double> b, double c) =>
+        Vector256.FusedMultiplyAdd(a, b, Vector256.Create(c));
 
     private static ulong SplitMix64(ref ulong x)
     {
