@@ -1,7 +1,5 @@
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
 
@@ -213,8 +211,9 @@ internal static class MixtureKernel
             for (int p = 0; p < count; p++) logDensities[p] -= logN;
             return;
         }
+        // ℓ_pj = log c_j − ½ (1/ε_j) ‖x_p − m_j‖²
         for (int p = 0; p < count; p++)
-            LogTermsByRow(means, logNormalisers, precisions, d, points.Slice(p * d, d), work.Slice(p * n, n));
+            VectorKernels.MixtureLogTerms(points.Slice(p * d, d), means, default, logNormalisers, precisions, work.Slice(p * n, n));
         VectorKernels.SoftmaxRows(work, count, n, logDensities);
         for (int p = 0; p < count; p++) logDensities[p] -= logN;
         if (scores.IsEmpty) return;
@@ -233,11 +232,4 @@ internal static class MixtureKernel
     // Up to this dimension the four-points-per-vector kernel pays (see LogDensityAndScoreBatch).
     private const int SmallDimension = 8;
 
-    // ℓ_j = log c_j − ½ (1/ε_j) ‖x − m_j‖² for all j, one vectorised distance per component.
-    private static void LogTermsByRow(ReadOnlySpan<double> means, ReadOnlySpan<double> logNormalisers, ReadOnlySpan<double> precisions,
-        int d, ReadOnlySpan<double> x, Span<double> row)
-    {
-        for (int j = 0; j < row.Length; j++)
-            row[j] = logNormalisers[j] - 0.5 * precisions[j] * VectorKernels.SquaredDistance(x, means.Slice(j * d, d));
-    }
 }

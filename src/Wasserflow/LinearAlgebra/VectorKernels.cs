@@ -76,6 +76,85 @@ internal static class VectorKernels
         return s;
     }
 
+    /// <summary>
+    /// ℓ_j = c_j − ½ s_j Σ_i w_ji (x_i − m_ji)² for every row m_j of <paramref name="means"/> (K × d): w_j = 1 when
+    /// <paramref name="weights"/> is empty, else its row j (K × d); s_j = <paramref name="scales"/>_j, or 1 when empty.
+    /// Each distance has the bits of <see cref="SquaredDistance"/> or <see cref="WeightedSquaredDistance"/> and each
+    /// term those of <c>c_j − 0.5 * s_j * distance</c> (or <c>c_j − 0.5 * distance</c>); with AVX, four rows at a time
+    /// (four accumulators, one load of x per group of coordinates, the four horizontal sums as one transpose).
+    /// </summary>
+    public static void MixtureLogTerms(ReadOnlySpan<double> x, ReadOnlySpan<double> means, ReadOnlySpan<double> weights,
+        ReadOnlySpan<double> constants, ReadOnlySpan<double> scales, Span<double> terms)
+    {
+        int d = x.Length, k = terms.Length;
+        bool weighted = !weights.IsEmpty, scaled = !scales.IsEmpty;
+        if (means.Length < k * d || constants.Length < k || (weighted && weights.Length < k * d) || (scaled && scales.Length < k))
+            throw new ArgumentException("buffers are smaller than their shapes.");
+        int j = 0;
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported && d >= 4)
+        {
+            ref double x0 = ref MemoryMarshal.GetReference(x);
+            ref double m0 = ref MemoryMarshal.GetReference(means);
+            ref double w0 = ref weighted ? ref MemoryMarshal.GetReference(weights) : ref m0; // unread when unweighted
+            for (; j + 4 <= k; j += 4)
+            {
+                Vector256<double> distances = FourDistances(ref x0, d, ref Unsafe.Add(ref m0, j * d), ref Unsafe.Add(ref w0, weighted ? j * d : 0), weighted);
+                Vector256<double> half = Vector256.Create(0.5);
+                if (scaled) half *= Vector256.Create(scales.Slice(j, 4));
+                (Vector256.Create(constants.Slice(j, 4)) - half * distances).CopyTo(terms.Slice(j, 4));
+            }
+        }
+        for (; j < k; j++)
+        {
+            ReadOnlySpan<double> m = means.Slice(j * d, d);
+            double distance = weighted ? WeightedSquaredDistance(x, m, weights.Slice(j * d, d)) : SquaredDistance(x, m);
+            terms[j] = constants[j] - (scaled ? 0.5 * scales[j] : 0.5) * distance;
+        }
+    }
+
+    // The (weighted) squared distances from x to four consecutive rows at m (and w), lane r for row r: per row the
+    // accumulation of SquaredDistance / WeightedSquaredDistance, (v0 + v2) + (v1 + v3) as Gemm.HorizontalSum, then the
+    // scalar tail — the same bits as four separate calls.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<double> FourDistances(ref double x0, int d, ref double m0, ref double w0, bool weighted)
+    {
+        Vector256<double> a = Vector256<double>.Zero, b = a, c = a, e = a;
+        int vectorEnd = d & ~3;
+        for (int i = 0; i < vectorEnd; i += 4)
+        {
+            Vector256<double> xi = Vector256.LoadUnsafe(ref x0, (nuint)i);
+            Vector256<double> ta = xi - Vector256.LoadUnsafe(ref m0, (nuint)i), tb = xi - Vector256.LoadUnsafe(ref m0, (nuint)(d + i));
+            Vector256<double> tc = xi - Vector256.LoadUnsafe(ref m0, (nuint)(2 * d + i)), te = xi - Vector256.LoadUnsafe(ref m0, (nuint)(3 * d + i));
+            if (weighted)
+            {
+                a = Vector256.FusedMultiplyAdd(ta * ta, Vector256.LoadUnsafe(ref w0, (nuint)i), a);
+                b = Vector256.FusedMultiplyAdd(tb * tb, Vector256.LoadUnsafe(ref w0, (nuint)(d + i)), b);
+                c = Vector256.FusedMultiplyAdd(tc * tc, Vector256.LoadUnsafe(ref w0, (nuint)(2 * d + i)), c);
+                e = Vector256.FusedMultiplyAdd(te * te, Vector256.LoadUnsafe(ref w0, (nuint)(3 * d + i)), e);
+            }
+            else
+            {
+                a = Vector256.FusedMultiplyAdd(ta, ta, a);
+                b = Vector256.FusedMultiplyAdd(tb, tb, b);
+                c = Vector256.FusedMultiplyAdd(tc, tc, c);
+                e = Vector256.FusedMultiplyAdd(te, te, e);
+            }
+        }
+        Vector256<double> ac = System.Runtime.Intrinsics.X86.Avx.Permute2x128(a, c, 0x20) + System.Runtime.Intrinsics.X86.Avx.Permute2x128(a, c, 0x31);
+        Vector256<double> be = System.Runtime.Intrinsics.X86.Avx.Permute2x128(b, e, 0x20) + System.Runtime.Intrinsics.X86.Avx.Permute2x128(b, e, 0x31);
+        Vector256<double> distances = System.Runtime.Intrinsics.X86.Avx.UnpackLow(ac, be) + System.Runtime.Intrinsics.X86.Avx.UnpackHigh(ac, be);
+        for (int i = vectorEnd; i < d; i++)
+        {
+            Vector256<double> t = Vector256.Create(Unsafe.Add(ref x0, i)) - Vector256.Create(Unsafe.Add(ref m0, i), Unsafe.Add(ref m0, d + i),
+                Unsafe.Add(ref m0, 2 * d + i), Unsafe.Add(ref m0, 3 * d + i));
+            Vector256<double> square = t * t;
+            if (weighted)
+                square *= Vector256.Create(Unsafe.Add(ref w0, i), Unsafe.Add(ref w0, d + i), Unsafe.Add(ref w0, 2 * d + i), Unsafe.Add(ref w0, 3 * d + i));
+            distances += square;
+        }
+        return distances;
+    }
+
     /// <summary>u ← y − c (in place allowed: u may be y), and returns Σ_i (x_i − m_i) u_i.</summary>
     public static double ShiftAndDot(ReadOnlySpan<double> x, ReadOnlySpan<double> m, ReadOnlySpan<double> y, ReadOnlySpan<double> c, Span<double> u)
     {

@@ -435,11 +435,7 @@ public sealed class GaussianMixtureTarget : ITargetWithHessian, IBatchedTarget
             return;
         }
         for (int p = 0; p < count; p++)
-        {
-            ReadOnlySpan<double> x = points.Slice(p * d, d);
-            for (int k = 0; k < kCount; k++)
-                terms[p * kCount + k] = _logNormalisers[k] - 0.5 * VectorKernels.WeightedSquaredDistance(x, ComponentMean(k), inverseVariances.AsSpan(k * d, d));
-        }
+            VectorKernels.MixtureLogTerms(points.Slice(p * d, d), _means, inverseVariances, _logNormalisers, default, terms.AsSpan(p * kCount, kCount));
         VectorKernels.SoftmaxRows(terms, count, kCount, logDensities);
         gradients.Clear();
         for (int p = 0; p < count; p++)
