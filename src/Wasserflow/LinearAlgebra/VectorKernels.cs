@@ -264,8 +264,7 @@ internal static class VectorKernels
             AddAndClamp(row, -shift, ExpFloor);
             logSumExp[r] = shift;
         }
-        int length = m * n;
-        VectorMath.Exp(terms[..length], terms[..length]);
+        ExpAboveFloor(terms[..(m * n)]);
         for (int r = 0; r < m; r++)
         {
             Span<double> row = terms.Slice(r * n, n);
@@ -273,6 +272,23 @@ internal static class VectorKernels
             logSumExp[r] += Math.Log(sum);
             Scale(row, 1.0 / sum);
         }
+    }
+
+    // v ← exp(v) for terms clamped at ExpFloor, by VectorMath.Exp, except that a vector whose four terms are all at the
+    // floor becomes four zeros without the exponential: exp(−700) is below FlushBelow, so the flush that follows would
+    // zero them anyway (the same result; most terms, when components are far apart). The last length mod 4 in a padded
+    // vector: the same lane arithmetic.
+    private static void ExpAboveFloor(Span<double> v)
+    {
+        ref double v0 = ref MemoryMarshal.GetReference(v);
+        Vector256<double> floor = Vector256.Create(ExpFloor);
+        int i = 0;
+        for (; i + 3 < v.Length; i += 4)
+        {
+            Vector256<double> t = Vector256.LoadUnsafe(ref v0, (nuint)i);
+            (Vector256.EqualsAll(t, floor) ? Vector256<double>.Zero : VectorMath.Exp(t)).StoreUnsafe(ref v0, (nuint)i);
+        }
+        if (i < v.Length) VectorMath.Exp(v[i..], v[i..]);
     }
 
     /// <summary>max_i v_i (−∞ for an empty span).</summary>

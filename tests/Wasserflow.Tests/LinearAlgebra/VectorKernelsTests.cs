@@ -55,6 +55,49 @@ public class VectorKernelsTests
         Assert.Throws<ArgumentException>(() => VectorKernels.MixtureLogTerms(new double[4], new double[8], new double[4], new double[2], default, new double[2]));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(10)]
+    [InlineData(20)]
+    public void Softmax_rows_match_the_plain_formula_and_zero_the_terms_far_below_their_row_maximum(int n)
+    {
+        var rng = new Xoshiro256StarStar((ulong)n);
+        int m = 7;
+        double[] terms = Draw(rng, m * n, 30.0);
+        // Row 1: every term but one far below (whole vectors at the floor, whose exponential is skipped); row 2: all −∞.
+        for (int j = 0; j < n; j++) terms[n + j] = j == n / 2 ? 3.0 : -2000.0 - j;
+        for (int j = 0; j < n; j++) terms[2 * n + j] = double.NegativeInfinity;
+        double[] original = (double[])terms.Clone();
+        var logSumExp = new double[m];
+        VectorKernels.SoftmaxRows(terms, m, n, logSumExp);
+        for (int r = 0; r < m; r++)
+        {
+            ReadOnlySpan<double> row = original.AsSpan(r * n, n);
+            double max = double.NegativeInfinity;
+            foreach (double t in row) max = Math.Max(max, t);
+            if (double.IsNegativeInfinity(max))
+            {
+                Assert.Equal(double.NegativeInfinity, logSumExp[r]);
+                continue;
+            }
+            double sum = 0;
+            foreach (double t in row) sum += Math.Exp(t - max);
+            Assert.True(Math.Abs(logSumExp[r] - (max + Math.Log(sum))) <= 1e-14 * (1 + Math.Abs(logSumExp[r])), $"row {r}: {logSumExp[r]} vs {max + Math.Log(sum)}");
+            double total = 0;
+            for (int j = 0; j < n; j++)
+            {
+                double expected = Math.Exp(row[j] - max) / sum, weight = terms[r * n + j];
+                total += weight;
+                if (row[j] - max < -699.5) Assert.Equal(0.0, weight); // exact zeros that callers skip
+                else Assert.True(Math.Abs(weight - expected) <= 1e-14 * expected + 1e-300, $"row {r}, term {j}: {weight} vs {expected}");
+            }
+            Assert.True(Math.Abs(total - 1) <= 1e-14, $"row {r}: weights sum to {total}");
+        }
+        Assert.Equal(1.0, terms[n + n / 2]);
+    }
+
     private static double[] Draw(Xoshiro256StarStar rng, int n, double scale)
     {
         var v = new double[n];
