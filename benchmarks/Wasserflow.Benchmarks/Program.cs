@@ -9,15 +9,15 @@ namespace Wasserflow.Benchmarks;
 
 internal static class Program
 {
-    // The headline numbers of docs/benchmarks.md (AMD EPYC with AVX-512, 2 cores, one thread: IBW on the Zen 4 of
-    // "Portable speed", the Gaussian flow and GM layer on the Zen 5 of its second round), by benchmark and parameters, in
-    // nanoseconds: `compare` prints a rerun beside them.
+    // The headline numbers of docs/benchmarks.md (AMD EPYC with AVX-512, 2 cores, one thread: IBW on the Zen 5 of
+    // "Portable speed"'s third round (--job medium), the Gaussian flow and GM layer on the same Zen 5 in its second
+    // round), by benchmark and parameters, in nanoseconds: `compare` prints a rerun beside them.
     private static readonly Dictionary<string, double> Documented = new()
     {
-        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 2, 20)]"] = 23_260,
-        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 20, 20)]"] = 120_760,
-        ["IbwStepBenchmarks.IbwIteration[Setting=(diagonal, 20, 20)]"] = 74_970,
-        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 100, 15)]"] = 170_420,
+        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 2, 20)]"] = 18_580,
+        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 20, 20)]"] = 96_210,
+        ["IbwStepBenchmarks.IbwIteration[Setting=(diagonal, 20, 20)]"] = 50_200,
+        ["IbwStepBenchmarks.IbwIteration[Setting=(paper, 100, 15)]"] = 122_170,
         ["GaussianFlowBenchmarks.Rk4Step[Setting=(logistic, 100, 1)]"] = 2_917_000,
         ["GaussianFlowBenchmarks.Rk4Step[Setting=(logistic, 10, 1)]"] = 29_490,
         ["GaussianMixtureLayerBenchmarks.TrainingStep[Components=20, Parts=1]"] = 1_226_000,
