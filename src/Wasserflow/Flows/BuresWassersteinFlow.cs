@@ -160,7 +160,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
         _kernel = new FullMixtureKernel(k, d);
         _kernelScratch = new double[k * FullMixtureKernel.ScratchLength(k, d)];
         _power = new double[k * 2 * d];
-        if (_gaussianForm && _cubature && _meanHessian is null && target is ILinearPredictorTarget linear && d >= LinearPredictorMinimumDimension)
+        if (_gaussianForm && _cubature && _meanHessian is null && target is ILinearPredictorTarget { HasLinearPredictors: true } linear && d >= LinearPredictorMinimumDimension)
         {
             _linear = linear;
             int rows = LinearPredictorRowsPerBlock(d, linear.PredictorCount);
@@ -493,7 +493,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
     {
         ILinearPredictorTarget target = _linear!;
         int d = _d, n = target.PredictorCount, p = _p;
-        double root = Math.Sqrt(d), lambda = target.PriorPrecision;
+        double root = Math.Sqrt(d), lambda = target.PriorPrecision, constant = target.LogConstant;
         Span<double> directions = _directions, block = _predictors, scratch = _linearScratch, pulled = _pulled;
         m.CopyTo(directions);
         for (int i = 0; i < d; i++)
@@ -502,7 +502,7 @@ public sealed class BuresWassersteinFlow : IVariationalFlow<GaussianParticleStat
             for (int row = 0; row < d; row++) ci[row] = row >= i ? root * r[row * d + i] : 0.0;
         }
         pulled.Clear();
-        if (values) logPi[..p].Clear();
+        if (values) logPi[..p].Fill(constant);
         int rowsPerBlock = LinearPredictorRowsPerBlock(d, n);
         for (int first = 0; first < n; first += rowsPerBlock)
         {

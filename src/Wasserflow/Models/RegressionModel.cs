@@ -35,12 +35,13 @@ public sealed record PredictiveSummary(int Points, double MeanLogPredictiveDensi
 /// ℓ = −½((y − t)/σ)² − log σ − ½ log 2π (linear), y t − softplus(t) (logistic), y t − eᵗ − log y! (Poisson).
 /// ∂ℓ/∂t = (y − t)/σ², y − σ(t), y − eᵗ; ∂ℓ/∂σ = (y − t)²/σ³ − 1/σ.
 /// </remarks>
-public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWithMeanHessian, Targets.IBatchedTarget
+public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWithMeanHessian, Targets.IBatchedTarget, Targets.ILinearPredictorTarget
 {
     private readonly double[] _columns; // X column by column (p × n): Xβ and Xᵀw as p long vector operations
     private readonly double[] _rows; // X row by row (n × p), for the batched products
     private readonly double[] _y;
     private readonly double _logFactorials; // Σ log y_i! (Poisson)
+    private double[]? _design; // [1, X] row by row (n × d; X itself without an intercept), built for the linear-predictor path
 
     private RegressionModel(string name, ParameterLayout layout, RegressionFamily family, double[] x, double[] y, int predictors, bool intercept,
         double priorScale, double sigmaPriorScale, double? knownSigma)
@@ -368,6 +369,87 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
         {
             ArrayPool<double>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>n, the data rows: every row's predictor is (1, x_i)ᵀ(α, β) (x_iᵀβ without an intercept).</summary>
+    int Targets.ILinearPredictorTarget.PredictorCount => Rows;
+
+    /// <summary>1/s², the precision of the N(0, s²) prior on every coefficient (the intercept's included).</summary>
+    public double PriorPrecision => 1.0 / (PriorScale * PriorScale);
+
+    /// <summary>
+    /// Whether every parameter is a coefficient (logistic, Poisson, or linear with σ known), so that the log density is
+    /// a sum of terms of linear predictors plus the Gaussian prior: the form the Gaussian flow's data-streaming path needs.
+    /// </summary>
+    public bool HasLinearPredictors => Layout.IsUnconstrained;
+
+    /// <summary>The normalisers: −d (log s + ½ log 2π) of the prior, −n (log σ + ½ log 2π) (linear) or −Σ log y_i! (Poisson).</summary>
+    public double LogConstant =>
+        -Dimension * (Math.Log(PriorScale) + HalfLog2Pi) + Family switch
+        {
+            RegressionFamily.Linear => -Rows * (Math.Log(KnownSigma ?? 1) + HalfLog2Pi),
+            RegressionFamily.Poisson => -_logFactorials,
+            _ => 0,
+        };
+
+    /// <inheritdoc/>
+    void Targets.ILinearPredictorTarget.Predictors(ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors)
+    {
+        int d = Dimension;
+        CheckLinearRows(first, rows);
+        if (count < 0 || directions.Length < count * d || predictors.Length < count * rows) throw new ArgumentException("buffers are smaller than their shapes.");
+        LinearAlgebra.Gemm.MultiplyTransposed(directions, count, Design().AsSpan(first * d, rows * d), rows, d, predictors, skipLeadingZeros: true);
+    }
+
+    /// <inheritdoc/>
+    double Targets.ILinearPredictorTarget.Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) => RowsLikelihood(first, predictors, derivatives, withValue: true);
+
+    /// <inheritdoc/>
+    void Targets.ILinearPredictorTarget.LikelihoodDerivatives(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) =>
+        RowsLikelihood(first, predictors, derivatives, withValue: false);
+
+    /// <inheritdoc/>
+    void Targets.ILinearPredictorTarget.AddPullBack(ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result)
+    {
+        int d = Dimension;
+        CheckLinearRows(first, rows);
+        if (count < 0 || weights.Length < count * rows || result.Length < count * d) throw new ArgumentException("buffers are smaller than their shapes.");
+        LinearAlgebra.Gemm.AddProduct(weights, rows, 1, count, rows, Design().AsSpan(first * d, rows * d), d, result);
+    }
+
+    private double RowsLikelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives, bool withValue)
+    {
+        CheckLinearRows(first, predictors.Length);
+        if (derivatives.Length < predictors.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
+        (Targets.LinearPredictorTerms.Kind kind, double precision) = Family switch
+        {
+            RegressionFamily.Logistic => (Targets.LinearPredictorTerms.Kind.Logistic, 0.0),
+            RegressionFamily.Poisson => (Targets.LinearPredictorTerms.Kind.Poisson, 0.0),
+            _ => (Targets.LinearPredictorTerms.Kind.Gaussian, 1.0 / (KnownSigma!.Value * KnownSigma.Value)),
+        };
+        return Targets.LinearPredictorTerms.Sum(kind, _y.AsSpan(first, predictors.Length), predictors, derivatives, precision, withValue);
+    }
+
+    private void CheckLinearRows(int first, int rows)
+    {
+        if (!HasLinearPredictors) throw new InvalidOperationException($"'{Name}' has a parameter outside its linear predictors (σ): it is not a sum of predictor terms.");
+        if (first < 0 || rows < 0 || first > Rows - rows)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"data rows {first} … {first + rows - 1} are outside 0 … {Rows - 1}.");
+    }
+
+    // The design with its intercept column, row by row, built on first use (a copy of the data only for this path).
+    private double[] Design()
+    {
+        if (_design is { } built) return built;
+        int n = Rows, p = Predictors, d = Dimension, b0 = Intercept ? 1 : 0;
+        var design = new double[n * d];
+        for (int i = 0; i < n; i++)
+        {
+            if (b0 == 1) design[i * d] = 1;
+            _rows.AsSpan(i * p, p).CopyTo(design.AsSpan(i * d + b0, p));
+        }
+        System.Threading.Volatile.Write(ref _design, design);
+        return design;
     }
 
     /// <summary>

@@ -102,6 +102,18 @@ public interface ILinearPredictorTarget : ITarget
     double PriorPrecision { get; }
 
     /// <summary>
+    /// Whether this instance has that form: a model type may have it only in some configurations (a linear regression
+    /// with an unknown noise scale has a parameter outside the predictors, and answers false). True unless overridden.
+    /// </summary>
+    bool HasLinearPredictors => true;
+
+    /// <summary>
+    /// The constant c of log pi(z) = Σ_i ℓ_i(x_iᵀz) − (λ/2)‖z‖² + c as <see cref="ITarget.LogDensity"/> defines it (the
+    /// prior's and the likelihood's normalisers), so that the pieces add up to the log density itself. 0 unless overridden.
+    /// </summary>
+    double LogConstant => 0;
+
+    /// <summary>
     /// predictors[k·rows + r] = x_{first+r}ᵀ z_k for the <paramref name="count"/> rows z_k of <paramref name="directions"/>
     /// (count×d) and the data rows first … first + rows − 1.
     /// </summary>

@@ -223,55 +223,9 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
             throw new ArgumentOutOfRangeException(nameof(rows), $"data rows {first} … {first + rows - 1} are outside 0 … {PointCount - 1}.");
     }
 
-    // Σ_r [y_r t_r − softplus(t_r)] with w_r = y_r − σ(t_r) (the sum only when asked), four rows per vector. With
-    // e = e^{−|t|} and s = 1 + e: softplus(t) = max(t, 0) + log s, and σ(t) = 1/s for t ≥ 0, e/s below, i.e.
-    // σ = ½ + copysign(1/s − ½, t); w is formed as (y − copysign(1/s − ½, t)) − ½. The last one to three rows go
-    // through the same lane arithmetic in a zero-padded vector, so a row's numbers do not depend on where it sits, and
-    // the sum is one vector accumulator (pairwise at the end), then the tail's lanes in order.
-    private static double LogisticTerms(ReadOnlySpan<double> y, ReadOnlySpan<double> t, Span<double> w, bool withValue)
-    {
-        int n = t.Length, i = 0;
-        ref double y0 = ref MemoryMarshal.GetReference(y);
-        ref double t0 = ref MemoryMarshal.GetReference(t);
-        ref double w0 = ref MemoryMarshal.GetReference(w);
-        Vector256<double> sum = Vector256<double>.Zero;
-        for (; i + 3 < n; i += 4)
-        {
-            Vector256<double> term = Terms(Vector256.LoadUnsafe(ref t0, (nuint)i), Vector256.LoadUnsafe(ref y0, (nuint)i), out Vector256<double> wv, withValue);
-            wv.StoreUnsafe(ref w0, (nuint)i);
-            sum += term;
-        }
-        double value = Gemm.HorizontalSum(sum);
-        if (i < n)
-        {
-            Span<double> tail = stackalloc double[8];
-            tail.Clear();
-            for (int j = i; j < n; j++)
-            {
-                tail[j - i] = t[j];
-                tail[4 + j - i] = y[j];
-            }
-            Vector256<double> term = Terms(Vector256.Create((ReadOnlySpan<double>)tail[..4]), Vector256.Create((ReadOnlySpan<double>)tail[4..]), out Vector256<double> wv, withValue);
-            for (int j = i; j < n; j++)
-            {
-                w[j] = wv.GetElement(j - i);
-                value += term.GetElement(j - i);
-            }
-        }
-        return withValue ? value : 0.0;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> Terms(Vector256<double> t, Vector256<double> y, out Vector256<double> w, bool withValue)
-    {
-        Vector256<double> half = Vector256.Create(0.5);
-        Vector256<double> e = LinearAlgebra.VectorMath.Exp(-Vector256.Abs(t));
-        Vector256<double> s = Vector256<double>.One + e;
-        // copysign(1/s − ½, t): the sign bit from t, every other bit from 1/s − ½ (which is ≥ 0).
-        Vector256<double> signed = Vector256.ConditionalSelect(Vector256.Create(-0.0), t, Vector256<double>.One / s - half);
-        w = y - signed - half;
-        return withValue ? y * t - Vector256.Max(t, Vector256<double>.Zero) - LinearAlgebra.VectorMath.Log(s) : Vector256<double>.Zero;
-    }
+    // Σ_r [y_r t_r − softplus(t_r)] with w_r = y_r − σ(t_r) (the sum only when asked), four rows per vector.
+    private static double LogisticTerms(ReadOnlySpan<double> y, ReadOnlySpan<double> t, Span<double> w, bool withValue) =>
+        LinearPredictorTerms.Sum(LinearPredictorTerms.Kind.Logistic, y, t, w, 0, withValue);
 
     private double SmallDimensionLogDensityAndGradient(ReadOnlySpan<double> z, Span<double> gradient)
     {
