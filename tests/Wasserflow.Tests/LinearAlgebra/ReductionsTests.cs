@@ -56,19 +56,22 @@ public sealed class ReductionsTests
     }
 
     [Fact]
-    public void The_demo_and_an_rk4_logistic_fit_give_the_same_files_with_avx512_avx2_and_without_avx2_in_fresh_processes()
+    public void The_demo_and_rk4_and_ibw_fits_give_the_same_files_with_avx512_avx2_avx_and_none_in_fresh_processes()
     {
-        // On this project's machine (AVX-512) the three runs take the AVX-512, AVX2 and non-AVX2 paths .NET has; on a
-        // machine without AVX-512 the first two coincide. Every file but the timings must be byte-identical.
+        // On this project's machine (AVX-512) the four runs take the AVX-512, AVX2, AVX-only and software-vector paths
+        // .NET has (kernels with an explicit AVX branch — the four-component log terms, Box–Muller's interleaved stores —
+        // take their other branch in the last); on a machine without AVX-512 the first two coincide. Every file but the
+        // timings must be byte-identical.
         string cli = Path.Combine(AppContext.BaseDirectory, "Wasserflow.Cli.dll");
         string root = Path.Combine(Path.GetTempPath(), "wasserflow-isa-" + Guid.NewGuid().ToString("N"));
-        (string Name, string? Variable)[] settings = [("default", null), ("no-avx512", "DOTNET_EnableAVX512"), ("no-avx2", "DOTNET_EnableAVX2")];
+        (string Name, string? Variable)[] settings = [("default", null), ("no-avx512", "DOTNET_EnableAVX512"), ("no-avx2", "DOTNET_EnableAVX2"), ("no-avx", "DOTNET_EnableAVX")];
         try
         {
             string[][] commands =
             [
                 ["fit", "--target", "logistic", "-d", "30", "--points", "150", "--prior-precision", "0.01", "-a", "bw", "-n", "1", "--step-size", "0.1", "--iterations", "100"],
                 ["demo", "--iterations", "2000", "--target-seeds", "1"],
+                ["fit", "--target", "gmm", "-d", "12", "--target-covariance", "diagonal", "-n", "8", "-a", "ibw", "--iterations", "300"],
             ];
             for (int c = 0; c < commands.Length; c++)
             {
