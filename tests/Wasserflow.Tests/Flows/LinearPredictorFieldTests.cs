@@ -33,20 +33,7 @@ public sealed class LinearPredictorFieldTests
     public void Rk4_steps_match_the_point_by_point_path(int d, double priorPrecision)
     {
         var target = LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(3), d, 5 * d, 0.6, priorPrecision: priorPrecision);
-        var options = new BuresWassersteinFlowOptions(StepSize: 0.05, StabilityControl: false);
-        var fast = new BuresWassersteinFlow(target, 1, options);
-        var general = new BuresWassersteinFlow(new Hidden(target), 1, options);
-        var start = GaussianParticleState.Start(Gaussian.Isotropic(new double[d], 0.5), 1);
-        GaussianParticleState a = start.Clone(), b = start.Clone();
-        for (int i = 0; i < 20; i++)
-        {
-            double fa = fast.Step(a).ObjectiveEstimate, fb = general.Step(b).ObjectiveEstimate;
-            Assert.True(Math.Abs(fa - fb) <= 1e-10 * (1 + Math.Abs(fb)), $"step {i}: objective {fa} vs {fb}");
-        }
-        // Twenty steps moved the state well away from the start; the two paths differ by round-off only.
-        Assert.True(Math.Abs(a.Means[0] - start.Means[0]) > 1e-3);
-        for (int i = 0; i < a.Means.Length; i++) Assert.True(Math.Abs(a.Means[i] - b.Means[i]) <= 1e-11 * (1 + Math.Abs(b.Means[i])), $"mean {i}");
-        for (int i = 0; i < a.Factors.Length; i++) Assert.True(Math.Abs(a.Factors[i] - b.Factors[i]) <= 1e-11 * (1 + Math.Abs(b.Factors[i])), $"factor entry {i}");
+        AssertPathsAgree(target, new BuresWassersteinFlowOptions(StepSize: 0.05, StabilityControl: false), 0.5);
     }
 
     // A regression on synthetic data: p predictors ~ N(0, 1/p), coefficients ~ N(0, 1), responses drawn from the family.
@@ -86,32 +73,7 @@ public sealed class LinearPredictorFieldTests
         var z = new double[2 * d];
         new Xoshiro256StarStar(8).FillStandardNormal(z);
         for (int i = 0; i < z.Length; i++) z[i] *= 0.4;
-        (int First, int Rows)[] blocks = [(0, 13), (13, 24)];
-        var values = new double[2];
-        var pulled = new double[2 * d];
-        foreach ((int first, int rows) in blocks)
-        {
-            double[] predictors = new double[2 * rows], weights = new double[2 * rows], derivatives = new double[rows];
-            linear.Predictors(z, 2, first, rows, predictors);
-            for (int k = 0; k < 2; k++)
-            {
-                ReadOnlySpan<double> t = predictors.AsSpan(k * rows, rows);
-                values[k] += linear.Likelihood(first, t, weights.AsSpan(k * rows, rows));
-                linear.LikelihoodDerivatives(first, t, derivatives);
-                for (int r = 0; r < rows; r++) Assert.Equal(weights[k * rows + r], derivatives[r]); // bit for bit
-            }
-            linear.AddPullBack(weights, 2, first, rows, pulled);
-        }
-        var gradient = new double[d];
-        for (int k = 0; k < 2; k++)
-        {
-            ReadOnlySpan<double> zk = z.AsSpan(k * d, d);
-            double expected = model.LogDensityAndGradient(zk, gradient);
-            double assembled = values[k] - 0.5 * linear.PriorPrecision * zk.ToArray().Sum(v => v * v) + linear.LogConstant;
-            Assert.True(Math.Abs(expected - assembled) <= 1e-11 * (1 + Math.Abs(expected)), $"{family}, point {k}: {assembled} vs {expected}");
-            for (int j = 0; j < d; j++)
-                Assert.True(Math.Abs(gradient[j] - (pulled[k * d + j] - linear.PriorPrecision * zk[j])) <= 1e-11 * (1 + Math.Abs(gradient[j])), $"{family}, point {k}, coordinate {j}");
-        }
+        AssertPiecesAddUp(model, z, 2, [(0, 13), (13, 24)], 1e-11);
         Assert.Throws<ArgumentOutOfRangeException>(() => linear.Likelihood(30, new double[8], new double[8]));
     }
 
@@ -131,20 +93,8 @@ public sealed class LinearPredictorFieldTests
         // d = 18 with the intercept: the flow takes the data-streaming path for the model itself and the general one
         // for the same model behind a plain ITarget.
         RegressionModel model = Regression(family, 90, 17, true, 11);
-        int d = model.Dimension;
-        var options = new BuresWassersteinFlowOptions(StepSize: 0.005, StabilityControl: false); // the Poisson intercept's curvature is Σ rate ≈ 150
-        var fast = new BuresWassersteinFlow(model, 1, options);
-        var general = new BuresWassersteinFlow(new Hidden(model), 1, options);
-        var start = GaussianParticleState.Start(Gaussian.Isotropic(new double[d], 0.05), 1);
-        GaussianParticleState a = start.Clone(), b = start.Clone();
-        for (int i = 0; i < 20; i++)
-        {
-            double fa = fast.Step(a).ObjectiveEstimate, fb = general.Step(b).ObjectiveEstimate;
-            Assert.True(Math.Abs(fa - fb) <= 1e-10 * (1 + Math.Abs(fb)), $"step {i}: objective {fa} vs {fb}");
-        }
-        Assert.True(Math.Abs(a.Means[0] - start.Means[0]) > 1e-3);
-        for (int i = 0; i < a.Means.Length; i++) Assert.True(Math.Abs(a.Means[i] - b.Means[i]) <= 1e-10 * (1 + Math.Abs(b.Means[i])), $"mean {i}");
-        for (int i = 0; i < a.Factors.Length; i++) Assert.True(Math.Abs(a.Factors[i] - b.Factors[i]) <= 1e-10 * (1 + Math.Abs(b.Factors[i])), $"factor entry {i}");
+        // The Poisson intercept's curvature is Σ rate ≈ 150: a small step.
+        AssertPathsAgree(model, new BuresWassersteinFlowOptions(StepSize: 0.005, StabilityControl: false), 0.05);
     }
 
     [Fact]
@@ -154,34 +104,65 @@ public sealed class LinearPredictorFieldTests
         var target = LogisticRegressionTarget.Synthetic(new Xoshiro256StarStar(5), d, n, 1.0, priorPrecision: 0.3);
         ILinearPredictorTarget linear = target;
         Assert.Equal(n, linear.PredictorCount);
-        var rng = new Xoshiro256StarStar(6);
         var z = new double[3 * d];
-        rng.FillStandardNormal(z);
+        new Xoshiro256StarStar(6).FillStandardNormal(z);
         // Two uneven blocks of rows (neither a multiple of the kernels' four lanes): the pieces over row ranges add up.
-        (int First, int Rows)[] blocks = [(0, 17), (17, 23)];
-        var values = new double[3];
-        var pulled = new double[3 * d];
+        AssertPiecesAddUp(target, z, 3, [(0, 17), (17, 23)], 1e-10);
+        Assert.Throws<ArgumentOutOfRangeException>(() => linear.Likelihood(30, new double[11], new double[11]));
+    }
+
+    // Over the given blocks of rows: Σ Likelihood(Predictors(z_k)) − (λ/2)‖z_k‖² + c equals log pi(z_k) and
+    // Σ AddPullBack(w_k) − λz_k its gradient (relative tolerance), and LikelihoodDerivatives gives Likelihood's bits.
+    private static void AssertPiecesAddUp(ILinearPredictorTarget linear, double[] z, int count, (int First, int Rows)[] blocks, double tolerance)
+    {
+        int d = linear.Dimension;
+        var values = new double[count];
+        var pulled = new double[count * d];
         foreach ((int first, int rows) in blocks)
         {
-            double[] predictors = new double[3 * rows], weights = new double[3 * rows], derivatives = new double[rows];
-            linear.Predictors(z, 3, first, rows, predictors);
-            for (int k = 0; k < 3; k++)
+            double[] predictors = new double[count * rows], weights = new double[count * rows], derivatives = new double[rows];
+            linear.Predictors(z, count, first, rows, predictors);
+            for (int k = 0; k < count; k++)
             {
                 ReadOnlySpan<double> t = predictors.AsSpan(k * rows, rows);
                 values[k] += linear.Likelihood(first, t, weights.AsSpan(k * rows, rows));
                 linear.LikelihoodDerivatives(first, t, derivatives);
                 for (int r = 0; r < rows; r++) Assert.Equal(weights[k * rows + r], derivatives[r]); // bit for bit
             }
-            linear.AddPullBack(weights, 3, first, rows, pulled);
+            linear.AddPullBack(weights, count, first, rows, pulled);
         }
         var gradient = new double[d];
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < count; k++)
         {
             ReadOnlySpan<double> zk = z.AsSpan(k * d, d);
-            double expected = target.LogDensityAndGradient(zk, gradient);
-            Assert.Equal(expected, values[k] - 0.5 * linear.PriorPrecision * zk.ToArray().Sum(v => v * v), 1e-10);
-            for (int j = 0; j < d; j++) Assert.Equal(gradient[j], pulled[k * d + j] - linear.PriorPrecision * zk[j], 1e-10);
+            double expected = linear.LogDensityAndGradient(zk, gradient);
+            double assembled = values[k] - 0.5 * linear.PriorPrecision * zk.ToArray().Sum(v => v * v) + linear.LogConstant;
+            Assert.True(Math.Abs(expected - assembled) <= tolerance * (1 + Math.Abs(expected)), $"{linear.Name}, point {k}: {assembled} vs {expected}");
+            for (int j = 0; j < d; j++)
+            {
+                double piece = pulled[k * d + j] - linear.PriorPrecision * zk[j];
+                Assert.True(Math.Abs(gradient[j] - piece) <= tolerance * (1 + Math.Abs(gradient[j])), $"{linear.Name}, point {k}, coordinate {j}: {piece} vs {gradient[j]}");
+            }
         }
-        Assert.Throws<ArgumentOutOfRangeException>(() => linear.Likelihood(30, new double[11], new double[11]));
+    }
+
+    // Twenty RK4 steps from N(0, variance·I) through the target's linear-predictor path and through the general path
+    // (the target behind a plain ITarget): the objectives agree to 1e-10, and the state, which moved well away from
+    // the start, to 1e-11 — round-off only.
+    private static void AssertPathsAgree(ITarget target, BuresWassersteinFlowOptions options, double variance)
+    {
+        int d = target.Dimension;
+        var fast = new BuresWassersteinFlow(target, 1, options);
+        var general = new BuresWassersteinFlow(new Hidden(target), 1, options);
+        var start = GaussianParticleState.Start(Gaussian.Isotropic(new double[d], variance), 1);
+        GaussianParticleState a = start.Clone(), b = start.Clone();
+        for (int i = 0; i < 20; i++)
+        {
+            double fa = fast.Step(a).ObjectiveEstimate, fb = general.Step(b).ObjectiveEstimate;
+            Assert.True(Math.Abs(fa - fb) <= 1e-10 * (1 + Math.Abs(fb)), $"step {i}: objective {fa} vs {fb}");
+        }
+        Assert.True(Math.Abs(a.Means[0] - start.Means[0]) > 1e-3);
+        for (int i = 0; i < a.Means.Length; i++) Assert.True(Math.Abs(a.Means[i] - b.Means[i]) <= 1e-11 * (1 + Math.Abs(b.Means[i])), $"mean {i}");
+        for (int i = 0; i < a.Factors.Length; i++) Assert.True(Math.Abs(a.Factors[i] - b.Factors[i]) <= 1e-11 * (1 + Math.Abs(b.Factors[i])), $"factor entry {i}");
     }
 }
