@@ -276,8 +276,8 @@ internal static class VectorKernels
 
     // v ← exp(v) for terms clamped at ExpFloor, by VectorMath.Exp, except that a vector whose four terms are all at the
     // floor becomes four zeros without the exponential: exp(−700) is below FlushBelow, so the flush that follows would
-    // zero them anyway (the same result; most terms, when components are far apart). The last length mod 4 in a padded
-    // vector: the same lane arithmetic.
+    // zero them anyway (the same result; many terms when components are far apart: 40% of the vectors in IBW at d = 20).
+    // The last length mod 4 in a padded vector: the same lane arithmetic.
     private static void ExpAboveFloor(Span<double> v)
     {
         ref double v0 = ref MemoryMarshal.GetReference(v);
