@@ -41,7 +41,7 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
     private readonly double[] _rows; // X row by row (n × p), for the batched products
     private readonly double[] _y;
     private readonly double _logFactorials; // Σ log y_i! (Poisson)
-    private double[]? _design; // [1, X] row by row (n × d; X itself without an intercept), built for the linear-predictor path
+    private double[]? _design; // [1, X] row by row (n × d), built for the linear-predictor path when there is an intercept
 
     private RegressionModel(string name, ParameterLayout layout, RegressionFamily family, double[] x, double[] y, int predictors, bool intercept,
         double priorScale, double sigmaPriorScale, double? knownSigma)
@@ -393,60 +393,52 @@ public sealed class RegressionModel : Model, IPredictiveModel, Targets.ITargetWi
         };
 
     /// <inheritdoc/>
-    void Targets.ILinearPredictorTarget.Predictors(ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors)
-    {
-        int d = Dimension;
-        CheckLinearRows(first, rows);
-        if (count < 0 || directions.Length < count * d || predictors.Length < count * rows) throw new ArgumentException("buffers are smaller than their shapes.");
-        LinearAlgebra.Gemm.MultiplyTransposed(directions, count, Design().AsSpan(first * d, rows * d), rows, d, predictors, skipLeadingZeros: true);
-    }
+    void Targets.ILinearPredictorTarget.Predictors(ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors) =>
+        Targets.LinearPredictorTerms.Predictors(Design(), Dimension, directions, count, first, rows, predictors);
 
     /// <inheritdoc/>
-    double Targets.ILinearPredictorTarget.Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) => RowsLikelihood(first, predictors, derivatives, withValue: true);
+    double Targets.ILinearPredictorTarget.Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) =>
+        RowsLikelihood(first, predictors, derivatives, withValue: true);
 
     /// <inheritdoc/>
     void Targets.ILinearPredictorTarget.LikelihoodDerivatives(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) =>
         RowsLikelihood(first, predictors, derivatives, withValue: false);
 
     /// <inheritdoc/>
-    void Targets.ILinearPredictorTarget.AddPullBack(ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result)
-    {
-        int d = Dimension;
-        CheckLinearRows(first, rows);
-        if (count < 0 || weights.Length < count * rows || result.Length < count * d) throw new ArgumentException("buffers are smaller than their shapes.");
-        LinearAlgebra.Gemm.AddProduct(weights, rows, 1, count, rows, Design().AsSpan(first * d, rows * d), d, result);
-    }
+    void Targets.ILinearPredictorTarget.AddPullBack(ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result) =>
+        Targets.LinearPredictorTerms.AddPullBack(Design(), Dimension, weights, count, first, rows, result);
 
     private double RowsLikelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives, bool withValue)
     {
-        CheckLinearRows(first, predictors.Length);
-        if (derivatives.Length < predictors.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
+        RequireLinearPredictors();
         (Targets.LinearPredictorTerms.Kind kind, double precision) = Family switch
         {
             RegressionFamily.Logistic => (Targets.LinearPredictorTerms.Kind.Logistic, 0.0),
             RegressionFamily.Poisson => (Targets.LinearPredictorTerms.Kind.Poisson, 0.0),
             _ => (Targets.LinearPredictorTerms.Kind.Gaussian, 1.0 / (KnownSigma!.Value * KnownSigma.Value)),
         };
-        return Targets.LinearPredictorTerms.Sum(kind, _y.AsSpan(first, predictors.Length), predictors, derivatives, precision, withValue);
+        return Targets.LinearPredictorTerms.Rows(kind, _y, first, predictors, derivatives, precision, withValue);
     }
 
-    private void CheckLinearRows(int first, int rows)
+    // A model with σ unknown is not a sum of predictor terms: asking it for the pieces is an error.
+    private void RequireLinearPredictors()
     {
         if (!HasLinearPredictors) throw new InvalidOperationException($"'{Name}' has a parameter outside its linear predictors (σ): it is not a sum of predictor terms.");
-        if (first < 0 || rows < 0 || first > Rows - rows)
-            throw new ArgumentOutOfRangeException(nameof(rows), $"data rows {first} … {first + rows - 1} are outside 0 … {Rows - 1}.");
     }
 
-    // The design with its intercept column, row by row, built on first use (a copy of the data only for this path).
+    // The design row by row: X itself without an intercept; with one, [1, X], built on first use (a copy of the data only
+    // for this path).
     private double[] Design()
     {
+        RequireLinearPredictors();
+        if (!Intercept) return _rows;
         if (_design is { } built) return built;
-        int n = Rows, p = Predictors, d = Dimension, b0 = Intercept ? 1 : 0;
+        int n = Rows, p = Predictors, d = Dimension;
         var design = new double[n * d];
         for (int i = 0; i < n; i++)
         {
-            if (b0 == 1) design[i * d] = 1;
-            _rows.AsSpan(i * p, p).CopyTo(design.AsSpan(i * d + b0, p));
+            design[i * d] = 1;
+            _rows.AsSpan(i * p, p).CopyTo(design.AsSpan(i * d + 1, p));
         }
         System.Threading.Volatile.Write(ref _design, design);
         return design;

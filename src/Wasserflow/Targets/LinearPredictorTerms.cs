@@ -6,8 +6,9 @@ using Wasserflow.LinearAlgebra;
 namespace Wasserflow.Targets;
 
 /// <summary>
-/// The per-row log-likelihood terms ℓ(y, t) of generalised linear models and their derivatives w = ∂ℓ/∂t, four rows
-/// per vector: logistic (y t − softplus t), Poisson (y t − e^t, without log y!) and Gaussian (−½ τ (y − t)², τ the
+/// The pieces of <see cref="ILinearPredictorTarget"/> that its implementations share: the predictors and pull-backs on a
+/// row-major design (n × d) over a range of rows, and the per-row log-likelihood terms ℓ(y, t) of generalised linear
+/// models with their derivatives w = ∂ℓ/∂t, four rows per vector: logistic (y t − softplus t), Poisson (y t − e^t, without log y!) and Gaussian (−½ τ (y − t)², τ the
 /// noise precision, without its normaliser). The last one to three rows go through the same lane arithmetic in a
 /// zero-padded vector, so a row's numbers do not depend on where it sits; the sum is one vector accumulator (pairwise at
 /// the end), then the tail's lanes in order. Without <c>withValue</c> only the derivatives are formed (the same bits).
@@ -25,6 +26,36 @@ internal static class LinearPredictorTerms
 
         /// <summary>Gaussian with the identity link and a known noise precision.</summary>
         Gaussian,
+    }
+
+    /// <summary>predictors[k·rows + r] = x_{first+r}ᵀ z_k for the count rows z_k of directions (count × d), X = design (n × d).</summary>
+    public static void Predictors(ReadOnlySpan<double> design, int d, ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors)
+    {
+        CheckRows(first, rows, design.Length / d);
+        if (count < 0 || directions.Length < count * d || predictors.Length < count * rows) throw new ArgumentException("buffers are smaller than their shapes.");
+        Gemm.MultiplyTransposed(directions, count, design.Slice(first * d, rows * d), rows, d, predictors, skipLeadingZeros: true);
+    }
+
+    /// <summary>result[k·d + j] += Σ_r weights[k·rows + r] x_{first+r, j} for count weight vectors, X = design (n × d).</summary>
+    public static void AddPullBack(ReadOnlySpan<double> design, int d, ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result)
+    {
+        CheckRows(first, rows, design.Length / d);
+        if (count < 0 || weights.Length < count * rows || result.Length < count * d) throw new ArgumentException("buffers are smaller than their shapes.");
+        Gemm.AddProduct(weights, rows, 1, count, rows, design.Slice(first * d, rows * d), d, result);
+    }
+
+    /// <summary><see cref="Sum"/> over the data rows first … first + t.Length − 1 of the responses y (all n of them).</summary>
+    public static double Rows(Kind kind, ReadOnlySpan<double> y, int first, ReadOnlySpan<double> t, Span<double> w, double precision, bool withValue)
+    {
+        CheckRows(first, t.Length, y.Length);
+        if (w.Length < t.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
+        return Sum(kind, y.Slice(first, t.Length), t, w, precision, withValue);
+    }
+
+    private static void CheckRows(int first, int rows, int n)
+    {
+        if (first < 0 || rows < 0 || first > n - rows)
+            throw new ArgumentOutOfRangeException(nameof(rows), $"data rows {first} … {first + rows - 1} are outside 0 … {n - 1}.");
     }
 
     /// <summary>Σ_r ℓ(y_r, t_r) (0 unless <paramref name="withValue"/>), writing w_r = ∂ℓ/∂t_r.</summary>

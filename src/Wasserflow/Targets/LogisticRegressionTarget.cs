@@ -1,8 +1,5 @@
 using System.Buffers;
 using System.Numerics.Tensors;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using Wasserflow.LinearAlgebra;
 using Wasserflow.Randomness;
 
@@ -170,7 +167,7 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
                 int m = Math.Min(block, count - start);
                 Logits(points.Slice(start * d, m * d), m, logits);
                 for (int k = 0; k < m; k++)
-                    logDensities[start + k] = LogisticTerms(_y, logits.Slice(k * n, n), weights.Slice(k * n, n), withValue: true)
+                    logDensities[start + k] = LinearPredictorTerms.Sum(LinearPredictorTerms.Kind.Logistic, _y, logits.Slice(k * n, n), weights.Slice(k * n, n), 0, withValue: true)
                         - 0.5 * PriorPrecision * LinearAlgebra.Reductions.SumOfSquares(points.Slice((start + k) * d, d));
                 Gradients(points.Slice(start * d, m * d), m, weights, gradients.Slice(start * d, m * d));
             }
@@ -185,47 +182,20 @@ public sealed class LogisticRegressionTarget : ITargetWithHessian, ITargetWithPr
     int ILinearPredictorTarget.PredictorCount => PointCount;
 
     /// <inheritdoc/>
-    public void Predictors(ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors)
-    {
-        int d = Dimension;
-        CheckRows(first, rows);
-        if (count < 0 || directions.Length < count * d || predictors.Length < count * rows) throw new ArgumentException("buffers are smaller than their shapes.");
-        Gemm.MultiplyTransposed(directions, count, _x.AsSpan(first * d, rows * d), rows, d, predictors, skipLeadingZeros: true);
-    }
+    public void Predictors(ReadOnlySpan<double> directions, int count, int first, int rows, Span<double> predictors) =>
+        LinearPredictorTerms.Predictors(_x, Dimension, directions, count, first, rows, predictors);
 
     /// <inheritdoc/>
     public double Likelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) =>
-        RowsLikelihood(first, predictors, derivatives, withValue: true);
+        LinearPredictorTerms.Rows(LinearPredictorTerms.Kind.Logistic, _y, first, predictors, derivatives, 0, withValue: true);
 
     /// <inheritdoc/>
     public void LikelihoodDerivatives(int first, ReadOnlySpan<double> predictors, Span<double> derivatives) =>
-        RowsLikelihood(first, predictors, derivatives, withValue: false);
-
-    private double RowsLikelihood(int first, ReadOnlySpan<double> predictors, Span<double> derivatives, bool withValue)
-    {
-        CheckRows(first, predictors.Length);
-        if (derivatives.Length < predictors.Length) throw new ArgumentException("the derivatives buffer is shorter than the predictors.");
-        return LogisticTerms(_y.AsSpan(first, predictors.Length), predictors, derivatives, withValue);
-    }
+        LinearPredictorTerms.Rows(LinearPredictorTerms.Kind.Logistic, _y, first, predictors, derivatives, 0, withValue: false);
 
     /// <inheritdoc/>
-    public void AddPullBack(ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result)
-    {
-        int d = Dimension;
-        CheckRows(first, rows);
-        if (count < 0 || weights.Length < count * rows || result.Length < count * d) throw new ArgumentException("buffers are smaller than their shapes.");
-        Gemm.AddProduct(weights, rows, 1, count, rows, _x.AsSpan(first * d, rows * d), d, result);
-    }
-
-    private void CheckRows(int first, int rows)
-    {
-        if (first < 0 || rows < 0 || first > PointCount - rows)
-            throw new ArgumentOutOfRangeException(nameof(rows), $"data rows {first} … {first + rows - 1} are outside 0 … {PointCount - 1}.");
-    }
-
-    // Σ_r [y_r t_r − softplus(t_r)] with w_r = y_r − σ(t_r) (the sum only when asked), four rows per vector.
-    private static double LogisticTerms(ReadOnlySpan<double> y, ReadOnlySpan<double> t, Span<double> w, bool withValue) =>
-        LinearPredictorTerms.Sum(LinearPredictorTerms.Kind.Logistic, y, t, w, 0, withValue);
+    public void AddPullBack(ReadOnlySpan<double> weights, int count, int first, int rows, Span<double> result) =>
+        LinearPredictorTerms.AddPullBack(_x, Dimension, weights, count, first, rows, result);
 
     private double SmallDimensionLogDensityAndGradient(ReadOnlySpan<double> z, Span<double> gradient)
     {
